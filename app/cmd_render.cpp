@@ -1,0 +1,204 @@
+// `render`: flows a scheme's mean face under momenta (random, read from a file, or fitted to a face's
+// landmarks) and draws the result with the deformed grid to a PNG.
+#include <torch/torch.h>
+
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+
+#include "commands.hpp"
+#include "lddmm/correspondence.hpp"
+#include "lddmm/flow.hpp"
+#include "lddmm/loss.hpp"
+#include "lddmm/metrics.hpp"
+#include "lddmm/overlay.hpp"
+#include "lddmm/pts_io.hpp"
+#include "lddmm/register.hpp"
+#include "lddmm/scheme.hpp"
+
+namespace lddmm::app {
+namespace {
+
+struct RenderOpts {
+  std::string scheme = "300w68";
+  std::string fit, image, momenta, out = "flow.png", save_momenta, save_points, as_scheme;
+  unsigned seed = 1;
+  double amplitude = 6;
+  std::string integrator = "heun";
+  int steps = 2;
+  bool authors = false;
+  int grid = 32;
+  int dense = 1;
+  int size = 768;
+  int iterations = 300;
+};
+
+torch::Tensor to_tensor(const Points& p) {
+  return torch::from_blob(const_cast<double*>(p.data()), {p.rows(), 2}, torch::kFloat64).clone();
+}
+
+Points to_points(const torch::Tensor& t) {
+  const torch::Tensor c = t.to(torch::kFloat64).contiguous().view({-1, 2});
+  Points p(c.size(0), 2);
+  std::copy(c.data_ptr<double>(), c.data_ptr<double>() + c.numel(), p.data());
+  return p;
+}
+
+int run_render(const RenderOpts& o) {
+  using Clock = std::chrono::steady_clock;
+  const Scheme scheme = find_scheme(o.scheme);
+  FlowOptions flow_opt;
+  if (o.authors) {
+    flow_opt = FlowOptions::authors();
+  } else {
+    const auto integ = parse_integrator(o.integrator);
+    if (!integ) throw std::runtime_error("unknown integrator \"" + o.integrator + "\" (euler, heun, rk4)");
+    flow_opt = {*integ, o.steps, true};
+  }
+  const DeformationLayer layer(CurveSet::from_scheme(scheme), flow_opt);
+  const torch::Tensor tmpl = to_tensor(scheme.mean_face.points);
+  const double frame = scheme.mean_face.frame;
+
+  // Momenta, and the map from the mean-face frame to the canvas.
+  torch::Tensor momenta;
+  Affine2 frame_to_canvas = Affine2::Zero();
+  frame_to_canvas(0, 0) = frame_to_canvas(1, 1) = o.size / frame;
+  cv::Mat canvas;
+  Points target_img;
+  Affine2 img_to_frame = Affine2::Zero();
+  if (!o.fit.empty()) {
+    target_img = read_pts(o.fit);
+    if (target_img.rows() != scheme.num_points)
+      throw std::runtime_error(o.fit + ": has " + std::to_string(target_img.rows()) + " points, scheme " + scheme.id +
+                               " has " + std::to_string(scheme.num_points));
+    img_to_frame = fit_similarity(target_img, scheme.mean_face.points);
+    const torch::Tensor target = to_tensor(apply_affine(img_to_frame, target_img)).unsqueeze(0);
+    const auto t0 = Clock::now();
+    const FitResult fit = fit_momenta(layer, CurveLoss::from_scheme(scheme), tmpl, target, {o.iterations, 1.0});
+    const double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+    momenta = fit.momenta;
+    std::printf("fitted momenta to %s: loss %.4f → %.4f in %d Adam steps (%.0f ms)\n", o.fit.c_str(), fit.initial_loss,
+                fit.final_loss, o.iterations, ms);
+    frame_to_canvas = invert_affine(img_to_frame);
+    std::string image = o.image;
+    if (image.empty()) {
+      for (const char* ext : {".jpg", ".png"}) {
+        const auto cand = std::filesystem::path(o.fit).replace_extension(ext);
+        if (std::filesystem::exists(cand)) image = cand.string();
+      }
+    }
+    if (!image.empty()) {
+      canvas = cv::imread(image, cv::IMREAD_COLOR);
+      if (canvas.empty()) throw std::runtime_error(image + ": cannot read the image");
+    } else {
+      const Eigen::RowVector2d hi = target_img.colwise().maxCoeff();
+      canvas = cv::Mat(static_cast<int>(hi.y() * 1.2) + 1, static_cast<int>(hi.x() * 1.2) + 1, CV_8UC3, cv::Scalar(40, 40, 40));
+    }
+  } else if (!o.momenta.empty()) {
+    const Points m = read_pts(o.momenta);
+    if (m.rows() != scheme.num_points)
+      throw std::runtime_error(o.momenta + ": expected " + std::to_string(scheme.num_points) + " momenta");
+    momenta = to_tensor(m).unsqueeze(0);
+  } else {
+    // Smooth random momenta: one random vector per curve plus a smaller one per point.
+    torch::manual_seed(o.seed);
+    torch::Tensor per_curve = torch::randn({static_cast<int64_t>(scheme.curves.size()), 2}, torch::kFloat64);
+    momenta = 0.3 * o.amplitude * torch::randn({1, scheme.num_points, 2}, torch::kFloat64);
+    const auto owner = scheme.point_curve();
+    for (int p = 0; p < scheme.num_points; ++p) momenta[0][p] += o.amplitude * per_curve[owner[static_cast<size_t>(p)]];
+  }
+  if (canvas.empty()) canvas = cv::Mat(o.size, o.size, CV_8UC3, cv::Scalar(255, 255, 255));
+
+  // Flow the template, the grid and any extra scheme's points.
+  const Grid grid = make_grid(scheme, o.grid);
+  std::vector<Points> extras_tmpl;
+  torch::Tensor extra = to_tensor(grid.nodes);
+  std::vector<int64_t> extra_curve(grid.curve.begin(), grid.curve.end());
+  std::optional<Scheme> other;
+  Correspondence corr;
+  if (o.dense > 1 || !o.as_scheme.empty()) {
+    if (o.dense > 1 && !o.as_scheme.empty()) throw std::runtime_error("give --dense or --as, not both");
+    other = o.dense > 1 ? dense_scheme(scheme, o.dense) : find_scheme(o.as_scheme);
+    corr = correspond(scheme, *other);
+    extra = torch::cat({extra, to_tensor(corr.target_in_source)}, 0);
+    extra_curve.insert(extra_curve.end(), corr.point_curve.begin(), corr.point_curve.end());
+  }
+  const auto t0 = Clock::now();
+  const FlowTrace tr = layer.trace(tmpl, momenta, extra, torch::tensor(extra_curve, torch::kInt64));
+  const double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+  const int64_t n_grid = grid.nodes.rows();
+
+  FlowDrawing d;
+  d.template_points = scheme.mean_face.points;
+  d.points = to_points(tr.points[0]);
+  d.momenta = to_points(momenta[0]);
+  for (int64_t k = 0; k < tr.point_path.size(0); ++k) d.trajectory.push_back(to_points(tr.point_path[k][0]));
+  d.grid = to_points(tr.extra[0].narrow(0, 0, n_grid));
+  const torch::Tensor det = tr.extra_det[0].narrow(0, 0, n_grid).contiguous();
+  d.grid_det.assign(det.data_ptr<double>(), det.data_ptr<double>() + n_grid);
+  d.grid_cells = grid.cells;
+  d.grid_curve = grid.curve;
+  DrawOptions draw;
+  draw.show_template = o.fit.empty();
+  draw.thickness = std::max(1, canvas.cols / 500);
+  draw_flow(canvas, scheme, d, frame_to_canvas, draw);
+  if (other) {
+    // The carried points, in the source frame they are already where the source flow put them.
+    const Points carried = to_points(tr.extra[0].narrow(0, n_grid, other->num_points));
+    for (Eigen::Index i = 0; i < carried.rows(); ++i) {
+      const Eigen::Vector2d q = frame_to_canvas.leftCols<2>() * carried.row(i).transpose() + frame_to_canvas.col(2);
+      cv::circle(canvas, cv::Point(cvRound(q.x()), cvRound(q.y())), std::max(2, draw.thickness + 1), cv::Scalar(0, 0, 255),
+                 cv::FILLED, cv::LINE_AA);
+    }
+    std::printf("also flowed %d points of %s (RMS %.2f px from the carrying curves on the mean face)\n", other->num_points,
+                other->id.c_str(), corr.rms_residual);
+  }
+  std::printf("flow (%s, %d steps, %s): %lld points + %lld grid nodes in %.2f ms; det J on the grid in [%.3f, %.3f], "
+              "at landmarks mean %.3f\n",
+              integrator_name(flow_opt.integrator), flow_opt.steps, flow_opt.shooting ? "geodesic shooting" : "constant momenta",
+              static_cast<long long>(scheme.num_points), static_cast<long long>(n_grid), ms,
+              det.min().item<double>(), det.max().item<double>(), tr.point_det.mean().item<double>());
+  if (!o.fit.empty()) {
+    const Points fitted = apply_affine(invert_affine(img_to_frame), d.points);
+    const double e = nme(fitted, target_img, normalising_distance(target_img, scheme.normalisation));
+    std::printf("registration error: NME %.3f %% of the inter-ocular distance\n", 100 * e);
+    if (!o.save_points.empty()) write_pts(o.save_points, fitted);
+  }
+  if (!o.save_momenta.empty()) write_pts(o.save_momenta, d.momenta);
+  if (!cv::imwrite(o.out, canvas)) throw std::runtime_error(o.out + ": cannot write the image");
+  std::printf("wrote %s (%dx%d)\n", o.out.c_str(), canvas.cols, canvas.rows);
+  return 0;
+}
+
+}  // namespace
+
+void add_render_command(CLI::App& app, Action& action) {
+  auto* cmd = app.add_subcommand("render", "Flow a scheme's mean face under momenta and draw it with the deformed grid");
+  auto o = std::make_shared<RenderOpts>();
+  cmd->add_option("-s,--scheme", o->scheme, "Scheme id or file (id@K for a dense version)")->capture_default_str();
+  auto* fit = cmd->add_option("--fit", o->fit, "Fit the momenta to the landmarks of this .pts file and draw on its image");
+  cmd->add_option("--image", o->image, "Image to draw on with --fit (default: the .jpg beside the .pts)");
+  cmd->add_option("--momenta", o->momenta, "Read the momenta (one per point, frame pixels) from this .pts file")->excludes(fit);
+  cmd->add_option("--seed", o->seed, "Seed of the random momenta (used without --fit and --momenta)")->capture_default_str();
+  cmd->add_option("--amplitude", o->amplitude, "Size of the random momenta, frame pixels")->capture_default_str();
+  cmd->add_option("--integrator", o->integrator, "euler, heun or rk4")->capture_default_str();
+  cmd->add_option("--steps", o->steps, "Integration steps")->check(CLI::Range(1, 1000))->capture_default_str();
+  cmd->add_flag("--authors", o->authors, "The authors' layer: constant momenta, 2 Euler steps");
+  cmd->add_option("--grid", o->grid, "Grid cells per side")->check(CLI::Range(1, 400))->capture_default_str();
+  cmd->add_option("--dense", o->dense, "Also flow the dense scheme with K-1 points between neighbours (drawn red)")
+      ->check(CLI::Range(1, 50));
+  cmd->add_option("--as", o->as_scheme, "Also flow another scheme's points through the correspondence (drawn red)");
+  cmd->add_option("--iterations", o->iterations, "Adam steps of --fit")->check(CLI::Range(1, 100000))->capture_default_str();
+  cmd->add_option("--size", o->size, "Canvas side without an image, pixels")->check(CLI::Range(64, 8192))->capture_default_str();
+  cmd->add_option("-o,--out", o->out, "Output PNG")->capture_default_str();
+  cmd->add_option("--save-momenta", o->save_momenta, "Write the momenta α(0) as a .pts file");
+  cmd->add_option("--save-points", o->save_points, "With --fit: write the fitted landmarks (image pixels) as a .pts file");
+  cmd->callback([&action, o] { action = [o] { return run_render(*o); }; });
+}
+
+}  // namespace lddmm::app

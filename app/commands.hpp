@@ -1,0 +1,18 @@
+// The subcommands of lddmm-face. Each registers its options on the CLI11 app and returns the action to
+// run when it is chosen.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+
+namespace lddmm::app {
+
+using Action = std::function<int()>;
+
+void add_schemes_command(CLI::App& app, Action& action);
+void add_meanface_command(CLI::App& app, Action& action);
+void add_correspond_command(CLI::App& app, Action& action);
+void add_render_command(CLI::App& app, Action& action);
+
+}  // namespace lddmm::app

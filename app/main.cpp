@@ -1,0 +1,26 @@
+// lddmm-face: the command line of the LDDMM-Face tracker.
+#include <cstdio>
+#include <exception>
+
+#include "commands.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"lddmm-face: LDDMM-Face landmark schemes, deformation flows and (soon) tracking"};
+  app.require_subcommand(1);
+  lddmm::app::Action action;
+  lddmm::app::add_schemes_command(app, action);
+  lddmm::app::add_meanface_command(app, action);
+  lddmm::app::add_correspond_command(app, action);
+  lddmm::app::add_render_command(app, action);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  try {
+    return action ? action() : 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "lddmm-face: error: %s\n", e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,101 @@
+// The loss against hand computations and finite differences.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <cmath>
+
+#include "lddmm/flow.hpp"
+#include "lddmm/loss.hpp"
+#include "lddmm/scheme.hpp"
+
+namespace lddmm {
+namespace {
+
+// Currents distance between two open polylines, written out term by term from method.md.
+double currents_by_hand(const std::vector<std::array<double, 2>>& z, const std::vector<std::array<double, 2>>& y,
+                        double sigma_w) {
+  const auto segs = [](const std::vector<std::array<double, 2>>& p) {
+    std::vector<std::array<double, 4>> s;  // cx, cy, tx, ty
+    for (size_t i = 0; i + 1 < p.size(); ++i)
+      s.push_back({(p[i][0] + p[i + 1][0]) / 2, (p[i][1] + p[i + 1][1]) / 2, p[i + 1][0] - p[i][0], p[i + 1][1] - p[i][1]});
+    return s;
+  };
+  const auto sum = [&](const std::vector<std::array<double, 4>>& a, const std::vector<std::array<double, 4>>& b) {
+    double total = 0;
+    for (const auto& u : a)
+      for (const auto& v : b) {
+        const double dx = u[0] - v[0], dy = u[1] - v[1];
+        total += std::exp(-(dx * dx + dy * dy) / (sigma_w * sigma_w)) * (u[2] * v[2] + u[3] * v[3]);
+      }
+    return total;
+  };
+  const auto sz = segs(z), sy = segs(y);
+  return sum(sz, sz) - 2 * sum(sz, sy) + sum(sy, sy);
+}
+
+TEST(Loss, CurveTermIsZeroForIdenticalCurves) {
+  const Scheme s = find_scheme("300w68");
+  const CurveLoss loss = CurveLoss::from_scheme(s);
+  const torch::Tensor y = torch::from_blob(const_cast<double*>(s.mean_face.points.data()), {1, 68, 2}, torch::kFloat64)
+                              .clone() + torch::randn({1, 68, 2}, torch::kFloat64);
+  const auto t = loss.terms(y, y);
+  EXPECT_LT(t.currents.abs().max().item<double>(), 1e-9);
+  EXPECT_EQ(t.landmarks.abs().max().item<double>(), 0.0);
+  EXPECT_LT(loss(y, y).item<double>(), 1e-9);
+}
+
+TEST(Loss, ThreePointCurveMatchesAHandComputation) {
+  // One open 3-point curve, one single-point curve for the normalising pair.
+  const std::vector<std::array<double, 2>> z = {{0, 0}, {2, 1}, {4, 0}};
+  const std::vector<std::array<double, 2>> y = {{0, 1}, {2, 2}, {5, 1}};
+  const double sw = 3.0;
+  const CurveLoss loss({{0, 1, 2}, {3}}, {false, false}, {sw, 1.0}, {0, 3}, {0.1});
+  const torch::Tensor pz = torch::tensor({0., 0., 2., 1., 4., 0., 10., 0.}, torch::kFloat64).view({1, 4, 2});
+  const torch::Tensor py = torch::tensor({0., 1., 2., 2., 5., 1., 8., 1.}, torch::kFloat64).view({1, 4, 2});
+  const auto t = loss.terms(pz, py);
+  const double dc = currents_by_hand(z, y, sw);
+  EXPECT_NEAR(t.currents[0][0].item<double>(), dc, 1e-12);
+  EXPECT_NEAR(t.currents[0][1].item<double>(), 0.0, 1e-15);  // no segments
+  const double dl = (1.0 + 1.0 + std::sqrt(2.0)) / 3.0;
+  EXPECT_NEAR(t.landmarks[0][0].item<double>(), dl, 1e-12);
+  EXPECT_NEAR(t.landmarks[0][1].item<double>(), std::sqrt(5.0), 1e-12);
+  EXPECT_NEAR(t.normaliser[0].item<double>(), 8.0, 1e-12);
+  EXPECT_NEAR(loss(pz, py).item<double>(), (0.1 * dc + dl + std::sqrt(5.0)) / 8.0, 1e-12);
+}
+
+TEST(Loss, ClosedCurveAddsTheClosingSegment) {
+  const CurveLoss open({{0, 1, 2}}, {false}, {2.0}, {0, 1});
+  const CurveLoss closed({{0, 1, 2}}, {true}, {2.0}, {0, 1});
+  const torch::Tensor z = torch::tensor({0., 0., 3., 0., 0., 3.}, torch::kFloat64).view({1, 3, 2});
+  const torch::Tensor y = torch::zeros({1, 3, 2}, torch::kFloat64);
+  // Against a degenerate (all points equal) truth, the currents term is the squared norm of z alone.
+  const auto norm2 = [](const std::vector<std::array<double, 2>>& p) { return currents_by_hand(p, {{0, 0}}, 2.0); };
+  EXPECT_NEAR(open.terms(z, y).currents.item<double>(), norm2({{0, 0}, {3, 0}, {0, 3}}), 1e-12);
+  EXPECT_NEAR(closed.terms(z, y).currents.item<double>(), norm2({{0, 0}, {3, 0}, {0, 3}, {0, 0}}), 1e-12);
+}
+
+TEST(Loss, GradientThroughTheLayerMatchesFiniteDifferences) {
+  const Scheme s = find_scheme("300w68");
+  const DeformationLayer layer(CurveSet::from_scheme(s), {Integrator::Heun, 2, true});
+  const CurveLoss loss = CurveLoss::from_scheme(s);
+  const torch::Tensor tmpl =
+      torch::from_blob(const_cast<double*>(s.mean_face.points.data()), {68, 2}, torch::kFloat64).clone();
+  torch::manual_seed(3);
+  const torch::Tensor truth = tmpl.unsqueeze(0) + 5.0 * torch::randn({2, 68, 2}, torch::kFloat64);
+  const torch::Tensor a0 = (3.0 * torch::randn({2, 68, 2}, torch::kFloat64)).requires_grad_(true);
+  const torch::Tensor g = torch::autograd::grad({loss(layer.forward(tmpl, a0), truth)}, {a0})[0];
+  torch::NoGradGuard no_grad;
+  const double eps = 1e-6;
+  for (int64_t k = 0; k < a0.numel(); k += 7) {
+    torch::Tensor plus = a0.detach().clone(), minus = a0.detach().clone();
+    plus.view({-1})[k] += eps;
+    minus.view({-1})[k] -= eps;
+    const double fd =
+        (loss(layer.forward(tmpl, plus), truth).item<double>() - loss(layer.forward(tmpl, minus), truth).item<double>()) /
+        (2 * eps);
+    EXPECT_NEAR(g.view({-1})[k].item<double>(), fd, 1e-7 + 1e-5 * std::abs(fd)) << k;
+  }
+}
+
+}  // namespace
+}  // namespace lddmm
