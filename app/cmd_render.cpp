@@ -116,17 +116,14 @@ int run_render(const RenderOpts& o) {
 
   // Flow the template, the grid and any extra scheme's points.
   const Grid grid = make_grid(scheme, o.grid);
-  std::vector<Points> extras_tmpl;
-  torch::Tensor extra = to_tensor(grid.nodes);
-  std::vector<int64_t> extra_curve(grid.curve.begin(), grid.curve.end());
+  const torch::Tensor extra = to_tensor(grid.nodes);
+  const std::vector<int64_t> extra_curve(grid.curve.begin(), grid.curve.end());
   std::optional<Scheme> other;
   Correspondence corr;
   if (o.dense > 1 || !o.as_scheme.empty()) {
     if (o.dense > 1 && !o.as_scheme.empty()) throw std::runtime_error("give --dense or --as, not both");
     other = o.dense > 1 ? dense_scheme(scheme, o.dense) : find_scheme(o.as_scheme);
     corr = correspond(scheme, *other);
-    extra = torch::cat({extra, to_tensor(corr.target_in_source)}, 0);
-    extra_curve.insert(extra_curve.end(), corr.point_curve.begin(), corr.point_curve.end());
   }
   const auto t0 = Clock::now();
   const FlowTrace tr = layer.trace(tmpl, momenta, extra, torch::tensor(extra_curve, torch::kInt64));
@@ -138,8 +135,8 @@ int run_render(const RenderOpts& o) {
   d.points = to_points(tr.points[0]);
   d.momenta = to_points(momenta[0]);
   for (int64_t k = 0; k < tr.point_path.size(0); ++k) d.trajectory.push_back(to_points(tr.point_path[k][0]));
-  d.grid = to_points(tr.extra[0].narrow(0, 0, n_grid));
-  const torch::Tensor det = tr.extra_det[0].narrow(0, 0, n_grid).contiguous();
+  d.grid = to_points(tr.extra[0]);
+  const torch::Tensor det = tr.extra_det[0].contiguous();
   d.grid_det.assign(det.data_ptr<double>(), det.data_ptr<double>() + n_grid);
   d.grid_cells = grid.cells;
   d.grid_curve = grid.curve;
@@ -148,8 +145,7 @@ int run_render(const RenderOpts& o) {
   draw.thickness = std::max(1, canvas.cols / 500);
   draw_flow(canvas, scheme, d, frame_to_canvas, draw);
   if (other) {
-    // The carried points, in the source frame they are already where the source flow put them.
-    const Points carried = to_points(tr.extra[0].narrow(0, n_grid, other->num_points));
+    const Points carried = to_points(carry_points(layer, corr, tmpl, momenta)[0]);
     for (Eigen::Index i = 0; i < carried.rows(); ++i) {
       const Eigen::Vector2d q = frame_to_canvas.leftCols<2>() * carried.row(i).transpose() + frame_to_canvas.col(2);
       cv::circle(canvas, cv::Point(cvRound(q.x()), cvRound(q.y())), std::max(2, draw.thickness + 1), cv::Scalar(0, 0, 255),

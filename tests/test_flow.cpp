@@ -183,10 +183,16 @@ TEST_P(FlowConfig, Float32AgreesWithFloat64) {
   EXPECT_TRUE(torch::allclose(f.to(torch::kFloat64), d, 1e-5, 1e-3));
 }
 
+std::string config_name(const ::testing::TestParamInfo<Config>& param) {
+  return std::string(integrator_name(std::get<0>(param.param))) + std::to_string(std::get<1>(param.param)) +
+         (std::get<2>(param.param) ? "_shooting" : "_constant");
+}
+
 INSTANTIATE_TEST_SUITE_P(Integrators, FlowConfig,
                          ::testing::Values(Config{Integrator::Euler, 2, false}, Config{Integrator::Euler, 3, true},
                                            Config{Integrator::Heun, 2, true}, Config{Integrator::Heun, 1, false},
-                                           Config{Integrator::RK4, 3, true}, Config{Integrator::RK4, 2, false}));
+                                           Config{Integrator::RK4, 3, true}, Config{Integrator::RK4, 2, false}),
+                         config_name);
 
 // H(1) − H(0) must shrink like h^p for an integrator of order p.
 TEST(Flow, EnergyIsConservedToTheIntegratorsOrder) {

@@ -6,6 +6,7 @@
 
 #include "lddmm/flow.hpp"
 #include "lddmm/loss.hpp"
+#include "lddmm/register.hpp"
 #include "lddmm/scheme.hpp"
 
 namespace lddmm {
@@ -95,6 +96,26 @@ TEST(Loss, GradientThroughTheLayerMatchesFiniteDifferences) {
         (2 * eps);
     EXPECT_NEAR(g.view({-1})[k].item<double>(), fd, 1e-7 + 1e-5 * std::abs(fd)) << k;
   }
+}
+
+TEST(CarryPoints, ADenseSchemeCarriedByTheSparseFlowKeepsTheSparsePointsOnTheFlow) {
+  // The dense scheme's first 68 points are the template points themselves, on their own curves: carried
+  // through the correspondence (A ≈ identity) they must land where the layer puts the landmarks.
+  const Scheme s = find_scheme("300w68");
+  const Scheme dense = dense_scheme(s, 3);
+  const DeformationLayer layer(CurveSet::from_scheme(s), {Integrator::RK4, 4, true});
+  const torch::Tensor tmpl =
+      torch::from_blob(const_cast<double*>(s.mean_face.points.data()), {68, 2}, torch::kFloat64).clone();
+  torch::manual_seed(5);
+  const torch::Tensor a0 = 4.0 * torch::randn({2, 68, 2}, torch::kFloat64);
+  const torch::Tensor carried = carry_points(layer, correspond(s, dense), tmpl, a0);
+  ASSERT_EQ(carried.size(1), dense.num_points);
+  EXPECT_TRUE(torch::allclose(carried.narrow(1, 0, 68), layer.forward(tmpl, a0), 0, 1e-4));
+  // With zero momenta the carried dense scheme is its own mean face.
+  const torch::Tensor zero = carry_points(layer, correspond(s, dense), tmpl, torch::zeros_like(a0));
+  const torch::Tensor dense_tmpl =
+      torch::from_blob(const_cast<double*>(dense.mean_face.points.data()), {dense.num_points, 2}, torch::kFloat64);
+  EXPECT_TRUE(torch::allclose(zero[0], dense_tmpl, 0, 1e-4));
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "lddmm/correspondence.hpp"
 #include "lddmm/flow.hpp"
 #include "lddmm/loss.hpp"
 #include "lddmm/points.hpp"
@@ -29,6 +30,12 @@ struct FitResult {
 /// template_points: [n, 2]; target: [B, n, 2]; both in the layer's frame.
 FitResult fit_momenta(const DeformationLayer& layer, const CurveLoss& loss, const at::Tensor& template_points,
                       const at::Tensor& target, const FitOptions& options = {});
+
+/// Another scheme's points placed by the source scheme's flow (method.md, "cross-scheme"): the target
+/// mean face is mapped into the source frame (affine A of the correspondence), each point flows with the
+/// source curve that carries it, and the result is mapped back: A⁻¹ ∘ φ ∘ A. Returns [B, m, 2] (double).
+at::Tensor carry_points(const DeformationLayer& layer, const Correspondence& correspondence,
+                        const at::Tensor& template_points, const at::Tensor& momenta);
 
 /// A regular grid over the square [0, frame]², cells × cells cells; each node is assigned to the mean
 /// face's nearest curve, whose flow carries it.
