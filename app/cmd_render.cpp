@@ -74,16 +74,17 @@ int run_render(const RenderOpts& o) {
   if (!o.fit.empty()) {
     target_img = read_pts(o.fit);
     if (target_img.rows() != scheme.num_points)
-      throw std::runtime_error(o.fit + ": has " + std::to_string(target_img.rows()) + " points, scheme " + scheme.id +
-                               " has " + std::to_string(scheme.num_points));
+      throw std::runtime_error(o.fit + ": has " + std::to_string(target_img.rows()) + " points, scheme " +
+                               scheme.id + " has " + std::to_string(scheme.num_points));
     img_to_frame = fit_similarity(target_img, scheme.mean_face.points);
     const torch::Tensor target = to_tensor(apply_affine(img_to_frame, target_img)).unsqueeze(0);
     const auto t0 = Clock::now();
-    const FitResult fit = fit_momenta(layer, CurveLoss::from_scheme(scheme), tmpl, target, {o.iterations, 1.0});
+    const FitResult fit =
+        fit_momenta(layer, CurveLoss::from_scheme(scheme), tmpl, target, {o.iterations, 1.0});
     const double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
     momenta = fit.momenta;
-    std::printf("fitted momenta to %s: loss %.4f → %.4f in %d Adam steps (%.0f ms)\n", o.fit.c_str(), fit.initial_loss,
-                fit.final_loss, o.iterations, ms);
+    std::printf("fitted momenta to %s: loss %.4f → %.4f in %d Adam steps (%.0f ms)\n", o.fit.c_str(),
+                fit.initial_loss, fit.final_loss, o.iterations, ms);
     frame_to_canvas = invert_affine(img_to_frame);
     std::string image = o.image;
     if (image.empty()) {
@@ -97,7 +98,8 @@ int run_render(const RenderOpts& o) {
       if (canvas.empty()) throw std::runtime_error(image + ": cannot read the image");
     } else {
       const Eigen::RowVector2d hi = target_img.colwise().maxCoeff();
-      canvas = cv::Mat(static_cast<int>(hi.y() * 1.2) + 1, static_cast<int>(hi.x() * 1.2) + 1, CV_8UC3, cv::Scalar(40, 40, 40));
+      canvas = cv::Mat(static_cast<int>(hi.y() * 1.2) + 1, static_cast<int>(hi.x() * 1.2) + 1, CV_8UC3,
+                       cv::Scalar(40, 40, 40));
     }
   } else if (!o.momenta.empty()) {
     const Points m = read_pts(o.momenta);
@@ -110,7 +112,8 @@ int run_render(const RenderOpts& o) {
     torch::Tensor per_curve = torch::randn({static_cast<int64_t>(scheme.curves.size()), 2}, torch::kFloat64);
     momenta = 0.3 * o.amplitude * torch::randn({1, scheme.num_points, 2}, torch::kFloat64);
     const auto owner = scheme.point_curve();
-    for (int p = 0; p < scheme.num_points; ++p) momenta[0][p] += o.amplitude * per_curve[owner[static_cast<size_t>(p)]];
+    for (int p = 0; p < scheme.num_points; ++p)
+      momenta[0][p] += o.amplitude * per_curve[owner[static_cast<size_t>(p)]];
   }
   if (canvas.empty()) canvas = cv::Mat(o.size, o.size, CV_8UC3, cv::Scalar(255, 255, 255));
 
@@ -147,18 +150,21 @@ int run_render(const RenderOpts& o) {
   if (other) {
     const Points carried = to_points(carry_points(layer, corr, tmpl, momenta)[0]);
     for (Eigen::Index i = 0; i < carried.rows(); ++i) {
-      const Eigen::Vector2d q = frame_to_canvas.leftCols<2>() * carried.row(i).transpose() + frame_to_canvas.col(2);
-      cv::circle(canvas, cv::Point(cvRound(q.x()), cvRound(q.y())), std::max(2, draw.thickness + 1), cv::Scalar(0, 0, 255),
-                 cv::FILLED, cv::LINE_AA);
+      const Eigen::Vector2d q =
+          frame_to_canvas.leftCols<2>() * carried.row(i).transpose() + frame_to_canvas.col(2);
+      cv::circle(canvas, cv::Point(cvRound(q.x()), cvRound(q.y())), std::max(2, draw.thickness + 1),
+                 cv::Scalar(0, 0, 255), cv::FILLED, cv::LINE_AA);
     }
-    std::printf("also flowed %d points of %s (RMS %.2f px from the carrying curves on the mean face)\n", other->num_points,
-                other->id.c_str(), corr.rms_residual);
+    std::printf("also flowed %d points of %s (RMS %.2f px from the carrying curves on the mean face)\n",
+                other->num_points, other->id.c_str(), corr.rms_residual);
   }
-  std::printf("flow (%s, %d steps, %s): %lld points + %lld grid nodes in %.2f ms; det J on the grid in [%.3f, %.3f], "
-              "at landmarks mean %.3f\n",
-              integrator_name(flow_opt.integrator), flow_opt.steps, flow_opt.shooting ? "geodesic shooting" : "constant momenta",
-              static_cast<long long>(scheme.num_points), static_cast<long long>(n_grid), ms,
-              det.min().item<double>(), det.max().item<double>(), tr.point_det.mean().item<double>());
+  std::printf(
+      "flow (%s, %d steps, %s): %lld points + %lld grid nodes in %.2f ms; det J on the grid in [%.3f, %.3f], "
+      "at landmarks mean %.3f\n",
+      integrator_name(flow_opt.integrator), flow_opt.steps,
+      flow_opt.shooting ? "geodesic shooting" : "constant momenta", static_cast<long long>(scheme.num_points),
+      static_cast<long long>(n_grid), ms, det.min().item<double>(), det.max().item<double>(),
+      tr.point_det.mean().item<double>());
   if (!o.fit.empty()) {
     const Points fitted = apply_affine(invert_affine(img_to_frame), d.points);
     const double e = nme(fitted, target_img, normalising_distance(target_img, scheme.normalisation));
@@ -174,26 +180,42 @@ int run_render(const RenderOpts& o) {
 }  // namespace
 
 void add_render_command(CLI::App& app, Action& action) {
-  auto* cmd = app.add_subcommand("render", "Flow a scheme's mean face under momenta and draw it with the deformed grid");
+  auto* cmd = app.add_subcommand(
+      "render", "Flow a scheme's mean face under momenta and draw it with the deformed grid");
   auto o = std::make_shared<RenderOpts>();
-  cmd->add_option("-s,--scheme", o->scheme, "Scheme id or file (id@K for a dense version)")->capture_default_str();
-  auto* fit = cmd->add_option("--fit", o->fit, "Fit the momenta to the landmarks of this .pts file and draw on its image");
+  cmd->add_option("-s,--scheme", o->scheme, "Scheme id or file (id@K for a dense version)")
+      ->capture_default_str();
+  auto* fit = cmd->add_option("--fit", o->fit,
+                              "Fit the momenta to the landmarks of this .pts file and draw on its image");
   cmd->add_option("--image", o->image, "Image to draw on with --fit (default: the .jpg beside the .pts)");
-  cmd->add_option("--momenta", o->momenta, "Read the momenta (one per point, frame pixels) from this .pts file")->excludes(fit);
-  cmd->add_option("--seed", o->seed, "Seed of the random momenta (used without --fit and --momenta)")->capture_default_str();
-  cmd->add_option("--amplitude", o->amplitude, "Size of the random momenta, frame pixels")->capture_default_str();
+  cmd->add_option("--momenta", o->momenta,
+                  "Read the momenta (one per point, frame pixels) from this .pts file")
+      ->excludes(fit);
+  cmd->add_option("--seed", o->seed, "Seed of the random momenta (used without --fit and --momenta)")
+      ->capture_default_str();
+  cmd->add_option("--amplitude", o->amplitude, "Size of the random momenta, frame pixels")
+      ->capture_default_str();
   cmd->add_option("--integrator", o->integrator, "euler, heun or rk4")->capture_default_str();
-  cmd->add_option("--steps", o->steps, "Integration steps")->check(CLI::Range(1, 1000))->capture_default_str();
+  cmd->add_option("--steps", o->steps, "Integration steps")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
   cmd->add_flag("--authors", o->authors, "The authors' layer: constant momenta, 2 Euler steps");
   cmd->add_option("--grid", o->grid, "Grid cells per side")->check(CLI::Range(1, 400))->capture_default_str();
-  cmd->add_option("--dense", o->dense, "Also flow the dense scheme with K-1 points between neighbours (drawn red)")
+  cmd->add_option("--dense", o->dense,
+                  "Also flow the dense scheme with K-1 points between neighbours (drawn red)")
       ->check(CLI::Range(1, 50));
-  cmd->add_option("--as", o->as_scheme, "Also flow another scheme's points through the correspondence (drawn red)");
-  cmd->add_option("--iterations", o->iterations, "Adam steps of --fit")->check(CLI::Range(1, 100000))->capture_default_str();
-  cmd->add_option("--size", o->size, "Canvas side without an image, pixels")->check(CLI::Range(64, 8192))->capture_default_str();
+  cmd->add_option("--as", o->as_scheme,
+                  "Also flow another scheme's points through the correspondence (drawn red)");
+  cmd->add_option("--iterations", o->iterations, "Adam steps of --fit")
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
+  cmd->add_option("--size", o->size, "Canvas side without an image, pixels")
+      ->check(CLI::Range(64, 8192))
+      ->capture_default_str();
   cmd->add_option("-o,--out", o->out, "Output PNG")->capture_default_str();
   cmd->add_option("--save-momenta", o->save_momenta, "Write the momenta α(0) as a .pts file");
-  cmd->add_option("--save-points", o->save_points, "With --fit: write the fitted landmarks (image pixels) as a .pts file");
+  cmd->add_option("--save-points", o->save_points,
+                  "With --fit: write the fitted landmarks (image pixels) as a .pts file");
   cmd->callback([&action, o] { action = [o] { return run_render(*o); }; });
 }
 

@@ -23,16 +23,18 @@ void add_schemes_command(CLI::App& app, Action& action) {
       for (const std::string& id : list_schemes()) {
         try {
           const Scheme s = find_scheme(id);
-          std::printf("%-10s %4d points %3zu curves  %s%s\n", s.id.c_str(), s.num_points, s.curves.size(), s.name.c_str(),
+          std::printf("%-10s %4d points %3zu curves  %s%s\n", s.id.c_str(), s.num_points, s.curves.size(),
+                      s.name.c_str(),
                       s.mean_face.points.rows() == 0 ? "  [no mean face]"
-                      : s.mean_face.provisional       ? "  [provisional mean face]"
-                                                      : "");
+                      : s.mean_face.provisional      ? "  [provisional mean face]"
+                                                     : "");
           if (*verbose && s.mean_face.points.rows() > 0) {
             const auto sigma = s.sigma_v();
             for (size_t c = 0; c < s.curves.size(); ++c) {
-              std::printf("    %-18s %-7s %3zu pts%s  σ_V %7.2f px (%5.2f in a 64-px frame)\n", s.curves[c].name.c_str(),
-                          part_name(s.curves[c].part), s.curves[c].points.size(), s.curves[c].closed ? " closed" : "       ",
-                          sigma[c], sigma[c] * 64.0 / s.mean_face.frame);
+              std::printf("    %-18s %-7s %3zu pts%s  σ_V %7.2f px (%5.2f in a 64-px frame)\n",
+                          s.curves[c].name.c_str(), part_name(s.curves[c].part), s.curves[c].points.size(),
+                          s.curves[c].closed ? " closed" : "       ", sigma[c],
+                          sigma[c] * 64.0 / s.mean_face.frame);
             }
           }
         } catch (const std::exception& e) {
@@ -46,9 +48,10 @@ void add_schemes_command(CLI::App& app, Action& action) {
 }
 
 void add_meanface_command(CLI::App& app, Action& action) {
-  auto* cmd = app.add_subcommand("meanface",
-                                 "Compute a scheme's mean face (Procrustes mean of annotated faces), or derive a "
-                                 "provisional one from its parent scheme");
+  auto* cmd =
+      app.add_subcommand("meanface",
+                         "Compute a scheme's mean face (Procrustes mean of annotated faces), or derive a "
+                         "provisional one from its parent scheme");
   struct Opts {
     std::string scheme, data, list, out;
     double frame = 256;
@@ -56,25 +59,32 @@ void add_meanface_command(CLI::App& app, Action& action) {
   };
   auto o = std::make_shared<Opts>();
   cmd->add_option("-s,--scheme", o->scheme, "Scheme id or file")->required();
-  cmd->add_option("-d,--data", o->data, "Data folder holding the images and .pts files (or $LDDMM_DATA/300w)");
+  cmd->add_option("-d,--data", o->data,
+                  "Data folder holding the images and .pts files (or $LDDMM_DATA/300w)");
   cmd->add_option("-l,--list", o->list, "Image list, one folder/name.jpg per line, relative to --data");
-  cmd->add_option("--frame", o->frame, "Side of the square crop frame of the mean face, pixels")->check(CLI::PositiveNumber);
-  cmd->add_flag("--derive", o->derive, "Derive a provisional mean face from the parent scheme (derived_from table)");
-  cmd->add_flag("--derive-mirror", o->derive_mirror, "With --derive: also read the mirror permutation off the symmetric mean face");
+  cmd->add_option("--frame", o->frame, "Side of the square crop frame of the mean face, pixels")
+      ->check(CLI::PositiveNumber);
+  cmd->add_flag("--derive", o->derive,
+                "Derive a provisional mean face from the parent scheme (derived_from table)");
+  cmd->add_flag("--derive-mirror", o->derive_mirror,
+                "With --derive: also read the mirror permutation off the symmetric mean face");
   cmd->add_flag("-w,--write", o->write, "Write the result into the scheme's own file");
   cmd->add_option("-o,--out", o->out, "Write the scheme with its new mean face to this file");
   cmd->callback([&action, o] {
     action = [o] {
       Scheme s = find_scheme(o->scheme);
-      const std::filesystem::path file =
-          std::filesystem::is_regular_file(o->scheme) ? std::filesystem::path(o->scheme) : scheme_dir() / (s.id + ".json");
+      const std::filesystem::path file = std::filesystem::is_regular_file(o->scheme)
+                                             ? std::filesystem::path(o->scheme)
+                                             : scheme_dir() / (s.id + ".json");
       if (o->derive) {
-        if (!s.derived_from) throw std::runtime_error("scheme " + s.id + " has no derived_from table to derive from");
+        if (!s.derived_from)
+          throw std::runtime_error("scheme " + s.id + " has no derived_from table to derive from");
         const Scheme parent = find_scheme(s.derived_from->parent);
         s.mean_face.points = derive_mean_face(s, parent);
         s.mean_face.frame = parent.mean_face.frame;
         s.mean_face.provisional = true;
-        s.mean_face.source = "provisional: derived from the " + parent.id + " mean face by the derived_from table";
+        s.mean_face.source =
+            "provisional: derived from the " + parent.id + " mean face by the derived_from table";
         if (o->derive_mirror) s.mirror = mirror_from_geometry(s.mean_face.points);
       } else {
         std::string data = o->data;
@@ -84,9 +94,10 @@ void add_meanface_command(CLI::App& app, Action& action) {
           data = (std::filesystem::path(env) / "300w").string();
         }
         if (o->list.empty()) throw std::runtime_error("give --list (for example train.txt)");
-        const std::filesystem::path list = std::filesystem::path(o->list).is_absolute() || std::filesystem::exists(o->list)
-                                               ? std::filesystem::path(o->list)
-                                               : std::filesystem::path(data) / o->list;
+        const std::filesystem::path list =
+            std::filesystem::path(o->list).is_absolute() || std::filesystem::exists(o->list)
+                ? std::filesystem::path(o->list)
+                : std::filesystem::path(data) / o->list;
         const auto items = read_image_list(data, list);
         std::vector<Points> shapes;
         shapes.reserve(items.size());
@@ -96,10 +107,11 @@ void add_meanface_command(CLI::App& app, Action& action) {
         s.mean_face.frame = o->frame;
         s.mean_face.provisional = false;
         s.mean_face.source = "Procrustes mean of " + std::to_string(shapes.size()) + " faces listed in " +
-                             list.filename().string() + " (" + std::filesystem::path(data).filename().string() +
+                             list.filename().string() + " (" +
+                             std::filesystem::path(data).filename().string() +
                              "), symmetrized, landmark box = frame / 1.25, centred";
-        std::printf("%zu faces, %d Procrustes iterations, RMS residual %.4f (unit-size shapes)\n", shapes.size(),
-                    stats.iterations, stats.rms_residual);
+        std::printf("%zu faces, %d Procrustes iterations, RMS residual %.4f (unit-size shapes)\n",
+                    shapes.size(), stats.iterations, stats.rms_residual);
       }
       validate(s, s.id);
       const auto sigma = s.sigma_v();
@@ -122,7 +134,8 @@ void add_meanface_command(CLI::App& app, Action& action) {
 }
 
 void add_correspond_command(CLI::App& app, Action& action) {
-  auto* cmd = app.add_subcommand("correspond", "Fit the correspondence (affine map, curve table) between two schemes");
+  auto* cmd = app.add_subcommand("correspond",
+                                 "Fit the correspondence (affine map, curve table) between two schemes");
   auto src = std::make_shared<std::string>("300w68");
   auto dst = std::make_shared<std::string>();
   cmd->add_option("--source", *src, "Scheme whose flows carry the points")->capture_default_str();
@@ -132,9 +145,12 @@ void add_correspond_command(CLI::App& app, Action& action) {
       const Scheme s = find_scheme(*src);
       const Scheme t = find_scheme(*dst);
       const Correspondence c = correspond(s, t);
-      std::printf("affine %s → %s:\n  [%8.4f %8.4f %9.3f]\n  [%8.4f %8.4f %9.3f]\nRMS distance to the carrying curves: %.3f px\n",
-                  t.id.c_str(), s.id.c_str(), c.target_to_source(0, 0), c.target_to_source(0, 1), c.target_to_source(0, 2),
-                  c.target_to_source(1, 0), c.target_to_source(1, 1), c.target_to_source(1, 2), c.rms_residual);
+      std::printf(
+          "affine %s → %s:\n  [%8.4f %8.4f %9.3f]\n  [%8.4f %8.4f %9.3f]\nRMS distance to the carrying "
+          "curves: %.3f px\n",
+          t.id.c_str(), s.id.c_str(), c.target_to_source(0, 0), c.target_to_source(0, 1),
+          c.target_to_source(0, 2), c.target_to_source(1, 0), c.target_to_source(1, 1),
+          c.target_to_source(1, 2), c.rms_residual);
       for (size_t k = 0; k < t.curves.size(); ++k) {
         std::printf("  %-18s → %s\n", t.curves[k].name.c_str(),
                     s.curves[static_cast<size_t>(c.curve_map[k])].name.c_str());

@@ -36,7 +36,8 @@ FlowOptions config(int64_t k) {
 
 std::string config_name(int64_t k) {
   const FlowOptions o = config(k);
-  return std::string(o.shooting ? "shoot-" : "const-") + lddmm::integrator_name(o.integrator) + "-" + std::to_string(o.steps);
+  return std::string(o.shooting ? "shoot-" : "const-") + lddmm::integrator_name(o.integrator) + "-" +
+         std::to_string(o.steps);
 }
 
 void run(benchmark::State& state, bool fused) {
@@ -75,7 +76,10 @@ void BM_LossForwardBackward(benchmark::State& state) {
   state.SetLabel(kSchemes[state.range(0)]);
 }
 
-BENCHMARK(BM_FlowFused)->ArgsProduct({{0, 1, 2}, {0, 1, 2, 3, 4}})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_FlowFused)
+    ->ArgsProduct({{0, 1, 2}, {0, 1, 2, 3, 4}})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 BENCHMARK(BM_FlowTensorOps)->ArgsProduct({{0, 1, 2}, {0, 2}})->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_LossForwardBackward)->DenseRange(0, 2)->Unit(benchmark::kMillisecond)->UseRealTime();
 

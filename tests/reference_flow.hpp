@@ -16,13 +16,14 @@ using Mat = Eigen::MatrixXd;  // L×2
 inline Mat kernel(const Mat& a, const Mat& b, double sigma) {
   Mat k(a.rows(), b.rows());
   for (Eigen::Index i = 0; i < a.rows(); ++i)
-    for (Eigen::Index j = 0; j < b.rows(); ++j) k(i, j) = std::exp(-(a.row(i) - b.row(j)).squaredNorm() / (sigma * sigma));
+    for (Eigen::Index j = 0; j < b.rows(); ++j)
+      k(i, j) = std::exp(-(a.row(i) - b.row(j)).squaredNorm() / (sigma * sigma));
   return k;
 }
 
 struct State {
-  Mat x, a;            // curve points and momenta
-  Mat p;               // extra points
+  Mat x, a;                        // curve points and momenta
+  Mat p;                           // extra points
   std::vector<Eigen::Matrix2d> F;  // their Jacobians
 };
 
@@ -34,7 +35,8 @@ inline State rate(const State& s, double sigma, bool shoot) {
   if (shoot) {
     for (Eigen::Index i = 0; i < s.x.rows(); ++i)
       for (Eigen::Index j = 0; j < s.x.rows(); ++j)
-        d.a.row(i) += 2.0 / (sigma * sigma) * s.a.row(i).dot(s.a.row(j)) * K(i, j) * (s.x.row(i) - s.x.row(j));
+        d.a.row(i) +=
+            2.0 / (sigma * sigma) * s.a.row(i).dot(s.a.row(j)) * K(i, j) * (s.x.row(i) - s.x.row(j));
   }
   d.p = Mat::Zero(s.p.rows(), 2);
   d.F.resize(s.F.size());
@@ -83,8 +85,10 @@ inline State step(const State& s, double h, double sigma, bool shoot, Method m) 
 }
 
 /// Shoots from (x0, a0) with extra points p0 to t = 1 in `steps` steps.
-inline State shoot(const Mat& x0, const Mat& a0, const Mat& p0, double sigma, Method m, int steps, bool shoot_momenta) {
-  State s{x0, a0, p0, std::vector<Eigen::Matrix2d>(static_cast<size_t>(p0.rows()), Eigen::Matrix2d::Identity())};
+inline State shoot(const Mat& x0, const Mat& a0, const Mat& p0, double sigma, Method m, int steps,
+                   bool shoot_momenta) {
+  State s{x0, a0, p0,
+          std::vector<Eigen::Matrix2d>(static_cast<size_t>(p0.rows()), Eigen::Matrix2d::Identity())};
   for (int k = 0; k < steps; ++k) s = step(s, 1.0 / steps, sigma, shoot_momenta, m);
   return s;
 }

@@ -29,11 +29,13 @@ class RealData : public ::testing::Test {
  protected:
   void SetUp() override {
     if (!std::filesystem::is_regular_file(data_root() / "val.txt"))
-      GTEST_SKIP() << "300-W data not found at " << data_root() << " (set LDDMM_DATA): skipping the real-data checks";
+      GTEST_SKIP() << "300-W data not found at " << data_root()
+                   << " (set LDDMM_DATA): skipping the real-data checks";
   }
   std::vector<Points> val_faces() const {
     std::vector<Points> faces;
-    for (const auto& item : read_image_list(data_root(), data_root() / "val.txt")) faces.push_back(read_pts(item.pts));
+    for (const auto& item : read_image_list(data_root(), data_root() / "val.txt"))
+      faces.push_back(read_pts(item.pts));
     return faces;
   }
 };

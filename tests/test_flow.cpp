@@ -39,7 +39,9 @@ ref::Mat curve_rows(const torch::Tensor& t, const std::vector<int64_t>& idx) {
 }
 
 ref::Method to_ref(Integrator i) {
-  return i == Integrator::Euler ? ref::Method::Euler : i == Integrator::Heun ? ref::Method::Heun : ref::Method::RK4;
+  return i == Integrator::Euler  ? ref::Method::Euler
+         : i == Integrator::Heun ? ref::Method::Heun
+                                 : ref::Method::RK4;
 }
 
 using Config = std::tuple<Integrator, int, bool>;  // integrator, steps, shooting
@@ -96,8 +98,9 @@ TEST_P(FlowConfig, MatchesThePlainEigenReference) {
       for (int64_t e = 0; e < 9; ++e) {
         if (owner[e].item<int64_t>() == static_cast<int64_t>(c)) mine.push_back(e);
       }
-      const ref::State s = ref::shoot(curve_rows(x0, cs.curves[c]), curve_rows(a0[b], cs.curves[c]),
-                                      curve_rows(extra[b], mine), cs.sigma[c], to_ref(integ), steps, shooting);
+      const ref::State s =
+          ref::shoot(curve_rows(x0, cs.curves[c]), curve_rows(a0[b], cs.curves[c]),
+                     curve_rows(extra[b], mine), cs.sigma[c], to_ref(integ), steps, shooting);
       for (size_t k = 0; k < cs.curves[c].size(); ++k) {
         const int64_t p = cs.curves[c][k];
         for (int d = 0; d < 2; ++d) {
@@ -150,11 +153,13 @@ TEST_P(FlowConfig, GradientsMatchFiniteDifferences) {
       plus.view({-1})[k] += eps;
       minus.view({-1})[k] -= eps;
       const auto f = [&](const torch::Tensor& v) {
-        return (which == 0 ? (layer.forward(v, a0.detach()) * w).sum() : (layer.forward(xb.detach(), v) * w).sum())
+        return (which == 0 ? (layer.forward(v, a0.detach()) * w).sum()
+                           : (layer.forward(xb.detach(), v) * w).sum())
             .item<double>();
       };
       const double fd = (f(plus) - f(minus)) / (2 * eps);
-      EXPECT_NEAR(flat_grad[k].item<double>(), fd, 1e-6 * (1 + std::abs(fd))) << (which == 0 ? "template " : "momentum ") << k;
+      EXPECT_NEAR(flat_grad[k].item<double>(), fd, 1e-6 * (1 + std::abs(fd)))
+          << (which == 0 ? "template " : "momentum ") << k;
     }
   }
 }
@@ -168,7 +173,8 @@ TEST_P(FlowConfig, BroadcastTemplateGradientIsTheBatchSum) {
   torch::Tensor sum = torch::zeros_like(x0);
   for (int64_t b = 0; b < 3; ++b) {
     const torch::Tensor xb = x0.detach().clone().requires_grad_(true);
-    sum += torch::autograd::grad({(layer.forward(xb, a0.narrow(0, b, 1)) * w.narrow(0, b, 1)).sum()}, {xb})[0];
+    sum +=
+        torch::autograd::grad({(layer.forward(xb, a0.narrow(0, b, 1)) * w.narrow(0, b, 1)).sum()}, {xb})[0];
   }
   EXPECT_TRUE(torch::allclose(g, sum, 1e-12, 1e-12));
 }
@@ -188,11 +194,12 @@ std::string config_name(const ::testing::TestParamInfo<Config>& param) {
          (std::get<2>(param.param) ? "_shooting" : "_constant");
 }
 
-INSTANTIATE_TEST_SUITE_P(Integrators, FlowConfig,
-                         ::testing::Values(Config{Integrator::Euler, 2, false}, Config{Integrator::Euler, 3, true},
-                                           Config{Integrator::Heun, 2, true}, Config{Integrator::Heun, 1, false},
-                                           Config{Integrator::RK4, 3, true}, Config{Integrator::RK4, 2, false}),
-                         config_name);
+INSTANTIATE_TEST_SUITE_P(
+    Integrators, FlowConfig,
+    ::testing::Values(Config{Integrator::Euler, 2, false}, Config{Integrator::Euler, 3, true},
+                      Config{Integrator::Heun, 2, true}, Config{Integrator::Heun, 1, false},
+                      Config{Integrator::RK4, 3, true}, Config{Integrator::RK4, 2, false}),
+    config_name);
 
 // H(1) − H(0) must shrink like h^p for an integrator of order p.
 TEST(Flow, EnergyIsConservedToTheIntegratorsOrder) {
@@ -214,8 +221,10 @@ TEST(Flow, EnergyIsConservedToTheIntegratorsOrder) {
     }
     for (size_t k = 1; k < errors.size(); ++k) {
       const double order = std::log2(errors[k - 1] / errors[k]);
-      EXPECT_GT(order, integrator_order(integ) - 0.35) << integrator_name(integ) << " " << errors[k - 1] << " " << errors[k];
-      EXPECT_LT(order, integrator_order(integ) + 0.6) << integrator_name(integ) << " " << errors[k - 1] << " " << errors[k];
+      EXPECT_GT(order, integrator_order(integ) - 0.35)
+          << integrator_name(integ) << " " << errors[k - 1] << " " << errors[k];
+      EXPECT_LT(order, integrator_order(integ) + 0.6)
+          << integrator_name(integ) << " " << errors[k - 1] << " " << errors[k];
     }
   }
 }
@@ -237,7 +246,8 @@ TEST(Flow, JacobianIsPositiveOnADenseGridForLargeMomenta) {
   const Scheme s = find_scheme("300w68");
   const CurveSet cs = CurveSet::from_scheme(s);
   const torch::Tensor x0 =
-      torch::from_blob(const_cast<double*>(s.mean_face.points.data()), {s.num_points, 2}, torch::kFloat64).clone();
+      torch::from_blob(const_cast<double*>(s.mean_face.points.data()), {s.num_points, 2}, torch::kFloat64)
+          .clone();
   torch::manual_seed(9);
   // Momenta as large as each curve's kernel width: displacements of the order of the whole curve.
   torch::Tensor a0 = torch::randn({2, s.num_points, 2}, torch::kFloat64);
@@ -252,7 +262,8 @@ TEST(Flow, JacobianIsPositiveOnADenseGridForLargeMomenta) {
       grid[r * (cells + 1) + c][1] = s.mean_face.frame * r / cells;
       owner.push_back((r * 7 + c) % static_cast<int>(cs.curves.size()));
     }
-  const FlowTrace tr = DeformationLayer(cs, {Integrator::RK4, 20, true}).trace(x0, a0, grid, torch::tensor(owner));
+  const FlowTrace tr =
+      DeformationLayer(cs, {Integrator::RK4, 20, true}).trace(x0, a0, grid, torch::tensor(owner));
   EXPECT_GT(tr.extra_det.min().item<double>(), 0.0);
   EXPECT_GT(tr.point_det.min().item<double>(), 0.0);
   EXPECT_GT((tr.extra - grid).abs().max().item<double>(), 10.0);  // large deformation indeed
@@ -271,7 +282,8 @@ TEST(Flow, JacobianMatchesFiniteDifferencesOfTheFlowMap) {
     torch::Tensor plus = p.clone(), minus = p.clone();
     plus.select(1, d).add_(eps);
     minus.select(1, d).sub_(eps);
-    const torch::Tensor col = (layer.trace(x0, a0, plus, owner).extra - layer.trace(x0, a0, minus, owner).extra) / (2 * eps);
+    const torch::Tensor col =
+        (layer.trace(x0, a0, plus, owner).extra - layer.trace(x0, a0, minus, owner).extra) / (2 * eps);
     EXPECT_TRUE(torch::allclose(tr.extra_jacobian.select(3, d), col, 1e-6, 1e-7));
   }
 }
@@ -292,7 +304,8 @@ TEST(Flow, MisshapenInputsAreRejected) {
   const DeformationLayer layer(small_set());
   const torch::Tensor x0 = random_template(12, 15, 12);
   EXPECT_THROW(layer.forward(x0, torch::zeros({2, 11, 2}, torch::kFloat64)), std::invalid_argument);
-  EXPECT_THROW(layer.forward(x0.narrow(0, 0, 5), torch::zeros({2, 12, 2}, torch::kFloat64)), std::invalid_argument);
+  EXPECT_THROW(layer.forward(x0.narrow(0, 0, 5), torch::zeros({2, 12, 2}, torch::kFloat64)),
+               std::invalid_argument);
   EXPECT_THROW(layer.forward(x0, torch::zeros({2, 12, 2}, torch::kFloat32)), std::invalid_argument);
   CurveSet bad = small_set();
   bad.curves[1].push_back(5);  // point 5 in two curves

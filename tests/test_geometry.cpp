@@ -14,7 +14,8 @@ namespace {
 
 Affine2 similarity(double scale, double angle, double tx, double ty) {
   Affine2 m;
-  m << scale * std::cos(angle), -scale * std::sin(angle), tx, scale * std::sin(angle), scale * std::cos(angle), ty;
+  m << scale * std::cos(angle), -scale * std::sin(angle), tx, scale * std::sin(angle),
+      scale * std::cos(angle), ty;
   return m;
 }
 
@@ -56,7 +57,8 @@ TEST(Geometry, ResamplingSpacesPointsEvenlyByArcLength) {
 TEST(MeanFace, ProcrustesMeanOfSimilarCopiesIsTheShapeItself) {
   const Points base = random_points(15, 2);
   std::vector<Points> shapes;
-  for (int k = 0; k < 12; ++k) shapes.push_back(apply_affine(similarity(0.5 + 0.2 * k, 0.3 * k - 1, k, -2 * k), base));
+  for (int k = 0; k < 12; ++k)
+    shapes.push_back(apply_affine(similarity(0.5 + 0.2 * k, 0.3 * k - 1, k, -2 * k), base));
   const ProcrustesMean pm = procrustes_mean(shapes);
   EXPECT_LT(pm.rms_residual, 1e-10);
   const Points back = apply_affine(fit_similarity(pm.mean, base), pm.mean);

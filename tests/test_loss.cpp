@@ -13,15 +13,17 @@ namespace lddmm {
 namespace {
 
 // Currents distance between two open polylines, written out term by term from method.md.
-double currents_by_hand(const std::vector<std::array<double, 2>>& z, const std::vector<std::array<double, 2>>& y,
-                        double sigma_w) {
+double currents_by_hand(const std::vector<std::array<double, 2>>& z,
+                        const std::vector<std::array<double, 2>>& y, double sigma_w) {
   const auto segs = [](const std::vector<std::array<double, 2>>& p) {
     std::vector<std::array<double, 4>> s;  // cx, cy, tx, ty
     for (size_t i = 0; i + 1 < p.size(); ++i)
-      s.push_back({(p[i][0] + p[i + 1][0]) / 2, (p[i][1] + p[i + 1][1]) / 2, p[i + 1][0] - p[i][0], p[i + 1][1] - p[i][1]});
+      s.push_back({(p[i][0] + p[i + 1][0]) / 2, (p[i][1] + p[i + 1][1]) / 2, p[i + 1][0] - p[i][0],
+                   p[i + 1][1] - p[i][1]});
     return s;
   };
-  const auto sum = [&](const std::vector<std::array<double, 4>>& a, const std::vector<std::array<double, 4>>& b) {
+  const auto sum = [&](const std::vector<std::array<double, 4>>& a,
+                       const std::vector<std::array<double, 4>>& b) {
     double total = 0;
     for (const auto& u : a)
       for (const auto& v : b) {
@@ -37,8 +39,9 @@ double currents_by_hand(const std::vector<std::array<double, 2>>& z, const std::
 TEST(Loss, CurveTermIsZeroForIdenticalCurves) {
   const Scheme s = find_scheme("300w68");
   const CurveLoss loss = CurveLoss::from_scheme(s);
-  const torch::Tensor y = torch::from_blob(const_cast<double*>(s.mean_face.points.data()), {1, 68, 2}, torch::kFloat64)
-                              .clone() + torch::randn({1, 68, 2}, torch::kFloat64);
+  const torch::Tensor y =
+      torch::from_blob(const_cast<double*>(s.mean_face.points.data()), {1, 68, 2}, torch::kFloat64).clone() +
+      torch::randn({1, 68, 2}, torch::kFloat64);
   const auto t = loss.terms(y, y);
   EXPECT_LT(t.currents.abs().max().item<double>(), 1e-9);
   EXPECT_EQ(t.landmarks.abs().max().item<double>(), 0.0);
@@ -70,7 +73,9 @@ TEST(Loss, ClosedCurveAddsTheClosingSegment) {
   const torch::Tensor z = torch::tensor({0., 0., 3., 0., 0., 3.}, torch::kFloat64).view({1, 3, 2});
   const torch::Tensor y = torch::zeros({1, 3, 2}, torch::kFloat64);
   // Against a degenerate (all points equal) truth, the currents term is the squared norm of z alone.
-  const auto norm2 = [](const std::vector<std::array<double, 2>>& p) { return currents_by_hand(p, {{0, 0}}, 2.0); };
+  const auto norm2 = [](const std::vector<std::array<double, 2>>& p) {
+    return currents_by_hand(p, {{0, 0}}, 2.0);
+  };
   EXPECT_NEAR(open.terms(z, y).currents.item<double>(), norm2({{0, 0}, {3, 0}, {0, 3}}), 1e-12);
   EXPECT_NEAR(closed.terms(z, y).currents.item<double>(), norm2({{0, 0}, {3, 0}, {0, 3}, {0, 0}}), 1e-12);
 }
@@ -91,9 +96,9 @@ TEST(Loss, GradientThroughTheLayerMatchesFiniteDifferences) {
     torch::Tensor plus = a0.detach().clone(), minus = a0.detach().clone();
     plus.view({-1})[k] += eps;
     minus.view({-1})[k] -= eps;
-    const double fd =
-        (loss(layer.forward(tmpl, plus), truth).item<double>() - loss(layer.forward(tmpl, minus), truth).item<double>()) /
-        (2 * eps);
+    const double fd = (loss(layer.forward(tmpl, plus), truth).item<double>() -
+                       loss(layer.forward(tmpl, minus), truth).item<double>()) /
+                      (2 * eps);
     EXPECT_NEAR(g.view({-1})[k].item<double>(), fd, 1e-7 + 1e-5 * std::abs(fd)) << k;
   }
 }
@@ -113,8 +118,8 @@ TEST(CarryPoints, ADenseSchemeCarriedByTheSparseFlowKeepsTheSparsePointsOnTheFlo
   EXPECT_TRUE(torch::allclose(carried.narrow(1, 0, 68), layer.forward(tmpl, a0), 0, 1e-4));
   // With zero momenta the carried dense scheme is its own mean face.
   const torch::Tensor zero = carry_points(layer, correspond(s, dense), tmpl, torch::zeros_like(a0));
-  const torch::Tensor dense_tmpl =
-      torch::from_blob(const_cast<double*>(dense.mean_face.points.data()), {dense.num_points, 2}, torch::kFloat64);
+  const torch::Tensor dense_tmpl = torch::from_blob(const_cast<double*>(dense.mean_face.points.data()),
+                                                    {dense.num_points, 2}, torch::kFloat64);
   EXPECT_TRUE(torch::allclose(zero[0], dense_tmpl, 0, 1e-4));
 }
 

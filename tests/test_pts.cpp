@@ -29,7 +29,8 @@ TEST(Pts, ReadsTheStandardLayout) {
 
 TEST(Pts, AcceptsCrlfCommentsBomAndHeaderVariants) {
   const std::string text =
-      "\xEF\xBB\xBF# exported by a tool\r\nversion: 1\r\nn_points:2\r\n\r\n{ \r\n  10 20 // first\r\n\t30\t40\r\n}\r\n";
+      "\xEF\xBB\xBF# exported by a tool\r\nversion: 1\r\nn_points:2\r\n\r\n{ \r\n  10 20 // "
+      "first\r\n\t30\t40\r\n}\r\n";
   const Points p = parse_pts(text, "x");
   ASSERT_EQ(p.rows(), 2);
   EXPECT_DOUBLE_EQ(p(1, 0), 30.0);
@@ -38,11 +39,14 @@ TEST(Pts, AcceptsCrlfCommentsBomAndHeaderVariants) {
 }
 
 TEST(Pts, MalformedFilesNameTheFileAndLine) {
-  EXPECT_EQ(error_of("version: 1\nn_points: 2\n{\n1 2\n3 x\n}\n"), "face.pts:5: expected two numbers \"x y\", got \"3 x\"");
-  EXPECT_EQ(error_of("version: 1\nn_points: 3\n{\n1 2\n3 4\n}\n"), "face.pts:6: n_points says 3 but 2 points follow");
+  EXPECT_EQ(error_of("version: 1\nn_points: 2\n{\n1 2\n3 x\n}\n"),
+            "face.pts:5: expected two numbers \"x y\", got \"3 x\"");
+  EXPECT_EQ(error_of("version: 1\nn_points: 3\n{\n1 2\n3 4\n}\n"),
+            "face.pts:6: n_points says 3 but 2 points follow");
   EXPECT_EQ(error_of("version: 1\nn_points: 1\n{\n1 2\n"), "face.pts:5: missing the closing '}'");
   EXPECT_EQ(error_of("hello\n"), "face.pts:1: expected \"version:\", \"n_points:\" or \"{\", got \"hello\"");
-  EXPECT_EQ(error_of("n_points: -4\n{\n}\n"), "face.pts:1: n_points must be a non-negative integer, got \"-4\"");
+  EXPECT_EQ(error_of("n_points: -4\n{\n}\n"),
+            "face.pts:1: n_points must be a non-negative integer, got \"-4\"");
   EXPECT_EQ(error_of("{\n1 2 3\n}\n"), "face.pts:2: expected two numbers \"x y\", got \"1 2 3\"");
   EXPECT_EQ(error_of("{\n1 2\n}\n7 8\n"), "face.pts:4: unexpected text after the closing '}'");
   EXPECT_EQ(error_of("{\nnan 2\n}\n"), "face.pts:2: expected two numbers \"x y\", got \"nan 2\"");
@@ -63,9 +67,7 @@ TEST(Pts, WriteThenReadRoundTrips) {
 TEST(Pts, ImageListsResolvePtsBesideEachImage) {
   const auto dir = std::filesystem::temp_directory_path() / "lddmm_test_list";
   std::filesystem::create_directories(dir);
-  {
-    std::ofstream(dir / "list.txt") << "a/one.jpg\r\n\n# comment\nb/two.png\n";
-  }
+  { std::ofstream(dir / "list.txt") << "a/one.jpg\r\n\n# comment\nb/two.png\n"; }
   const auto items = read_image_list(dir, dir / "list.txt");
   ASSERT_EQ(items.size(), 2u);
   EXPECT_EQ(items[0].pts, dir / "a/one.pts");

@@ -94,7 +94,8 @@ TEST(Scheme, DenseSchemeContainsTheSparseOneAndPutsNewPointsOnSegments) {
   ASSERT_EQ(eye[0], 36);
   const Eigen::RowVector2d want = (2 * s.mean_face.points.row(36) + s.mean_face.points.row(37)) / 3;
   EXPECT_TRUE(d.mean_face.points.row(eye[1]).isApprox(want, 1e-12));
-  for (int i = 0; i < d.num_points; ++i) EXPECT_EQ(d.mirror[static_cast<size_t>(d.mirror[static_cast<size_t>(i)])], i);
+  for (int i = 0; i < d.num_points; ++i)
+    EXPECT_EQ(d.mirror[static_cast<size_t>(d.mirror[static_cast<size_t>(i)])], i);
   EXPECT_EQ(find_scheme("300w68@3").num_points, d.num_points);
   // Mirrored new points sit at mirrored places (the mean face is symmetric).
   const double cx = s.mean_face.points.col(0).mean();

@@ -7,7 +7,8 @@
 namespace lddmm {
 
 Correspondence correspond(const Scheme& source, const Scheme& target, int iterations) {
-  if (source.mean_face.points.rows() != source.num_points || target.mean_face.points.rows() != target.num_points)
+  if (source.mean_face.points.rows() != source.num_points ||
+      target.mean_face.points.rows() != target.num_points)
     throw SchemeError("correspond: both schemes need a mean face (" + source.id + ", " + target.id + ")");
   // Bring the target into the source frame size first (frames may differ).
   const double ratio = source.mean_face.frame / target.mean_face.frame;
@@ -15,7 +16,8 @@ Correspondence correspond(const Scheme& source, const Scheme& target, int iterat
   map(0, 0) = map(1, 1) = ratio;
   const auto target_parts = target.point_parts();
   std::vector<Points> source_curves;
-  for (size_t c = 0; c < source.curves.size(); ++c) source_curves.push_back(source.curve_points(static_cast<int>(c)));
+  for (size_t c = 0; c < source.curves.size(); ++c)
+    source_curves.push_back(source.curve_points(static_cast<int>(c)));
 
   // For a target point at q with part `part`, the closest source curve of that part (any part if none).
   const auto closest = [&](const Eigen::RowVector2d& q, Part part, Eigen::RowVector2d& at) {
@@ -72,7 +74,9 @@ Correspondence correspond(const Scheme& source, const Scheme& target, int iterat
     for (int p : curve.points) {
       out.point_curve[static_cast<size_t>(p)] = best;
       const Eigen::RowVector2d q = out.target_in_source.row(p);
-      res += (closest_on_polyline(source_curves[static_cast<size_t>(best)], source.curves[static_cast<size_t>(best)].closed, q) - q)
+      res += (closest_on_polyline(source_curves[static_cast<size_t>(best)],
+                                  source.curves[static_cast<size_t>(best)].closed, q) -
+              q)
                  .squaredNorm();
     }
   }

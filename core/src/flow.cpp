@@ -250,8 +250,8 @@ struct Scratch {
 };
 
 template <typename T>
-void integrate_task(const Tableau& tab, int steps, bool shoot, T inv, const int64_t* idx, int L, const TaskIo<T>& io,
-                    Scratch<T>& s) {
+void integrate_task(const Tableau& tab, int steps, bool shoot, T inv, const int64_t* idx, int L,
+                    const TaskIo<T>& io, Scratch<T>& s) {
   const int S = tab.stages;
   const int n4 = 4 * L;
   s.y.resize(static_cast<size_t>(n4));
@@ -304,7 +304,8 @@ void integrate_task(const Tableau& tab, int steps, bool shoot, T inv, const int6
       T* yin = s.ytmp.data();
       for (int i = 0; i < n4; ++i) {
         T v = s.y[static_cast<size_t>(i)];
-        for (int r = 0; r < st; ++r) v += h * static_cast<T>(tab.a[st][r]) * s.k[static_cast<size_t>(r * n4 + i)];
+        for (int r = 0; r < st; ++r)
+          v += h * static_cast<T>(tab.a[st][r]) * s.k[static_cast<size_t>(r * n4 + i)];
         yin[i] = v;
       }
       T* kmat = s.kmat.data();
@@ -317,7 +318,8 @@ void integrate_task(const Tableau& tab, int steps, bool shoot, T inv, const int6
       if (m > 0) {
         for (int i = 0; i < 6 * m; ++i) {
           T v = s.q[static_cast<size_t>(i)];
-          for (int r = 0; r < st; ++r) v += h * static_cast<T>(tab.a[st][r]) * s.kq[static_cast<size_t>(r * 6 * m + i)];
+          for (int r = 0; r < st; ++r)
+            v += h * static_cast<T>(tab.a[st][r]) * s.kq[static_cast<size_t>(r * 6 * m + i)];
           s.qtmp[static_cast<size_t>(i)] = v;
         }
         extra_field(L, yin, inv, m, s.qtmp.data(), s.kq.data() + st * 6 * m, io.jacobian);
@@ -327,7 +329,8 @@ void integrate_task(const Tableau& tab, int steps, bool shoot, T inv, const int6
       const T hb = h * static_cast<T>(tab.b[st]);
       if (hb == 0) continue;
       for (int i = 0; i < n4; ++i) s.y[static_cast<size_t>(i)] += hb * s.k[static_cast<size_t>(st * n4 + i)];
-      for (int i = 0; i < 6 * m; ++i) s.q[static_cast<size_t>(i)] += hb * s.kq[static_cast<size_t>(st * 6 * m + i)];
+      for (int i = 0; i < 6 * m; ++i)
+        s.q[static_cast<size_t>(i)] += hb * s.kq[static_cast<size_t>(st * 6 * m + i)];
     }
     write_path(n + 1);
   }
@@ -351,10 +354,12 @@ void integrate_task(const Tableau& tab, int steps, bool shoot, T inv, const int6
   }
 }
 
-// Discrete adjoint of integrate_task for one (face, curve): from the cotangent of x(1) to those of x(0), α(0).
+// Discrete adjoint of integrate_task for one (face, curve): from the cotangent of x(1) to those of x(0),
+// α(0).
 template <typename T>
 void adjoint_task(const Tableau& tab, int steps, bool shoot, T inv, const int64_t* idx, int L, const T* saved,
-                  const T* grad_out, T* grad_tmpl, T* grad_mom, std::vector<T>& yb, std::vector<T>& Yb, std::vector<T>& kb) {
+                  const T* grad_out, T* grad_tmpl, T* grad_mom, std::vector<T>& yb, std::vector<T>& Yb,
+                  std::vector<T>& kb) {
   const int S = tab.stages;
   const int n4 = 4 * L;
   const int64_t slot = n4 + L * L;
@@ -371,7 +376,8 @@ void adjoint_task(const Tableau& tab, int steps, bool shoot, T inv, const int64_
       const T hb = h * static_cast<T>(tab.b[st]);
       for (int i = 0; i < n4; ++i) {
         T v = hb * yb[static_cast<size_t>(i)];
-        for (int qs = st + 1; qs < S; ++qs) v += h * static_cast<T>(tab.a[qs][st]) * Yb[static_cast<size_t>(qs * n4 + i)];
+        for (int qs = st + 1; qs < S; ++qs)
+          v += h * static_cast<T>(tab.a[qs][st]) * Yb[static_cast<size_t>(qs * n4 + i)];
         kb[static_cast<size_t>(i)] = v;
       }
       T* out = Yb.data() + st * n4;
@@ -411,10 +417,10 @@ int64_t saved_slot_elems(const Tableau& tab, int steps, int L) {
 // Runs integrate_task over all (face, curve) pairs in parallel.
 template <typename T>
 void run_forward(const Layout& lay, const FlowOptions& opt, const at::Tensor& tmpl, bool tmpl_batched,
-                 const at::Tensor& mom, at::Tensor* out_x, at::Tensor* out_a, at::Tensor* path_x, at::Tensor* path_a,
-                 at::Tensor* saved, const at::Tensor* extra, bool extra_batched,
-                 const std::vector<std::vector<int64_t>>* extra_by_curve, at::Tensor* extra_out, at::Tensor* extra_jac,
-                 at::Tensor* extra_path) {
+                 const at::Tensor& mom, at::Tensor* out_x, at::Tensor* out_a, at::Tensor* path_x,
+                 at::Tensor* path_a, at::Tensor* saved, const at::Tensor* extra, bool extra_batched,
+                 const std::vector<std::vector<int64_t>>* extra_by_curve, at::Tensor* extra_out,
+                 at::Tensor* extra_jac, at::Tensor* extra_path) {
   const Tableau tab = tableau(opt.integrator);
   const int64_t B = mom.size(0);
   const int64_t n = mom.size(1);
@@ -463,9 +469,9 @@ using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
 struct FusedFlow : public torch::autograd::Function<FusedFlow> {
-  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& tmpl, const at::Tensor& mom, const at::Tensor& flat,
-                            const at::Tensor& offsets, const at::Tensor& inv_s2, int64_t max_len, int64_t integrator,
-                            int64_t steps, bool shooting) {
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& tmpl, const at::Tensor& mom,
+                            const at::Tensor& flat, const at::Tensor& offsets, const at::Tensor& inv_s2,
+                            int64_t max_len, int64_t integrator, int64_t steps, bool shooting) {
     const FlowOptions opt{static_cast<Integrator>(integrator), static_cast<int>(steps), shooting};
     const Layout lay{flat, offsets, inv_s2, static_cast<int>(max_len)};
     const bool batched = tmpl.dim() == 3;
@@ -478,8 +484,8 @@ struct FusedFlow : public torch::autograd::Function<FusedFlow> {
                         mom.options().requires_grad(false));
     }
     AT_DISPATCH_FLOATING_TYPES(mom.scalar_type(), "lddmm_flow_forward", [&] {
-      run_forward<scalar_t>(lay, opt, tmpl, batched, mom, &out, nullptr, nullptr, nullptr, need_grad ? &saved : nullptr,
-                            nullptr, false, nullptr, nullptr, nullptr, nullptr);
+      run_forward<scalar_t>(lay, opt, tmpl, batched, mom, &out, nullptr, nullptr, nullptr,
+                            need_grad ? &saved : nullptr, nullptr, false, nullptr, nullptr, nullptr, nullptr);
     });
     ctx->save_for_backward({saved, flat, offsets, inv_s2});
     ctx->saved_data["integrator"] = integrator;
@@ -517,15 +523,16 @@ struct FusedFlow : public torch::autograd::Function<FusedFlow> {
           const int64_t b = task / C;
           const int64_t c = task % C;
           adjoint_task<scalar_t>(tab, steps, shoot, static_cast<scalar_t>(inv[c]), fl + off[c],
-                                 static_cast<int>(off[c + 1] - off[c]), saved.data_ptr<scalar_t>() + task * slot,
-                                 g.data_ptr<scalar_t>() + b * n * 2, grad_tmpl.data_ptr<scalar_t>() + b * n * 2,
+                                 static_cast<int>(off[c + 1] - off[c]),
+                                 saved.data_ptr<scalar_t>() + task * slot, g.data_ptr<scalar_t>() + b * n * 2,
+                                 grad_tmpl.data_ptr<scalar_t>() + b * n * 2,
                                  grad_mom.data_ptr<scalar_t>() + b * n * 2, yb, Yb, kb);
         }
       });
     });
     if (!batched) grad_tmpl = grad_tmpl.sum(0);
-    return {grad_tmpl, grad_mom, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(),
-            at::Tensor()};
+    return {grad_tmpl,    grad_mom,     at::Tensor(), at::Tensor(), at::Tensor(),
+            at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
   }
 };
 
@@ -554,7 +561,8 @@ DeformationLayer::DeformationLayer(CurveSet curves, FlowOptions options) {
     const auto& cv = curves.curves[static_cast<size_t>(c)];
     if (cv.empty()) throw std::invalid_argument("DeformationLayer: curve " + std::to_string(c) + " is empty");
     const double s = curves.sigma[static_cast<size_t>(c)];
-    if (!(s > 0) || !std::isfinite(s)) throw std::invalid_argument("DeformationLayer: σ must be positive and finite");
+    if (!(s > 0) || !std::isfinite(s))
+      throw std::invalid_argument("DeformationLayer: σ must be positive and finite");
     for (int64_t p : cv) {
       if (p < 0 || p >= curves.num_points)
         throw std::invalid_argument("DeformationLayer: point index " + std::to_string(p) + " out of range");
@@ -607,17 +615,22 @@ const FlowOptions& DeformationLayer::options() const { return impl_->options; }
 namespace {
 
 void check_inputs(const CurveSet& cs, const at::Tensor& tmpl, const at::Tensor& mom) {
-  if (!tmpl.defined() || !mom.defined()) throw std::invalid_argument("DeformationLayer: undefined input tensor");
+  if (!tmpl.defined() || !mom.defined())
+    throw std::invalid_argument("DeformationLayer: undefined input tensor");
   if (mom.dim() != 3 || mom.size(2) != 2 || mom.size(1) != cs.num_points)
-    throw std::invalid_argument("DeformationLayer: momenta must be [B, " + std::to_string(cs.num_points) + ", 2], got " +
-                                std::to_string(mom.dim()) + "-d " + c10::str(mom.sizes()));
-  const bool ok = (tmpl.dim() == 2 && tmpl.size(0) == cs.num_points && tmpl.size(1) == 2) ||
-                  (tmpl.dim() == 3 && tmpl.size(0) == mom.size(0) && tmpl.size(1) == cs.num_points && tmpl.size(2) == 2);
-  if (!ok) throw std::invalid_argument("DeformationLayer: template must be [n, 2] or [B, n, 2] matching the momenta, got " +
-                                       c10::str(tmpl.sizes()));
+    throw std::invalid_argument("DeformationLayer: momenta must be [B, " + std::to_string(cs.num_points) +
+                                ", 2], got " + std::to_string(mom.dim()) + "-d " + c10::str(mom.sizes()));
+  const bool ok =
+      (tmpl.dim() == 2 && tmpl.size(0) == cs.num_points && tmpl.size(1) == 2) ||
+      (tmpl.dim() == 3 && tmpl.size(0) == mom.size(0) && tmpl.size(1) == cs.num_points && tmpl.size(2) == 2);
+  if (!ok)
+    throw std::invalid_argument(
+        "DeformationLayer: template must be [n, 2] or [B, n, 2] matching the momenta, got " +
+        c10::str(tmpl.sizes()));
   if (!at::isFloatingType(mom.scalar_type()) || tmpl.scalar_type() != mom.scalar_type())
     throw std::invalid_argument("DeformationLayer: template and momenta must share a floating dtype");
-  if (tmpl.device() != mom.device()) throw std::invalid_argument("DeformationLayer: template and momenta on different devices");
+  if (tmpl.device() != mom.device())
+    throw std::invalid_argument("DeformationLayer: template and momenta on different devices");
 }
 
 }  // namespace
@@ -649,11 +662,11 @@ at::Tensor DeformationLayer::forward_ops(const at::Tensor& tmpl_in, const at::Te
   at::Tensor a = mom.index_select(1, index).view({B, C, L, 2}) * mask;
   const bool shoot = impl.options.shooting;
   const auto f = [&](const at::Tensor& xs, const at::Tensor& as) {
-    const at::Tensor D = xs.unsqueeze(-2) - xs.unsqueeze(-3);                     // [B,C,L,L,2] x_i − x_j
-    const at::Tensor K = at::exp(-(D * D).sum(-1) * inv);                         // [B,C,L,L]
+    const at::Tensor D = xs.unsqueeze(-2) - xs.unsqueeze(-3);  // [B,C,L,L,2] x_i − x_j
+    const at::Tensor K = at::exp(-(D * D).sum(-1) * inv);      // [B,C,L,L]
     const at::Tensor fx = K.matmul(as);
     if (!shoot) return std::make_pair(fx, at::zeros_like(as));
-    const at::Tensor PK = as.matmul(as.transpose(-1, -2)) * K;                    // (α_i·α_j) K_ij
+    const at::Tensor PK = as.matmul(as.transpose(-1, -2)) * K;  // (α_i·α_j) K_ij
     const at::Tensor fa = 2 * inv * (PK.unsqueeze(-1) * D).sum(-2);
     return std::make_pair(fx, fa);
   };
@@ -680,8 +693,8 @@ at::Tensor DeformationLayer::forward_ops(const at::Tensor& tmpl_in, const at::Te
   return x.reshape({B, C * L, 2}).index_select(1, impl.pad_position.to(dev));
 }
 
-FlowTrace DeformationLayer::trace(const at::Tensor& tmpl_in, const at::Tensor& mom_in, const at::Tensor& extra_in,
-                                  const at::Tensor& extra_curve_in) const {
+FlowTrace DeformationLayer::trace(const at::Tensor& tmpl_in, const at::Tensor& mom_in,
+                                  const at::Tensor& extra_in, const at::Tensor& extra_curve_in) const {
   check_inputs(impl_->curves, tmpl_in, mom_in);
   at::NoGradGuard no_grad;
   const auto dev = mom_in.device();
@@ -699,7 +712,8 @@ FlowTrace DeformationLayer::trace(const at::Tensor& tmpl_in, const at::Tensor& m
   }
   int64_t m_user = 0;
   if (extra_in.defined() && extra_in.numel() > 0) {
-    if (!(extra_in.dim() == 2 || extra_in.dim() == 3) || extra_in.size(-1) != 2 || (extra_in.dim() == 3 && extra_in.size(0) != B))
+    if (!(extra_in.dim() == 2 || extra_in.dim() == 3) || extra_in.size(-1) != 2 ||
+        (extra_in.dim() == 3 && extra_in.size(0) != B))
       throw std::invalid_argument("DeformationLayer::trace: extra points must be [m, 2] or [B, m, 2]");
     m_user = extra_in.size(-2);
     if (!extra_curve_in.defined() || extra_curve_in.numel() != m_user)
@@ -707,7 +721,8 @@ FlowTrace DeformationLayer::trace(const at::Tensor& tmpl_in, const at::Tensor& m
     const at::Tensor ec = extra_curve_in.to(at::kCPU, at::kLong).contiguous();
     for (int64_t e = 0; e < m_user; ++e) {
       const int64_t c = ec.data_ptr<int64_t>()[e];
-      if (c < 0 || c >= C) throw std::invalid_argument("DeformationLayer::trace: extra_curve entry out of range");
+      if (c < 0 || c >= C)
+        throw std::invalid_argument("DeformationLayer::trace: extra_curve entry out of range");
       extra_curve.push_back(c);
     }
     at::Tensor user = extra_in.detach().to(at::kCPU, mom.scalar_type());
@@ -722,7 +737,8 @@ FlowTrace DeformationLayer::trace(const at::Tensor& tmpl_in, const at::Tensor& m
   const bool extra_batched = extra.dim() == 3;
   const int64_t m_total = n + m_user;
   std::vector<std::vector<int64_t>> by_curve(static_cast<size_t>(C));
-  for (int64_t e = 0; e < m_total; ++e) by_curve[static_cast<size_t>(extra_curve[static_cast<size_t>(e)])].push_back(e);
+  for (int64_t e = 0; e < m_total; ++e)
+    by_curve[static_cast<size_t>(extra_curve[static_cast<size_t>(e)])].push_back(e);
 
   const auto opts = mom.options();
   FlowTrace tr;
@@ -735,8 +751,8 @@ FlowTrace DeformationLayer::trace(const at::Tensor& tmpl_in, const at::Tensor& m
   at::Tensor e_path = at::empty({T + 1, B, m_total, 2}, opts);
   AT_DISPATCH_FLOATING_TYPES(mom.scalar_type(), "lddmm_flow_trace", [&] {
     run_forward<scalar_t>(impl_->layout, impl_->options, tmpl, tmpl.dim() == 3, mom, &tr.points, &tr.momenta,
-                          &tr.point_path, &tr.momentum_path, nullptr, &extra, extra_batched, &by_curve, &e_out, &e_jac,
-                          &e_path);
+                          &tr.point_path, &tr.momentum_path, nullptr, &extra, extra_batched, &by_curve,
+                          &e_out, &e_jac, &e_path);
   });
   tr.point_jacobian = e_jac.narrow(1, 0, n);
   tr.point_det = at::linalg_det(tr.point_jacobian);
@@ -747,8 +763,8 @@ FlowTrace DeformationLayer::trace(const at::Tensor& tmpl_in, const at::Tensor& m
     tr.extra_path = e_path.narrow(2, n, m_user);
   }
   if (!dev.is_cpu()) {
-    for (at::Tensor* t : {&tr.points, &tr.momenta, &tr.point_path, &tr.momentum_path, &tr.point_jacobian, &tr.point_det,
-                          &tr.extra, &tr.extra_path, &tr.extra_jacobian, &tr.extra_det}) {
+    for (at::Tensor* t : {&tr.points, &tr.momenta, &tr.point_path, &tr.momentum_path, &tr.point_jacobian,
+                          &tr.point_det, &tr.extra, &tr.extra_path, &tr.extra_jacobian, &tr.extra_det}) {
       if (t->defined()) *t = t->to(dev);
     }
   }

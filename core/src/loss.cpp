@@ -24,8 +24,9 @@ struct CurveLoss::Impl {
   CurveLossOptions options;
 };
 
-CurveLoss::CurveLoss(std::vector<std::vector<int64_t>> curves, std::vector<bool> closed, std::vector<double> sigma_w,
-                     std::array<int64_t, 2> normalisation, CurveLossOptions options) {
+CurveLoss::CurveLoss(std::vector<std::vector<int64_t>> curves, std::vector<bool> closed,
+                     std::vector<double> sigma_w, std::array<int64_t, 2> normalisation,
+                     CurveLossOptions options) {
   if (curves.empty() || closed.size() != curves.size() || sigma_w.size() != curves.size())
     throw std::invalid_argument("CurveLoss: one closed flag and one σ_W per curve are needed");
   auto impl = std::make_shared<Impl>();
@@ -37,8 +38,10 @@ CurveLoss::CurveLoss(std::vector<std::vector<int64_t>> curves, std::vector<bool>
     P = std::max(P, n);
     S = std::max(S, closed[c] && n > 2 ? n : n - 1);
   }
-  std::vector<int64_t> pidx(static_cast<size_t>(C * P)), from(static_cast<size_t>(C * S)), to(static_cast<size_t>(C * S));
-  std::vector<double> pmask(static_cast<size_t>(C * P), 0.0), smask(static_cast<size_t>(C * S), 0.0), count, inv;
+  std::vector<int64_t> pidx(static_cast<size_t>(C * P)), from(static_cast<size_t>(C * S)),
+      to(static_cast<size_t>(C * S));
+  std::vector<double> pmask(static_cast<size_t>(C * P), 0.0), smask(static_cast<size_t>(C * S), 0.0), count,
+      inv;
   for (int64_t c = 0; c < C; ++c) {
     const auto& cv = curves[static_cast<size_t>(c)];
     const int64_t n = static_cast<int64_t>(cv.size());
@@ -108,7 +111,8 @@ CurveLoss::Terms CurveLoss::terms(const at::Tensor& pred, const at::Tensor& trut
     const at::Tensor b = z.index_select(1, to).view({B, C, S, 2});
     return std::make_pair(0.5 * (a + b), (b - a) * smask);
   };
-  const auto cross = [&](const at::Tensor& c1, const at::Tensor& t1, const at::Tensor& c2, const at::Tensor& t2) {
+  const auto cross = [&](const at::Tensor& c1, const at::Tensor& t1, const at::Tensor& c2,
+                         const at::Tensor& t2) {
     const at::Tensor d = c1.unsqueeze(-2) - c2.unsqueeze(-3);  // [B,C,S,S,2]
     const at::Tensor k = at::exp(-(d * d).sum(-1) * inv);      // [B,C,S,S]
     return (k * t1.matmul(t2.transpose(-1, -2))).sum({-1, -2});

@@ -20,7 +20,8 @@ ProcrustesMean procrustes_mean(const std::vector<Points>& shapes, int max_iterat
   if (shapes.empty()) throw std::invalid_argument("procrustes_mean: no shapes");
   const Eigen::Index n = shapes.front().rows();
   for (const Points& s : shapes) {
-    if (s.rows() != n) throw std::invalid_argument("procrustes_mean: shapes have different numbers of points");
+    if (s.rows() != n)
+      throw std::invalid_argument("procrustes_mean: shapes have different numbers of points");
   }
   std::vector<Points> unit;
   unit.reserve(shapes.size());
@@ -71,7 +72,8 @@ std::vector<int> mirror_from_geometry(const Points& shape) {
     m[static_cast<size_t>(i)] = static_cast<int>(best);
   }
   for (Eigen::Index i = 0; i < n; ++i) {
-    if (m[static_cast<size_t>(m[static_cast<size_t>(i)])] != i) m[static_cast<size_t>(i)] = static_cast<int>(i);
+    if (m[static_cast<size_t>(m[static_cast<size_t>(i)])] != i)
+      m[static_cast<size_t>(i)] = static_cast<int>(i);
   }
   return m;
 }
@@ -90,7 +92,8 @@ Points place_in_frame(const Points& shape, double frame, double crop_factor) {
   return out;
 }
 
-Points compute_mean_face(const Scheme& scheme, const std::vector<Points>& shapes, double frame, ProcrustesMean* stats) {
+Points compute_mean_face(const Scheme& scheme, const std::vector<Points>& shapes, double frame,
+                         ProcrustesMean* stats) {
   std::vector<Points> own;
   own.reserve(shapes.size());
   for (const Points& s : shapes) {
@@ -107,8 +110,9 @@ Points compute_mean_face(const Scheme& scheme, const std::vector<Points>& shapes
       }
       own.push_back(std::move(sub));
     } else {
-      throw std::invalid_argument("compute_mean_face: a shape has " + std::to_string(s.rows()) + " points, scheme " +
-                                  scheme.id + " has " + std::to_string(scheme.num_points));
+      throw std::invalid_argument("compute_mean_face: a shape has " + std::to_string(s.rows()) +
+                                  " points, scheme " + scheme.id + " has " +
+                                  std::to_string(scheme.num_points));
     }
   }
   ProcrustesMean pm = procrustes_mean(own);
@@ -116,7 +120,8 @@ Points compute_mean_face(const Scheme& scheme, const std::vector<Points>& shapes
   // Make the face upright: the axis of symmetry (mid-points of mirror pairs) should be vertical.
   const Points mirrored_mid = [&] {
     Points m(sym.rows(), 2);
-    for (Eigen::Index i = 0; i < sym.rows(); ++i) m.row(i) = 0.5 * (sym.row(i) + sym.row(scheme.mirror[static_cast<size_t>(i)]));
+    for (Eigen::Index i = 0; i < sym.rows(); ++i)
+      m.row(i) = 0.5 * (sym.row(i) + sym.row(scheme.mirror[static_cast<size_t>(i)]));
     return m;
   }();
   // The pair axis (from a point to its mirror) should be horizontal: average direction of pair vectors.

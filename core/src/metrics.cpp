@@ -30,7 +30,8 @@ ErrorCurve cumulative_error_curve(const std::vector<double>& errors, double limi
     const double t = limit * k / (samples - 1);
     const auto below = std::upper_bound(sorted.begin(), sorted.end(), t) - sorted.begin();
     c.threshold.push_back(t);
-    c.fraction.push_back(sorted.empty() ? 0.0 : static_cast<double>(below) / static_cast<double>(sorted.size()));
+    c.fraction.push_back(sorted.empty() ? 0.0
+                                        : static_cast<double>(below) / static_cast<double>(sorted.size()));
   }
   return c;
 }
@@ -56,7 +57,8 @@ namespace {
 // Mean over rows of `from` of the distance to the nearest row of `to`.
 double mean_nearest(const Points& from, const Points& to) {
   double sum = 0;
-  for (Eigen::Index i = 0; i < from.rows(); ++i) sum += std::sqrt((to.rowwise() - from.row(i)).rowwise().squaredNorm().minCoeff());
+  for (Eigen::Index i = 0; i < from.rows(); ++i)
+    sum += std::sqrt((to.rowwise() - from.row(i)).rowwise().squaredNorm().minCoeff());
   return sum / static_cast<double>(from.rows());
 }
 

@@ -46,12 +46,14 @@ Affine2 fit_similarity(const Points& from, const Points& to) {
 }
 
 Points resample_polyline(const Points& poly, int count, bool closed) {
-  if (poly.rows() == 0 || count <= 0) throw std::invalid_argument("resample_polyline: empty polyline or count");
+  if (poly.rows() == 0 || count <= 0)
+    throw std::invalid_argument("resample_polyline: empty polyline or count");
   const Eigen::Index nv = poly.rows();
   const Eigen::Index nseg = closed ? nv : nv - 1;
   std::vector<double> cum(static_cast<size_t>(nseg) + 1, 0.0);
   for (Eigen::Index s = 0; s < nseg; ++s) {
-    cum[static_cast<size_t>(s) + 1] = cum[static_cast<size_t>(s)] + (poly.row((s + 1) % nv) - poly.row(s)).norm();
+    cum[static_cast<size_t>(s) + 1] =
+        cum[static_cast<size_t>(s)] + (poly.row((s + 1) % nv) - poly.row(s)).norm();
   }
   const double total = cum.back();
   Points out(count, 2);

@@ -13,7 +13,9 @@ namespace lddmm {
 namespace {
 
 std::string_view trim(std::string_view s) {
-  const auto is_space = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v'; };
+  const auto is_space = [](char c) {
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v';
+  };
   while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
   while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
   return s;
@@ -50,8 +52,8 @@ bool parse_double(std::string_view tok, double& out) {
 }  // namespace
 
 Points parse_pts(std::string_view text, const std::string& origin) {
-  if (text.size() >= 3 && static_cast<unsigned char>(text[0]) == 0xEF && static_cast<unsigned char>(text[1]) == 0xBB &&
-      static_cast<unsigned char>(text[2]) == 0xBF)
+  if (text.size() >= 3 && static_cast<unsigned char>(text[0]) == 0xEF &&
+      static_cast<unsigned char>(text[1]) == 0xBB && static_cast<unsigned char>(text[2]) == 0xBF)
     text.remove_prefix(3);
   long declared = -1;
   bool in_block = false;
@@ -62,7 +64,8 @@ Points parse_pts(std::string_view text, const std::string& origin) {
   size_t pos = 0;
   while (pos <= text.size()) {
     const size_t nl = text.find('\n', pos);
-    const std::string_view raw = text.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
+    const std::string_view raw =
+        text.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
     pos = nl == std::string_view::npos ? text.size() + 1 : nl + 1;
     ++line_no;
     const std::string_view line = trim(strip_comment(raw));
@@ -72,7 +75,8 @@ Points parse_pts(std::string_view text, const std::string& origin) {
       if (starts_with_ci(line, "version")) continue;
       if (starts_with_ci(line, "n_points")) {
         const auto colon = line.find(':');
-        const std::string_view num = trim(colon == std::string_view::npos ? line.substr(8) : line.substr(colon + 1));
+        const std::string_view num =
+            trim(colon == std::string_view::npos ? line.substr(8) : line.substr(colon + 1));
         double v = 0;
         if (!parse_double(num, v) || v < 0 || v != std::floor(v) || v > 1e7)
           fail(origin, line_no, "n_points must be a non-negative integer, got \"" + std::string(num) + "\"");
@@ -83,7 +87,8 @@ Points parse_pts(std::string_view text, const std::string& origin) {
         in_block = true;
         continue;
       }
-      fail(origin, line_no, "expected \"version:\", \"n_points:\" or \"{\", got \"" + std::string(line) + "\"");
+      fail(origin, line_no,
+           "expected \"version:\", \"n_points:\" or \"{\", got \"" + std::string(line) + "\"");
     }
     if (line == "}") {
       closed = true;
@@ -104,7 +109,8 @@ Points parse_pts(std::string_view text, const std::string& origin) {
   if (!closed) fail(origin, line_no, "missing the closing '}'");
   const long n = static_cast<long>(coords.size() / 2);
   if (declared >= 0 && declared != n)
-    fail(origin, closing_line, "n_points says " + std::to_string(declared) + " but " + std::to_string(n) + " points follow");
+    fail(origin, closing_line,
+         "n_points says " + std::to_string(declared) + " but " + std::to_string(n) + " points follow");
   Points out(n, 2);
   for (long i = 0; i < n; ++i) {
     out(i, 0) = coords[static_cast<size_t>(2 * i)];
@@ -140,7 +146,8 @@ void write_pts(const std::filesystem::path& file, const Points& p) {
   if (!out) throw PtsError(file.string() + ": write failed");
 }
 
-std::vector<LabelledImage> read_image_list(const std::filesystem::path& root, const std::filesystem::path& list) {
+std::vector<LabelledImage> read_image_list(const std::filesystem::path& root,
+                                           const std::filesystem::path& list) {
   std::ifstream in(list);
   if (!in) throw PtsError(list.string() + ": cannot open the image list");
   std::vector<LabelledImage> items;

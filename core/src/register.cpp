@@ -34,14 +34,17 @@ FitResult fit_momenta(const DeformationLayer& layer, const CurveLoss& loss, cons
 at::Tensor carry_points(const DeformationLayer& layer, const Correspondence& corr, const at::Tensor& tmpl,
                         const at::Tensor& momenta) {
   const Points& t = corr.target_in_source;
-  const torch::Tensor extra =
-      torch::from_blob(const_cast<double*>(t.data()), {t.rows(), 2}, torch::kFloat64).clone().to(momenta.scalar_type());
+  const torch::Tensor extra = torch::from_blob(const_cast<double*>(t.data()), {t.rows(), 2}, torch::kFloat64)
+                                  .clone()
+                                  .to(momenta.scalar_type());
   const std::vector<int64_t> owner(corr.point_curve.begin(), corr.point_curve.end());
   const torch::Tensor curves = torch::tensor(owner, torch::kInt64);
-  const torch::Tensor moved = layer.trace(tmpl, momenta, extra, curves).extra.to(torch::kCPU, torch::kFloat64);
+  const torch::Tensor moved =
+      layer.trace(tmpl, momenta, extra, curves).extra.to(torch::kCPU, torch::kFloat64);
   const Affine2 back = invert_affine(corr.target_to_source);
   // Eigen stores the 2×3 map column by column: viewed as [3, 2] and transposed it reads [A | b].
-  const torch::Tensor lin = torch::from_blob(const_cast<double*>(back.data()), {3, 2}, torch::kFloat64).t().clone();
+  const torch::Tensor lin =
+      torch::from_blob(const_cast<double*>(back.data()), {3, 2}, torch::kFloat64).t().clone();
   return moved.matmul(lin.narrow(1, 0, 2).t()) + lin.select(1, 2);
 }
 
@@ -49,7 +52,8 @@ Grid make_grid(const Scheme& scheme, int cells) {
   if (cells < 1) throw std::invalid_argument("make_grid: needs at least one cell");
   const double frame = scheme.mean_face.frame;
   std::vector<Points> curves;
-  for (size_t c = 0; c < scheme.curves.size(); ++c) curves.push_back(scheme.curve_points(static_cast<int>(c)));
+  for (size_t c = 0; c < scheme.curves.size(); ++c)
+    curves.push_back(scheme.curve_points(static_cast<int>(c)));
   Grid g;
   g.cells = cells;
   g.nodes.resize((cells + 1) * (cells + 1), 2);

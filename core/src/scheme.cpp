@@ -70,7 +70,8 @@ double sigma_for_curve(const Points& pts, double frame) {
   if (pts.rows() < 2) return kSingleSigma * frame;
   double diameter = 0;
   for (Eigen::Index i = 0; i < pts.rows(); ++i) {
-    for (Eigen::Index j = i + 1; j < pts.rows(); ++j) diameter = std::max(diameter, (pts.row(i) - pts.row(j)).norm());
+    for (Eigen::Index j = i + 1; j < pts.rows(); ++j)
+      diameter = std::max(diameter, (pts.row(i) - pts.row(j)).norm());
   }
   return diameter > 0 ? kSigmaScale * diameter : kSingleSigma * frame;
 }
@@ -101,8 +102,9 @@ void validate(const Scheme& s, const std::string& origin) {
     const std::string where = "curve " + std::to_string(c) + " (" + curve.name + ")";
     if (curve.points.empty()) fail(origin, where + " is empty");
     for (int p : curve.points) {
-      if (!in_range(p)) fail(origin, where + ": point index " + std::to_string(p) + " is out of range [0, " +
-                                         std::to_string(s.num_points) + ")");
+      if (!in_range(p))
+        fail(origin, where + ": point index " + std::to_string(p) + " is out of range [0, " +
+                         std::to_string(s.num_points) + ")");
       if (owner[static_cast<size_t>(p)] >= 0)
         fail(origin, where + ": point " + std::to_string(p) + " is already in curve " +
                          std::to_string(owner[static_cast<size_t>(p)]));
@@ -117,12 +119,14 @@ void validate(const Scheme& s, const std::string& origin) {
                      std::to_string(s.num_points));
   for (int p = 0; p < s.num_points; ++p) {
     const int m = s.mirror[static_cast<size_t>(p)];
-    if (!in_range(m)) fail(origin, "\"mirror\"[" + std::to_string(p) + "] = " + std::to_string(m) + " is out of range");
+    if (!in_range(m))
+      fail(origin, "\"mirror\"[" + std::to_string(p) + "] = " + std::to_string(m) + " is out of range");
     if (s.mirror[static_cast<size_t>(m)] != p)
-      fail(origin, "\"mirror\" is not an involution: " + std::to_string(p) + " -> " + std::to_string(m) + " -> " +
-                       std::to_string(s.mirror[static_cast<size_t>(m)]));
+      fail(origin, "\"mirror\" is not an involution: " + std::to_string(p) + " -> " + std::to_string(m) +
+                       " -> " + std::to_string(s.mirror[static_cast<size_t>(m)]));
   }
-  if (!in_range(s.normalisation[0]) || !in_range(s.normalisation[1]) || s.normalisation[0] == s.normalisation[1])
+  if (!in_range(s.normalisation[0]) || !in_range(s.normalisation[1]) ||
+      s.normalisation[0] == s.normalisation[1])
     fail(origin, "\"normalisation\" must be two distinct point indices in range");
   if (s.mean_face.points.rows() != 0) {
     if (s.mean_face.points.rows() != s.num_points)
@@ -154,7 +158,8 @@ BlendVertex parse_vertex(const json& v, const std::string& origin) {
     const int i = v.get<int>();
     return {i, i, 0.0};
   }
-  if (v.is_array() && v.size() == 3 && v[0].is_number_integer() && v[1].is_number_integer() && v[2].is_number())
+  if (v.is_array() && v.size() == 3 && v[0].is_number_integer() && v[1].is_number_integer() &&
+      v[2].is_number())
     return {v[0].get<int>(), v[1].get<int>(), v[2].get<double>()};
   fail(origin, "a derivation vertex must be an index or [i, j, t]");
 }
@@ -182,7 +187,9 @@ Scheme parse_scheme(const std::string& text, const std::string& origin) {
     c.closed = jc.value("closed", false);
     const std::string part = get<std::string>(jc, "part", origin);
     const auto parsed = parse_part(part);
-    if (!parsed) fail(origin, "curve \"" + c.name + "\": unknown part \"" + part + "\" (contour, brows, nose, eyes, mouth)");
+    if (!parsed)
+      fail(origin,
+           "curve \"" + c.name + "\": unknown part \"" + part + "\" (contour, brows, nose, eyes, mouth)");
     c.part = *parsed;
     s.curves.push_back(std::move(c));
   }
@@ -205,13 +212,15 @@ Scheme parse_scheme(const std::string& text, const std::string& origin) {
   }
   if (j.contains("subset_of")) {
     const json& sj = j["subset_of"];
-    s.subset_of = Subset{get<std::string>(sj, "parent", origin), get<std::vector<int>>(sj, "indices", origin)};
+    s.subset_of =
+        Subset{get<std::string>(sj, "parent", origin), get<std::vector<int>>(sj, "indices", origin)};
   }
   if (j.contains("derived_from")) {
     const json& dj = j["derived_from"];
     Derivation d;
     d.parent = get<std::string>(dj, "parent", origin);
-    if (!dj.contains("polylines") || !dj["polylines"].is_array()) fail(origin, "\"derived_from\" needs \"polylines\"");
+    if (!dj.contains("polylines") || !dj["polylines"].is_array())
+      fail(origin, "\"derived_from\" needs \"polylines\"");
     for (const json& pl : dj["polylines"]) {
       std::vector<BlendVertex> poly;
       for (const json& v : pl) poly.push_back(parse_vertex(v, origin));
@@ -232,7 +241,8 @@ std::string scheme_to_json(const Scheme& s) {
   j["points"] = s.num_points;
   json curves = json::array();
   for (const Curve& c : s.curves) {
-    curves.push_back({{"name", c.name}, {"part", part_name(c.part)}, {"closed", c.closed}, {"points", c.points}});
+    curves.push_back(
+        {{"name", c.name}, {"part", part_name(c.part)}, {"closed", c.closed}, {"points", c.points}});
   }
   j["curves"] = curves;
   j["mirror"] = s.mirror;
@@ -257,7 +267,8 @@ std::string scheme_to_json(const Scheme& s) {
     json pts = json::array();
     for (Eigen::Index i = 0; i < s.mean_face.points.rows(); ++i) {
       // 1e-4 px is far below annotation noise and keeps the files readable.
-      pts.push_back({std::round(s.mean_face.points(i, 0) * 1e4) / 1e4, std::round(s.mean_face.points(i, 1) * 1e4) / 1e4});
+      pts.push_back({std::round(s.mean_face.points(i, 0) * 1e4) / 1e4,
+                     std::round(s.mean_face.points(i, 1) * 1e4) / 1e4});
     }
     j["mean_face"] = {{"frame", s.mean_face.frame},
                       {"provisional", s.mean_face.provisional},
@@ -285,7 +296,8 @@ void save_scheme(const Scheme& scheme, const std::filesystem::path& file) {
 
 std::filesystem::path scheme_dir() {
   namespace fs = std::filesystem;
-  if (const char* env = std::getenv("LDDMM_RESOURCES"); env != nullptr && *env != '\0') return fs::path(env) / "schemes";
+  if (const char* env = std::getenv("LDDMM_RESOURCES"); env != nullptr && *env != '\0')
+    return fs::path(env) / "schemes";
   for (const char* base : {LDDMM_INSTALL_RESOURCES, LDDMM_SOURCE_RESOURCES}) {
     if (*base != '\0' && fs::is_directory(fs::path(base) / "schemes")) return fs::path(base) / "schemes";
   }
@@ -326,7 +338,8 @@ Scheme find_scheme(const std::string& spec) {
     if (!fs::is_regular_file(file)) {
       std::string known;
       for (const auto& id : list_schemes()) known += (known.empty() ? "" : ", ") + id;
-      throw SchemeError("unknown scheme \"" + base + "\" (known in " + scheme_dir().string() + ": " + known + ")");
+      throw SchemeError("unknown scheme \"" + base + "\" (known in " + scheme_dir().string() + ": " + known +
+                        ")");
     }
     s = load_scheme(file);
   }
@@ -335,7 +348,8 @@ Scheme find_scheme(const std::string& spec) {
 
 Scheme dense_scheme(const Scheme& s, int factor) {
   if (factor < 1) throw SchemeError("dense_scheme: factor must be ≥ 1");
-  if (s.mean_face.points.rows() != s.num_points) throw SchemeError("dense_scheme: scheme " + s.id + " has no mean face");
+  if (s.mean_face.points.rows() != s.num_points)
+    throw SchemeError("dense_scheme: scheme " + s.id + " has no mean face");
   if (factor == 1) return s;
   Scheme d = s;
   d.id = s.id + "@" + std::to_string(factor);
@@ -372,7 +386,8 @@ Scheme dense_scheme(const Scheme& s, int factor) {
   d.num_points = next;
   d.mean_face.points.resize(next, 2);
   d.mean_face.points.topRows(s.num_points) = s.mean_face.points;
-  for (size_t k = 0; k < extra.size(); ++k) d.mean_face.points.row(s.num_points + static_cast<Eigen::Index>(k)) = extra[k];
+  for (size_t k = 0; k < extra.size(); ++k)
+    d.mean_face.points.row(s.num_points + static_cast<Eigen::Index>(k)) = extra[k];
   d.mean_face.source = s.mean_face.source + "; dense ×" + std::to_string(factor);
   // Mirror: an inserted point mirrors the point at the same fraction of the mirrored segment. Segments
   // whose mirror is not a segment (the jaw halves meet at the chin) map to themselves.
@@ -392,7 +407,8 @@ Scheme dense_scheme(const Scheme& s, int factor) {
     }
   }
   for (int i = s.num_points; i < next; ++i) {
-    if (d.mirror[static_cast<size_t>(d.mirror[static_cast<size_t>(i)])] != i) d.mirror[static_cast<size_t>(i)] = i;
+    if (d.mirror[static_cast<size_t>(d.mirror[static_cast<size_t>(i)])] != i)
+      d.mirror[static_cast<size_t>(i)] = i;
   }
   validate(d, d.id);
   return d;
@@ -418,7 +434,8 @@ Points derive_mean_face(const Scheme& s, const Scheme& parent) {
     const Points placed = verts.rows() == static_cast<Eigen::Index>(curve.points.size())
                               ? verts
                               : resample_polyline(verts, static_cast<int>(curve.points.size()), curve.closed);
-    for (size_t k = 0; k < curve.points.size(); ++k) out.row(curve.points[k]) = placed.row(static_cast<Eigen::Index>(k));
+    for (size_t k = 0; k < curve.points.size(); ++k)
+      out.row(curve.points[k]) = placed.row(static_cast<Eigen::Index>(k));
   }
   return out;
 }

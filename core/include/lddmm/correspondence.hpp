@@ -11,11 +11,11 @@
 namespace lddmm {
 
 struct Correspondence {
-  Affine2 target_to_source;          // least-squares affine map, target mean face → source mean face
-  std::vector<int> curve_map;        // for each target curve, the source curve that carries it
-  std::vector<int> point_curve;      // for each target point, the source curve that carries it
-  Points target_in_source;           // the target mean face mapped into the source frame
-  double rms_residual = 0;           // RMS distance (source frame px) of mapped target points to their curves
+  Affine2 target_to_source;      // least-squares affine map, target mean face → source mean face
+  std::vector<int> curve_map;    // for each target curve, the source curve that carries it
+  std::vector<int> point_curve;  // for each target point, the source curve that carries it
+  Points target_in_source;       // the target mean face mapped into the source frame
+  double rms_residual = 0;       // RMS distance (source frame px) of mapped target points to their curves
 };
 
 /// Fits the correspondence. Each target point is matched to the closest point of the source curves of

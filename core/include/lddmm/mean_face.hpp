@@ -9,14 +9,15 @@
 namespace lddmm {
 
 struct ProcrustesMean {
-  Points mean;          // centroid 0, RMS distance to the centroid 1
+  Points mean;  // centroid 0, RMS distance to the centroid 1
   int iterations = 0;
   double rms_residual = 0;  // RMS point distance of the aligned shapes to the mean (unit-size units)
 };
 
 /// Generalized Procrustes analysis: aligns every shape to the running mean with a similarity (no
 /// reflection) until the mean stops changing. Throws std::invalid_argument on empty or ragged input.
-ProcrustesMean procrustes_mean(const std::vector<Points>& shapes, int max_iterations = 100, double tolerance = 1e-12);
+ProcrustesMean procrustes_mean(const std::vector<Points>& shapes, int max_iterations = 100,
+                               double tolerance = 1e-12);
 
 /// Makes a shape left/right symmetric under `mirror`: the average of the shape and its reflected,
 /// re-indexed copy (aligned back by a similarity).
@@ -34,6 +35,7 @@ Points place_in_frame(const Points& shape, double frame, double crop_factor = kC
 
 /// The mean face of `scheme` from annotated shapes of its parent layout: when the scheme is a subset,
 /// `shapes` may hold the parent's points and the subset is taken. Symmetrized, placed in `frame`.
-Points compute_mean_face(const Scheme& scheme, const std::vector<Points>& shapes, double frame, ProcrustesMean* stats);
+Points compute_mean_face(const Scheme& scheme, const std::vector<Points>& shapes, double frame,
+                         ProcrustesMean* stats);
 
 }  // namespace lddmm

@@ -26,9 +26,9 @@ struct ErrorCurve {
 ErrorCurve cumulative_error_curve(const std::vector<double>& errors, double limit = 0.1, int samples = 101);
 
 struct NmeSummary {
-  double mean = 0;      // mean NME_l
-  double failure = 0;   // FR@limit: share of faces with NME > limit
-  double auc = 0;       // AUC@limit of the cumulative error curve, normalised to [0, 1]
+  double mean = 0;     // mean NME_l
+  double failure = 0;  // FR@limit: share of faces with NME > limit
+  double auc = 0;      // AUC@limit of the cumulative error curve, normalised to [0, 1]
   int faces = 0;
 };
 /// Summary over faces. AUC is exact: (1/limit)·∫₀^limit CED(e) de = mean over faces of max(0, 1 − e/limit).
@@ -48,9 +48,9 @@ PartErrors mean_part_errors(const std::vector<PartErrors>& faces);
 
 /// DetJ table from Jacobians of the deformation at landmarks (all faces pooled).
 struct DetJTable {
-  double mean_det = 0;        // DetJA: mean of det J
-  long nonpositive = 0;       // DetJN: count of det J ≤ 0
-  double det_of_mean = 0;     // DetJAM: det of the mean Jacobian
+  double mean_det = 0;     // DetJA: mean of det J
+  long nonpositive = 0;    // DetJN: count of det J ≤ 0
+  double det_of_mean = 0;  // DetJAM: det of the mean Jacobian
   long count = 0;
 };
 DetJTable detj_table(const std::vector<Eigen::Matrix2d>& jacobians);

@@ -32,6 +32,7 @@ struct LabelledImage {
   std::filesystem::path image;
   std::filesystem::path pts;
 };
-std::vector<LabelledImage> read_image_list(const std::filesystem::path& root, const std::filesystem::path& list);
+std::vector<LabelledImage> read_image_list(const std::filesystem::path& root,
+                                           const std::filesystem::path& list);
 
 }  // namespace lddmm

@@ -21,7 +21,7 @@ struct FitOptions {
 };
 
 struct FitResult {
-  at::Tensor momenta;   // [B, n, 2]
+  at::Tensor momenta;  // [B, n, 2]
   double initial_loss = 0;
   double final_loss = 0;
 };
@@ -40,7 +40,7 @@ at::Tensor carry_points(const DeformationLayer& layer, const Correspondence& cor
 /// A regular grid over the square [0, frame]², cells × cells cells; each node is assigned to the mean
 /// face's nearest curve, whose flow carries it.
 struct Grid {
-  Points nodes;               // (cells + 1)² nodes, row after row
+  Points nodes;                // (cells + 1)² nodes, row after row
   std::vector<int64_t> curve;  // carrying curve per node
   int cells = 0;
 };

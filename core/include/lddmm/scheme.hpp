@@ -52,10 +52,10 @@ struct Subset {
 };
 
 struct MeanFace {
-  Points points;            // in crop pixels of a square frame of side `frame`
-  double frame = 256.0;     // side of the crop frame the points live in
-  bool provisional = false; // true until computed from real annotations of this scheme
-  std::string source;       // how it was obtained
+  Points points;             // in crop pixels of a square frame of side `frame`
+  double frame = 256.0;      // side of the crop frame the points live in
+  bool provisional = false;  // true until computed from real annotations of this scheme
+  std::string source;        // how it was obtained
 };
 
 struct Scheme {
@@ -64,8 +64,8 @@ struct Scheme {
   std::string description;
   int num_points = 0;
   std::vector<Curve> curves;
-  std::vector<int> mirror;                // point i ↔ mirror[i] under a left/right flip
-  std::array<int, 2> normalisation{0, 0}; // the pair whose distance normalises NME
+  std::vector<int> mirror;                 // point i ↔ mirror[i] under a left/right flip
+  std::array<int, 2> normalisation{0, 0};  // the pair whose distance normalises NME
   MeanFace mean_face;
   std::optional<Subset> subset_of;
   std::optional<Derivation> derived_from;

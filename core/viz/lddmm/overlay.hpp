@@ -13,13 +13,14 @@
 namespace lddmm {
 
 struct FlowDrawing {
-  Points template_points;           // x(0)
-  Points points;                    // x(1)
-  Points momenta;                   // α(0), drawn at x(0)
-  std::vector<Points> trajectory;   // x(t_k) for k = 0..T (may be empty)
-  Points grid;                      // deformed grid nodes, (cells + 1)² (may be empty)
-  std::vector<double> grid_det;     // det J per node
-  std::vector<int64_t> grid_curve;  // carrying curve per node: edges between two curves' regions are not drawn
+  Points template_points;          // x(0)
+  Points points;                   // x(1)
+  Points momenta;                  // α(0), drawn at x(0)
+  std::vector<Points> trajectory;  // x(t_k) for k = 0..T (may be empty)
+  Points grid;                     // deformed grid nodes, (cells + 1)² (may be empty)
+  std::vector<double> grid_det;    // det J per node
+  std::vector<int64_t>
+      grid_curve;  // carrying curve per node: edges between two curves' regions are not drawn
   int grid_cells = 0;
 };
 
