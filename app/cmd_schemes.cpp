@@ -1,6 +1,7 @@
 // Subcommands about schemes: list and validate them, compute mean faces, fit correspondences.
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -103,10 +104,13 @@ void add_meanface_command(CLI::App& app, Action& action) {
         shapes.reserve(items.size());
         for (const auto& item : items) shapes.push_back(read_pts(item.pts));
         ProcrustesMean stats;
-        s.mean_face.points = compute_mean_face(s, shapes, o->frame, &stats);
+        const std::optional<Scheme> parent =
+            s.subset_of ? std::optional<Scheme>(find_scheme(s.subset_of->parent)) : std::nullopt;
+        s.mean_face.points = compute_mean_face(s, shapes, o->frame, &stats, parent ? &*parent : nullptr);
         s.mean_face.frame = o->frame;
         s.mean_face.provisional = false;
-        s.mean_face.source = "Procrustes mean of " + std::to_string(shapes.size()) + " faces listed in " +
+        s.mean_face.source = std::string(parent ? "subset of the " + parent->id + " " : "") +
+                             "Procrustes mean of " + std::to_string(shapes.size()) + " faces listed in " +
                              list.filename().string() + " (" +
                              std::filesystem::path(data).filename().string() +
                              "), symmetrized, landmark box = frame / 1.25, centred";

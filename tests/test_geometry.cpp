@@ -110,6 +110,32 @@ TEST(MeanFace, ShippedMeanFaceIsSymmetricAndUpright) {
   EXPECT_LT(m(27, 1), m(8, 1));   // nose bridge above the chin
 }
 
+TEST(MeanFace, SubsetMeanFaceIsTheParentsPointsInTheSameFrame) {
+  // The 50-point subset's mirror is partial (its jaw points have no partner): its mean face must still be
+  // the 68-point mean face's points, not pulled towards the axis by symmetrization.
+  const Scheme parent = find_scheme("300w68");
+  const Scheme sub = find_scheme("300w50");
+  Points picked(sub.num_points, 2);
+  for (int i = 0; i < sub.num_points; ++i)
+    picked.row(i) = parent.mean_face.points.row(sub.subset_of->indices[static_cast<size_t>(i)]);
+  const Points back = apply_affine(fit_similarity(picked, sub.mean_face.points), picked);
+  EXPECT_LT((back - sub.mean_face.points).cwiseAbs().maxCoeff(), 1e-3);
+  // And with made-up shapes: the subset of a computed parent mean equals the computed subset mean.
+  std::vector<Points> shapes;
+  for (int k = 0; k < 5; ++k) {
+    Points s = parent.mean_face.points;
+    s.col(1) *= 1.0 + 0.02 * k;
+    shapes.push_back(s);
+  }
+  const Points full = compute_mean_face(parent, shapes, 256, nullptr);
+  const Points part = compute_mean_face(sub, shapes, 256, nullptr, &parent);
+  Points full_sub(sub.num_points, 2);
+  for (int i = 0; i < sub.num_points; ++i)
+    full_sub.row(i) = full.row(sub.subset_of->indices[static_cast<size_t>(i)]);
+  EXPECT_LT((apply_affine(fit_similarity(full_sub, part), full_sub) - part).cwiseAbs().maxCoeff(), 1e-9);
+  EXPECT_THROW(compute_mean_face(sub, shapes, 256, nullptr), std::invalid_argument);
+}
+
 TEST(Correspondence, RecoversAKnownAffineMapAndTheIdentityTable) {
   const Scheme s = find_scheme("300w68");
   Scheme t = s;

@@ -469,14 +469,16 @@ using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
 struct FusedFlow : public torch::autograd::Function<FusedFlow> {
+  static constexpr size_t kForwardInputs = 10;  // backward returns one gradient slot per forward argument
+
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& tmpl, const at::Tensor& mom,
                             const at::Tensor& flat, const at::Tensor& offsets, const at::Tensor& inv_s2,
-                            int64_t max_len, int64_t integrator, int64_t steps, bool shooting) {
+                            int64_t max_len, int64_t integrator, int64_t steps, bool shooting,
+                            bool need_grad) {
     const FlowOptions opt{static_cast<Integrator>(integrator), static_cast<int>(steps), shooting};
     const Layout lay{flat, offsets, inv_s2, static_cast<int>(max_len)};
     const bool batched = tmpl.dim() == 3;
     at::Tensor out = at::empty_like(mom);
-    const bool need_grad = tmpl.requires_grad() || mom.requires_grad();
     at::Tensor saved;
     if (need_grad) {
       const int64_t C = offsets.numel() - 1;
@@ -492,7 +494,6 @@ struct FusedFlow : public torch::autograd::Function<FusedFlow> {
     ctx->saved_data["steps"] = steps;
     ctx->saved_data["shooting"] = shooting;
     ctx->saved_data["batched"] = batched;
-    ctx->saved_data["n"] = tmpl.size(-2);
     return out;
   }
 
@@ -506,6 +507,7 @@ struct FusedFlow : public torch::autograd::Function<FusedFlow> {
     const int steps = static_cast<int>(ctx->saved_data["steps"].toInt());
     const bool shoot = ctx->saved_data["shooting"].toBool();
     const bool batched = ctx->saved_data["batched"].toBool();
+    if (!grads[0].defined() || !saved.defined()) return variable_list(kForwardInputs);
     const at::Tensor g = grads[0].contiguous();
     const int64_t B = g.size(0);
     const int64_t n = g.size(1);
@@ -531,8 +533,10 @@ struct FusedFlow : public torch::autograd::Function<FusedFlow> {
       });
     });
     if (!batched) grad_tmpl = grad_tmpl.sum(0);
-    return {grad_tmpl,    grad_mom,     at::Tensor(), at::Tensor(), at::Tensor(),
-            at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
+    variable_list out(kForwardInputs);
+    out[0] = grad_tmpl;
+    out[1] = grad_mom;
+    return out;
   }
 };
 
@@ -640,9 +644,11 @@ at::Tensor DeformationLayer::forward(const at::Tensor& tmpl, const at::Tensor& m
   if (!mom.device().is_cpu()) return forward_ops(tmpl, mom);
   const auto& lay = impl_->layout;
   const auto& opt = impl_->options;
+  // The adjoint's stage buffer is only kept when a gradient can be asked for.
+  const bool need_grad = at::GradMode::is_enabled() && (tmpl.requires_grad() || mom.requires_grad());
   return FusedFlow::apply(tmpl.contiguous(), mom.contiguous(), lay.flat, lay.offsets, lay.inv_s2,
                           static_cast<int64_t>(lay.max_len), static_cast<int64_t>(opt.integrator),
-                          static_cast<int64_t>(opt.steps), opt.shooting);
+                          static_cast<int64_t>(opt.steps), opt.shooting, need_grad);
 }
 
 at::Tensor DeformationLayer::forward_ops(const at::Tensor& tmpl_in, const at::Tensor& mom) const {

@@ -93,29 +93,24 @@ Points place_in_frame(const Points& shape, double frame, double crop_factor) {
 }
 
 Points compute_mean_face(const Scheme& scheme, const std::vector<Points>& shapes, double frame,
-                         ProcrustesMean* stats) {
-  std::vector<Points> own;
-  own.reserve(shapes.size());
+                         ProcrustesMean* stats, const Scheme* parent) {
+  if (scheme.subset_of) {
+    if (parent == nullptr || parent->id != scheme.subset_of->parent)
+      throw std::invalid_argument("compute_mean_face: scheme " + scheme.id + " is a subset of " +
+                                  scheme.subset_of->parent + ": pass that scheme as the parent");
+    const Points full = compute_mean_face(*parent, shapes, frame, stats, nullptr);
+    Points sub(scheme.num_points, 2);
+    for (int i = 0; i < scheme.num_points; ++i)
+      sub.row(i) = full.row(scheme.subset_of->indices[static_cast<size_t>(i)]);
+    return place_in_frame(sub, frame);
+  }
   for (const Points& s : shapes) {
-    if (s.rows() == scheme.num_points) {
-      own.push_back(s);
-    } else if (scheme.subset_of) {
-      Points sub(scheme.num_points, 2);
-      for (int i = 0; i < scheme.num_points; ++i) {
-        const int src = scheme.subset_of->indices[static_cast<size_t>(i)];
-        if (src < 0 || src >= s.rows())
-          throw std::invalid_argument("compute_mean_face: a shape has " + std::to_string(s.rows()) +
-                                      " points, too few for the subset of " + scheme.subset_of->parent);
-        sub.row(i) = s.row(src);
-      }
-      own.push_back(std::move(sub));
-    } else {
+    if (s.rows() != scheme.num_points)
       throw std::invalid_argument("compute_mean_face: a shape has " + std::to_string(s.rows()) +
                                   " points, scheme " + scheme.id + " has " +
                                   std::to_string(scheme.num_points));
-    }
   }
-  ProcrustesMean pm = procrustes_mean(own);
+  ProcrustesMean pm = procrustes_mean(shapes);
   Points sym = symmetrize(pm.mean, scheme.mirror);
   // Make the face upright: the axis of symmetry (mid-points of mirror pairs) should be vertical.
   const Points mirrored_mid = [&] {

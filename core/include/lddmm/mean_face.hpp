@@ -33,9 +33,11 @@ std::vector<int> mirror_from_geometry(const Points& shape);
 inline constexpr double kCropFactor = 1.25;
 Points place_in_frame(const Points& shape, double frame, double crop_factor = kCropFactor);
 
-/// The mean face of `scheme` from annotated shapes of its parent layout: when the scheme is a subset,
-/// `shapes` may hold the parent's points and the subset is taken. Symmetrized, placed in `frame`.
+/// The mean face of `scheme` from annotated shapes: Procrustes mean, symmetrized, made upright (mirror
+/// pairs horizontal, eyes above the mouth), placed in `frame`. A subset scheme needs its `parent` and
+/// shapes in the parent's layout: the parent's mean face is computed (its mirror is complete, a subset's
+/// need not be) and the subset is taken from it and placed in the frame.
 Points compute_mean_face(const Scheme& scheme, const std::vector<Points>& shapes, double frame,
-                         ProcrustesMean* stats);
+                         ProcrustesMean* stats, const Scheme* parent = nullptr);
 
 }  // namespace lddmm

@@ -105,8 +105,8 @@ std::string scheme_to_json(const Scheme& scheme);
 Scheme load_scheme(const std::filesystem::path& file);
 void save_scheme(const Scheme& scheme, const std::filesystem::path& file);
 
-/// The folder that holds scheme files: $LDDMM_RESOURCES/schemes if set, else the installed or source
-/// resources folder.
+/// The folder that holds scheme files: $LDDMM_RESOURCES/schemes if set, else share/lddmm-face/schemes
+/// beside the running program's bin/ folder, else the source tree's resources/schemes.
 std::filesystem::path scheme_dir();
 /// Loads a scheme by id ("300w68") from scheme_dir(), or from a path if `id_or_path` names a file.
 /// Dense variants are spelled "<id>@<k>" (k - 1 points inserted between neighbours, see dense_scheme).
