@@ -298,8 +298,16 @@ std::filesystem::path scheme_dir() {
   namespace fs = std::filesystem;
   if (const char* env = std::getenv("LDDMM_RESOURCES"); env != nullptr && *env != '\0')
     return fs::path(env) / "schemes";
-  for (const char* base : {LDDMM_INSTALL_RESOURCES, LDDMM_SOURCE_RESOURCES}) {
-    if (*base != '\0' && fs::is_directory(fs::path(base) / "schemes")) return fs::path(base) / "schemes";
+  // An installed program finds share/lddmm-face beside its bin/ folder; a program in the build tree
+  // finds the source tree's resources.
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    const fs::path share = exe.parent_path().parent_path() / "share" / "lddmm-face" / "schemes";
+    if (fs::is_directory(share, ec)) return share;
+  }
+  for (const char* base : {LDDMM_SOURCE_RESOURCES, LDDMM_INSTALL_RESOURCES}) {
+    if (*base != '\0' && fs::is_directory(fs::path(base) / "schemes", ec)) return fs::path(base) / "schemes";
   }
   return fs::path("resources") / "schemes";
 }
