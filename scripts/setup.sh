@@ -2,12 +2,13 @@
 # Installs the project's build and runtime dependencies from Debian's packages (idempotent: nothing is
 # downloaded when everything is already installed), then configures and builds into build/.
 # Usage: scripts/setup.sh [extra cmake -D options]
+# libopenblas0-openmp replaces Debian's reference BLAS under LibTorch: 3-4x faster network inference.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(
   build-essential cmake ninja-build ccache pkg-config
-  libtorch-dev libeigen3-dev nlohmann-json3-dev libcli11-dev libfmt-dev libspdlog-dev
+  libtorch-dev libopenblas0-openmp libeigen3-dev nlohmann-json3-dev libcli11-dev libfmt-dev libspdlog-dev
   libopencv-dev libdlib-dev libdlib-data qt6-base-dev
   libgtest-dev libgmock-dev libbenchmark-dev
 )

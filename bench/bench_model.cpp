@@ -1,0 +1,53 @@
+// Per-face inference latency of the aligner (backbone + head + LDDMM layer) for candidate sizes, batch 1,
+// float32, eval mode, to choose the configuration that runs in real time on a 2-core CPU.
+#include <benchmark/benchmark.h>
+#include <torch/torch.h>
+
+#include <cstdlib>
+#include <cstring>
+
+#include "lddmm/model.hpp"
+#include "lddmm/scheme.hpp"
+
+namespace {
+
+void BM_AlignerInference(benchmark::State& state) {
+  lddmm::AlignerConfig c;
+  c.backbone.width = static_cast<int>(state.range(0));
+  c.input_size = static_cast<int>(state.range(1));
+  if (state.range(2) == 1) {  // a lighter variant: fewer modules and blocks
+    c.backbone.modules = {1, 2, 1};
+    c.backbone.blocks = 2;
+    c.backbone.stem_blocks = 2;
+    c.backbone.stem_width = 32;
+  }
+  lddmm::Aligner model(c, lddmm::find_scheme("300w68"));
+  model->eval();
+  torch::NoGradGuard no_grad;
+  const torch::Tensor x = torch::randn({1, 3, c.input_size, c.input_size});
+  for (auto _ : state) benchmark::DoNotOptimize(model->forward(x).data_ptr<float>());
+  int64_t params = 0;
+  for (const auto& p : model->parameters()) params += p.numel();
+  state.counters["params_M"] = static_cast<double>(params) / 1e6;
+}
+
+BENCHMARK(BM_AlignerInference)
+    ->ArgNames({"W", "input", "light"})
+    ->ArgsProduct({{8, 12, 18}, {96, 128}, {0, 1}})
+    ->Args({18, 256, 0})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int threads = 2;
+  for (int i = 1; i + 1 < argc; ++i) {
+    if (std::strcmp(argv[i], "--threads") == 0) threads = std::atoi(argv[i + 1]);
+  }
+  torch::set_num_threads(threads);
+  benchmark::Initialize(&argc, argv);
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

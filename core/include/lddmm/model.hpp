@@ -1,0 +1,76 @@
+// The face alignment model: HRNetV2 backbone → head → landmarks. The LDDMM head is the paper's momentum
+// estimator (a 1×1 fusion convolution, global average pool, one fully connected layer) whose momenta
+// drive the deformation layer from the scheme's mean face; the baseline head regresses the coordinates
+// directly (as offsets from the mean face) from the same features. A model is saved as one
+// self-describing file: configuration, scheme (with its mean face) and weights.
+#pragma once
+
+#include <torch/nn/module.h>
+#include <torch/nn/modules/batchnorm.h>
+#include <torch/nn/modules/conv.h>
+#include <torch/nn/modules/linear.h>
+
+#include <array>
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+
+#include "lddmm/flow.hpp"
+#include "lddmm/network.hpp"
+#include "lddmm/scheme.hpp"
+
+namespace lddmm {
+
+enum class Head { Lddmm, Coordinates };
+
+struct AlignerConfig {
+  HRNetConfig backbone;
+  int input_size = 128;  // square crop side, pixels
+  Head head = Head::Lddmm;
+  FlowOptions flow;                                    // integrator, steps, shooting
+  std::array<double, 3> mean = {0.485, 0.456, 0.406};  // per-channel normalisation of RGB in [0, 1]
+  std::array<double, 3> std = {0.229, 0.224, 0.225};
+};
+
+std::string to_json(const AlignerConfig& config);
+AlignerConfig aligner_config_from_json(const std::string& json, const std::string& origin);
+
+class AlignerImpl : public torch::nn::Module {
+ public:
+  AlignerImpl(const AlignerConfig& config, const Scheme& scheme);
+
+  /// images: [B, 3, S, S] normalised float → landmarks [B, n, 2] in crop pixels (S-pixel frame).
+  torch::Tensor forward(const torch::Tensor& images);
+  /// The head's raw output: momenta (LDDMM head) or offsets from the mean face (baseline), [B, n, 2].
+  torch::Tensor head_output(const torch::Tensor& images);
+
+  const AlignerConfig& config() const { return config_; }
+  const Scheme& scheme() const { return scheme_; }
+  const DeformationLayer& layer() const { return layer_; }
+  /// The mean face in the input frame, [n, 2].
+  const torch::Tensor& template_points() const { return template_; }
+
+ private:
+  AlignerConfig config_;
+  Scheme scheme_;
+  DeformationLayer layer_;
+  HRNet backbone_{nullptr};
+  torch::nn::Conv2d fuse_{nullptr};
+  torch::nn::BatchNorm2d fuse_bn_{nullptr};
+  torch::nn::Linear fc_{nullptr};
+  torch::Tensor template_;
+  double output_scale_ = 1.0;
+};
+TORCH_MODULE(Aligner);
+
+class ModelError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// Writes the model (weights as float16 when `half`, else float32).
+void save_model(Aligner& model, const std::filesystem::path& file, bool half);
+/// Reads a model written by save_model; a missing, damaged or foreign file throws ModelError.
+Aligner load_model(const std::filesystem::path& file);
+
+}  // namespace lddmm

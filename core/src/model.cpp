@@ -1,0 +1,156 @@
+#include "lddmm/model.hpp"
+
+#include <torch/torch.h>
+
+#include <nlohmann/json.hpp>
+
+namespace lddmm {
+namespace {
+
+using json = nlohmann::json;
+constexpr const char* kFormat = "lddmm-face-model";
+constexpr int kVersion = 1;
+
+}  // namespace
+
+std::string to_json(const AlignerConfig& c) {
+  json j;
+  j["backbone"] = {{"width", c.backbone.width},
+                   {"modules", c.backbone.modules},
+                   {"blocks", c.backbone.blocks},
+                   {"stem_blocks", c.backbone.stem_blocks},
+                   {"stem_width", c.backbone.stem_width}};
+  j["input_size"] = c.input_size;
+  j["head"] = c.head == Head::Lddmm ? "lddmm" : "coordinates";
+  j["flow"] = {{"integrator", integrator_name(c.flow.integrator)},
+               {"steps", c.flow.steps},
+               {"shooting", c.flow.shooting}};
+  j["mean"] = c.mean;
+  j["std"] = c.std;
+  return j.dump();
+}
+
+AlignerConfig aligner_config_from_json(const std::string& text, const std::string& origin) {
+  AlignerConfig c;
+  try {
+    const json j = json::parse(text);
+    const json& b = j.at("backbone");
+    c.backbone.width = b.at("width").get<int>();
+    c.backbone.modules = b.at("modules").get<std::array<int, 3>>();
+    c.backbone.blocks = b.at("blocks").get<int>();
+    c.backbone.stem_blocks = b.at("stem_blocks").get<int>();
+    c.backbone.stem_width = b.at("stem_width").get<int>();
+    c.input_size = j.at("input_size").get<int>();
+    const std::string head = j.at("head").get<std::string>();
+    if (head != "lddmm" && head != "coordinates") throw std::runtime_error("unknown head \"" + head + "\"");
+    c.head = head == "lddmm" ? Head::Lddmm : Head::Coordinates;
+    const json& f = j.at("flow");
+    const auto integ = parse_integrator(f.at("integrator").get<std::string>());
+    if (!integ) throw std::runtime_error("unknown integrator");
+    c.flow = {*integ, f.at("steps").get<int>(), f.at("shooting").get<bool>()};
+    c.mean = j.at("mean").get<std::array<double, 3>>();
+    c.std = j.at("std").get<std::array<double, 3>>();
+  } catch (const std::exception& e) {
+    throw ModelError(origin + ": bad model configuration (" + e.what() + ")");
+  }
+  if (c.input_size < 32 || c.input_size % 32 != 0)
+    throw ModelError(origin + ": input_size must be a positive multiple of 32");
+  return c;
+}
+
+AlignerImpl::AlignerImpl(const AlignerConfig& config, const Scheme& scheme)
+    : config_(config),
+      scheme_(scheme),
+      layer_(CurveSet::from_scheme(scheme, config.input_size / scheme.mean_face.frame), config.flow) {
+  backbone_ = register_module("backbone", HRNet(config.backbone));
+  const int64_t c = backbone_->out_channels();
+  fuse_ = register_module("fuse", torch::nn::Conv2d(torch::nn::Conv2dOptions(c, c, 1).bias(false)));
+  fuse_bn_ = register_module("fuse_bn", torch::nn::BatchNorm2d(c));
+  fc_ = register_module("fc", torch::nn::Linear(c, 2 * scheme.num_points));
+  // Start from the mean face: zero momenta (or offsets).
+  torch::NoGradGuard no_grad;
+  fc_->weight.zero_();
+  fc_->bias.zero_();
+  const double scale = config.input_size / scheme.mean_face.frame;
+  template_ =
+      register_buffer("template", torch::from_blob(const_cast<double*>(scheme.mean_face.points.data()),
+                                                   {scheme.num_points, 2}, torch::kFloat64)
+                                          .to(torch::kFloat32) *
+                                      scale);
+  // The fully connected layer works in units of 1/16 of the crop, so its weights stay near 1.
+  output_scale_ = config.input_size / 16.0;
+}
+
+torch::Tensor AlignerImpl::head_output(const torch::Tensor& images) {
+  torch::Tensor f = torch::relu(fuse_bn_(fuse_(backbone_->forward(images))));
+  f = f.mean({2, 3});
+  return (fc_->forward(f) * output_scale_).view({images.size(0), scheme_.num_points, 2});
+}
+
+torch::Tensor AlignerImpl::forward(const torch::Tensor& images) {
+  const torch::Tensor out = head_output(images);
+  if (config_.head == Head::Coordinates) return template_.unsqueeze(0) + out;
+  return layer_.forward(template_, out);
+}
+
+void save_model(Aligner& model, const std::filesystem::path& file, bool half) {
+  torch::serialize::OutputArchive archive;
+  archive.write("format", c10::IValue(std::string(kFormat)));
+  archive.write("version", c10::IValue(static_cast<int64_t>(kVersion)));
+  archive.write("config", c10::IValue(to_json(model->config())));
+  archive.write("scheme", c10::IValue(scheme_to_json(model->scheme())));
+  torch::NoGradGuard no_grad;
+  for (const auto& p : model->named_parameters()) {
+    archive.write("p/" + p.key(), half ? p.value().to(torch::kFloat16) : p.value().to(torch::kFloat32),
+                  false);
+  }
+  for (const auto& b : model->named_buffers()) {
+    const bool floating = b.value().is_floating_point();
+    archive.write("b/" + b.key(), floating && half ? b.value().to(torch::kFloat16) : b.value(), true);
+  }
+  try {
+    archive.save_to(file.string());
+  } catch (const c10::Error& e) {
+    throw ModelError(file.string() + ": cannot write the model (" + e.what_without_backtrace() + ")");
+  }
+}
+
+Aligner load_model(const std::filesystem::path& file) {
+  const std::string name = file.string();
+  if (!std::filesystem::is_regular_file(file)) throw ModelError(name + ": no such model file");
+  torch::serialize::InputArchive archive;
+  try {
+    archive.load_from(name);
+  } catch (const c10::Error& e) {
+    throw ModelError(name + ": not a readable model file (damaged or not a LibTorch archive)");
+  }
+  c10::IValue v;
+  if (!archive.try_read("format", v) || !v.isString() || v.toStringRef() != kFormat)
+    throw ModelError(name + ": not an lddmm-face model");
+  if (!archive.try_read("version", v) || !v.isInt() || v.toInt() != kVersion)
+    throw ModelError(name + ": unsupported model version");
+  if (!archive.try_read("config", v) || !v.isString())
+    throw ModelError(name + ": the model has no configuration");
+  const AlignerConfig config = aligner_config_from_json(v.toStringRef(), name);
+  if (!archive.try_read("scheme", v) || !v.isString()) throw ModelError(name + ": the model has no scheme");
+  Scheme scheme;
+  try {
+    scheme = parse_scheme(v.toStringRef(), name + " (embedded scheme)");
+  } catch (const SchemeError& e) {
+    throw ModelError(e.what());
+  }
+  Aligner model(config, scheme);
+  torch::NoGradGuard no_grad;
+  const auto load = [&](const std::string& key, torch::Tensor& dst) {
+    torch::Tensor t;
+    if (!archive.try_read(key, t)) throw ModelError(name + ": missing weights \"" + key + "\"");
+    if (t.sizes() != dst.sizes()) throw ModelError(name + ": weights \"" + key + "\" have the wrong shape");
+    dst.copy_(t.to(dst.scalar_type()));
+  };
+  for (auto& p : model->named_parameters()) load("p/" + p.key(), p.value());
+  for (auto& b : model->named_buffers()) load("b/" + b.key(), b.value());
+  model->eval();
+  return model;
+}
+
+}  // namespace lddmm

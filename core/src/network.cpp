@@ -1,0 +1,195 @@
+#include "lddmm/network.hpp"
+
+#include <torch/torch.h>
+
+#include <stdexcept>
+#include <vector>
+
+namespace lddmm {
+namespace {
+
+namespace nn = torch::nn;
+
+nn::Conv2d conv(int64_t in, int64_t out, int64_t k, int64_t stride = 1) {
+  return nn::Conv2d(nn::Conv2dOptions(in, out, k).stride(stride).padding(k / 2).bias(false));
+}
+nn::BatchNorm2d bn(int64_t c) { return nn::BatchNorm2d(nn::BatchNorm2dOptions(c).momentum(0.01)); }
+
+class BasicBlockImpl : public nn::Module {
+ public:
+  BasicBlockImpl(int64_t c) {
+    c1_ = register_module("conv1", conv(c, c, 3));
+    b1_ = register_module("bn1", bn(c));
+    c2_ = register_module("conv2", conv(c, c, 3));
+    b2_ = register_module("bn2", bn(c));
+  }
+  torch::Tensor forward(torch::Tensor x) {
+    torch::Tensor y = torch::relu(b1_(c1_(x)));
+    y = b2_(c2_(y));
+    return torch::relu(y + x);
+  }
+
+ private:
+  nn::Conv2d c1_{nullptr}, c2_{nullptr};
+  nn::BatchNorm2d b1_{nullptr}, b2_{nullptr};
+};
+TORCH_MODULE(BasicBlock);
+
+class BottleneckImpl : public nn::Module {
+ public:
+  BottleneckImpl(int64_t in, int64_t planes) {
+    const int64_t out = planes * 4;
+    c1_ = register_module("conv1", conv(in, planes, 1));
+    b1_ = register_module("bn1", bn(planes));
+    c2_ = register_module("conv2", conv(planes, planes, 3));
+    b2_ = register_module("bn2", bn(planes));
+    c3_ = register_module("conv3", conv(planes, out, 1));
+    b3_ = register_module("bn3", bn(out));
+    if (in != out) down_ = register_module("downsample", nn::Sequential(conv(in, out, 1), bn(out)));
+  }
+  torch::Tensor forward(torch::Tensor x) {
+    torch::Tensor y = torch::relu(b1_(c1_(x)));
+    y = torch::relu(b2_(c2_(y)));
+    y = b3_(c3_(y));
+    return torch::relu(y + (down_ ? down_->forward(x) : x));
+  }
+
+ private:
+  nn::Conv2d c1_{nullptr}, c2_{nullptr}, c3_{nullptr};
+  nn::BatchNorm2d b1_{nullptr}, b2_{nullptr}, b3_{nullptr};
+  nn::Sequential down_{nullptr};
+};
+TORCH_MODULE(Bottleneck);
+
+// One HR module: `branches` parallel branches of basic blocks, then every output branch sums all inputs
+// brought to its resolution (strided 3×3 convolutions down, 1×1 convolution and upsampling up).
+class HRModuleImpl : public nn::Module {
+ public:
+  HRModuleImpl(int branches, int64_t width, int blocks) : branches_(branches) {
+    for (int b = 0; b < branches; ++b) {
+      nn::Sequential seq;
+      for (int k = 0; k < blocks; ++k) seq->push_back(BasicBlock(width << b));
+      paths_->push_back(seq);
+    }
+    register_module("branches", paths_);
+    for (int i = 0; i < branches; ++i) {
+      nn::ModuleList row;
+      for (int j = 0; j < branches; ++j) {
+        nn::Sequential f;
+        if (j > i) {
+          f->push_back(conv(width << j, width << i, 1));
+          f->push_back(bn(width << i));
+        } else if (j < i) {
+          for (int k = 0; k < i - j; ++k) {
+            const bool last = k == i - j - 1;
+            const int64_t in = width << j;
+            const int64_t out = last ? (width << i) : in;
+            f->push_back(conv(in, out, 3, 2));
+            f->push_back(bn(out));
+            if (!last) f->push_back(nn::Functional(torch::relu));
+          }
+        }
+        row->push_back(f);  // empty for j == i (identity)
+      }
+      fuse_->push_back(row);
+    }
+    register_module("fuse", fuse_);
+  }
+
+  std::vector<torch::Tensor> forward(std::vector<torch::Tensor> xs) {
+    for (int b = 0; b < branches_; ++b)
+      xs[static_cast<size_t>(b)] = paths_[b]->as<nn::Sequential>()->forward(xs[static_cast<size_t>(b)]);
+    std::vector<torch::Tensor> out;
+    for (int i = 0; i < branches_; ++i) {
+      torch::Tensor sum = xs[static_cast<size_t>(i)];
+      auto row = fuse_[i]->as<nn::ModuleList>();
+      for (int j = 0; j < branches_; ++j) {
+        if (j == i) continue;
+        torch::Tensor y = (*row)[j]->as<nn::Sequential>()->forward(xs[static_cast<size_t>(j)]);
+        if (j > i) {
+          y = torch::nn::functional::interpolate(y, torch::nn::functional::InterpolateFuncOptions()
+                                                        .size(std::vector<int64_t>{sum.size(2), sum.size(3)})
+                                                        .mode(torch::kBilinear)
+                                                        .align_corners(false));
+        }
+        sum = sum + y;
+      }
+      out.push_back(torch::relu(sum));
+    }
+    return out;
+  }
+
+ private:
+  int branches_;
+  nn::ModuleList paths_;
+  nn::ModuleList fuse_;
+};
+TORCH_MODULE(HRModule);
+
+}  // namespace
+
+HRNetImpl::HRNetImpl(const HRNetConfig& c) : config_(c) {
+  if (c.width < 1 || c.blocks < 1 || c.stem_blocks < 1 || c.stem_width < 1)
+    throw std::invalid_argument("HRNet: width, blocks and stem sizes must be positive");
+  stem_ = register_module(
+      "stem",
+      nn::Sequential(conv(3, c.stem_width, 3, 2), bn(c.stem_width), nn::Functional(torch::relu),
+                     conv(c.stem_width, c.stem_width, 3, 2), bn(c.stem_width), nn::Functional(torch::relu)));
+  layer1_ = nn::Sequential();
+  int64_t in = c.stem_width;
+  for (int k = 0; k < c.stem_blocks; ++k) {
+    layer1_->push_back(Bottleneck(in, c.stem_width));
+    in = c.stem_width * 4;
+  }
+  register_module("layer1", layer1_);
+  const int64_t W = c.width;
+  for (int s = 0; s < 3; ++s) {
+    const int branches = s + 2;
+    transitions_[static_cast<size_t>(s)] = nn::ModuleList();
+    // Stage 2 takes the stem output to W (branch 0) and 2W (branch 1); later stages add one branch by a
+    // strided convolution from the lowest-resolution branch.
+    if (s == 0) {
+      transitions_[0]->push_back(nn::Sequential(conv(in, W, 3), bn(W), nn::Functional(torch::relu)));
+      transitions_[0]->push_back(
+          nn::Sequential(conv(in, 2 * W, 3, 2), bn(2 * W), nn::Functional(torch::relu)));
+    } else {
+      const int64_t from = W << (branches - 2);
+      transitions_[static_cast<size_t>(s)]->push_back(nn::Sequential(
+          conv(from, W << (branches - 1), 3, 2), bn(W << (branches - 1)), nn::Functional(torch::relu)));
+    }
+    register_module("transition" + std::to_string(s + 1), transitions_[static_cast<size_t>(s)]);
+    stages_[static_cast<size_t>(s)] = nn::ModuleList();
+    for (int m = 0; m < c.modules[static_cast<size_t>(s)]; ++m) {
+      stages_[static_cast<size_t>(s)]->push_back(HRModule(branches, W, c.blocks));
+    }
+    register_module("stage" + std::to_string(s + 2), stages_[static_cast<size_t>(s)]);
+  }
+  out_channels_ = 15 * W;
+}
+
+torch::Tensor HRNetImpl::forward(torch::Tensor x) {
+  x = layer1_->forward(stem_->forward(x));
+  std::vector<torch::Tensor> xs;
+  for (int s = 0; s < 3; ++s) {
+    auto& tr = transitions_[static_cast<size_t>(s)];
+    if (s == 0) {
+      xs = {tr[0]->as<nn::Sequential>()->forward(x), tr[1]->as<nn::Sequential>()->forward(x)};
+    } else {
+      xs.push_back(tr[0]->as<nn::Sequential>()->forward(xs.back()));
+    }
+    for (size_t m = 0; m < stages_[static_cast<size_t>(s)]->size(); ++m) {
+      xs = stages_[static_cast<size_t>(s)][m]->as<HRModuleImpl>()->forward(xs);
+    }
+  }
+  std::vector<torch::Tensor> up = {xs[0]};
+  for (size_t b = 1; b < xs.size(); ++b) {
+    up.push_back(torch::nn::functional::interpolate(
+        xs[b], torch::nn::functional::InterpolateFuncOptions()
+                   .size(std::vector<int64_t>{xs[0].size(2), xs[0].size(3)})
+                   .mode(torch::kBilinear)
+                   .align_corners(false)));
+  }
+  return torch::cat(up, 1);
+}
+
+}  // namespace lddmm
