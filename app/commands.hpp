@@ -14,5 +14,7 @@ void add_schemes_command(CLI::App& app, Action& action);
 void add_meanface_command(CLI::App& app, Action& action);
 void add_correspond_command(CLI::App& app, Action& action);
 void add_render_command(CLI::App& app, Action& action);
+void add_train_command(CLI::App& app, Action& action);
+void add_eval_command(CLI::App& app, Action& action);
 
 }  // namespace lddmm::app

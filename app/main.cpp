@@ -5,13 +5,15 @@
 #include "commands.hpp"
 
 int main(int argc, char** argv) {
-  CLI::App app{"lddmm-face: LDDMM-Face landmark schemes, deformation flows and (soon) tracking"};
+  CLI::App app{"lddmm-face: LDDMM-Face landmark schemes, deformation flows, training and evaluation"};
   app.require_subcommand(1);
   lddmm::app::Action action;
   lddmm::app::add_schemes_command(app, action);
   lddmm::app::add_meanface_command(app, action);
   lddmm::app::add_correspond_command(app, action);
   lddmm::app::add_render_command(app, action);
+  lddmm::app::add_train_command(app, action);
+  lddmm::app::add_eval_command(app, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,0 +1,205 @@
+#include "lddmm/dataset.hpp"
+
+#include <torch/torch.h>
+
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <stdexcept>
+
+#include "lddmm/pts_io.hpp"
+
+namespace lddmm {
+
+FaceDataset::FaceDataset(const std::filesystem::path& root, const std::filesystem::path& list,
+                         const Scheme& annotation, const Scheme& target, int cache_side)
+    : annotation_(annotation), target_(target) {
+  if (target.id == annotation.id) {
+    target_index_.resize(static_cast<size_t>(annotation.num_points));
+    std::iota(target_index_.begin(), target_index_.end(), 0);
+  } else if (target.subset_of && target.subset_of->parent == annotation.id) {
+    target_index_ = target.subset_of->indices;
+  } else {
+    throw std::invalid_argument("dataset: scheme " + target.id + " is neither " + annotation.id +
+                                " nor a subset of it");
+  }
+  for (const auto& item : read_image_list(root, list)) {
+    FaceRecord r;
+    r.name = std::filesystem::relative(item.image, root).string();
+    r.points = read_pts(item.pts);
+    if (r.points.rows() != annotation.num_points)
+      throw std::runtime_error(item.pts.string() + ": has " + std::to_string(r.points.rows()) +
+                               " points, expected " + std::to_string(annotation.num_points));
+    cv::Mat img = cv::imread(item.image.string(), cv::IMREAD_COLOR);
+    if (img.empty()) throw std::runtime_error(item.image.string() + ": cannot read the image");
+    const Eigen::RowVector2d lo = r.points.colwise().minCoeff(), hi = r.points.colwise().maxCoeff();
+    const double box = (hi - lo).maxCoeff();
+    const double f = std::min(1.0, cache_side / std::max(box, 1.0));
+    if (f < 1.0) {
+      cv::resize(img, img, cv::Size(), f, f, cv::INTER_AREA);
+      r.points *= f;
+    }
+    r.image = img;
+    records_.push_back(std::move(r));
+  }
+}
+
+void FaceDataset::sample(size_t i, int S, const AugmentOptions& aug, std::mt19937& rng,
+                         const std::array<double, 3>& mean, const std::array<double, 3>& stdv, float* out,
+                         float* pts_out, Affine2* crop_map) const {
+  const FaceRecord& r = records_.at(i);
+  const Eigen::RowVector2d lo = r.points.colwise().minCoeff(), hi = r.points.colwise().maxCoeff();
+  Eigen::RowVector2d centre = 0.5 * (lo + hi);
+  double side = (hi - lo).maxCoeff() * 1.25;
+  double angle = 0;
+  bool flip = false;
+  std::uniform_real_distribution<double> u(-1.0, 1.0);
+  std::uniform_real_distribution<double> u01(0.0, 1.0);
+  if (aug.enabled) {
+    side *= 1.0 + aug.scale * u(rng);
+    centre += Eigen::RowVector2d(u(rng), u(rng)) * aug.translation * side;
+    angle = aug.rotation_deg * u(rng) * M_PI / 180.0;
+    flip = aug.mirror && u01(rng) < 0.5;
+  }
+  // Source → crop: translate the centre to the origin, rotate, scale to S, move to the crop centre.
+  const double s = S / side, c = std::cos(angle) * s, sn = std::sin(angle) * s;
+  Affine2 m;
+  m << c, sn, S / 2.0 - (c * centre.x() + sn * centre.y()), -sn, c,
+      S / 2.0 - (-sn * centre.x() + c * centre.y());
+  if (flip) {
+    m.row(0) *= -1;
+    m(0, 2) += S;
+  }
+  if (crop_map != nullptr) *crop_map = m;
+  cv::Mat warp(2, 3, CV_64F);
+  for (int a = 0; a < 2; ++a)
+    for (int b = 0; b < 3; ++b) warp.at<double>(a, b) = m(a, b);
+  cv::Mat crop;
+  cv::warpAffine(r.image, crop, warp, cv::Size(S, S), cv::INTER_LINEAR, cv::BORDER_CONSTANT,
+                 cv::Scalar(0, 0, 0));
+  cv::Mat f;
+  crop.convertTo(f, CV_32FC3, 1.0 / 255);
+  if (aug.enabled) {
+    if (aug.blur_probability > 0 && u01(rng) < aug.blur_probability) {
+      const double sigma = 0.5 + 1.5 * u01(rng);
+      cv::GaussianBlur(f, f, cv::Size(0, 0), sigma);
+    }
+    const double contrast = 1.0 + aug.colour * u(rng), brightness = 0.5 * aug.colour * u(rng);
+    const double saturation = 1.0 + aug.colour * u(rng);
+    cv::Mat grey;
+    cv::cvtColor(f, grey, cv::COLOR_BGR2GRAY);
+    cv::cvtColor(grey, grey, cv::COLOR_GRAY2BGR);
+    cv::addWeighted(f, saturation, grey, 1.0 - saturation, 0.0, f);
+    f.convertTo(f, -1, contrast, brightness);
+    if (aug.occlusion_probability > 0 && u01(rng) < aug.occlusion_probability) {
+      const int w = static_cast<int>(S * (0.1 + 0.3 * u01(rng))),
+                h = static_cast<int>(S * (0.1 + 0.3 * u01(rng)));
+      const int x = static_cast<int>((S - w) * u01(rng)), y = static_cast<int>((S - h) * u01(rng));
+      f(cv::Rect(x, y, w, h)).setTo(cv::Scalar(u01(rng), u01(rng), u01(rng)));
+    }
+  }
+  // BGR HWC → normalised RGB CHW.
+  const int plane = S * S;
+  for (int yy = 0; yy < S; ++yy) {
+    const cv::Vec3f* row = f.ptr<cv::Vec3f>(yy);
+    for (int xx = 0; xx < S; ++xx) {
+      for (int ch = 0; ch < 3; ++ch) {
+        const float v = std::clamp(row[xx][2 - ch], 0.0f, 1.0f);
+        out[ch * plane + yy * S + xx] =
+            static_cast<float>((v - mean[static_cast<size_t>(ch)]) / stdv[static_cast<size_t>(ch)]);
+      }
+    }
+  }
+  const Points moved = apply_affine(m, r.points);
+  for (size_t k = 0; k < target_index_.size(); ++k) {
+    int src = target_index_[k];
+    if (flip) src = annotation_.mirror[static_cast<size_t>(src)];
+    pts_out[2 * k] = static_cast<float>(moved(src, 0));
+    pts_out[2 * k + 1] = static_cast<float>(moved(src, 1));
+  }
+}
+
+Points FaceDataset::target_points(size_t i) const {
+  const FaceRecord& r = records_.at(i);
+  Points p(static_cast<Eigen::Index>(target_index_.size()), 2);
+  for (size_t k = 0; k < target_index_.size(); ++k)
+    p.row(static_cast<Eigen::Index>(k)) = r.points.row(target_index_[k]);
+  return p;
+}
+
+BatchLoader::BatchLoader(const FaceDataset& data, int batch_size, int input_size, AugmentOptions aug,
+                         std::array<double, 3> mean, std::array<double, 3> stdv, bool shuffle, uint64_t seed)
+    : data_(data),
+      batch_size_(batch_size),
+      input_size_(input_size),
+      aug_(aug),
+      mean_(mean),
+      std_(stdv),
+      shuffle_(shuffle),
+      seed_(seed) {}
+
+BatchLoader::~BatchLoader() {
+  stop_ = true;
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+size_t BatchLoader::batches_per_epoch() const {
+  return (data_.size() + static_cast<size_t>(batch_size_) - 1) / static_cast<size_t>(batch_size_);
+}
+
+void BatchLoader::start_epoch(int epoch) {
+  stop_ = true;
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  stop_ = false;
+  queue_.clear();
+  std::vector<size_t> order(data_.size());
+  std::iota(order.begin(), order.end(), 0);
+  if (shuffle_) {
+    std::mt19937_64 rng(seed_ * 1000003ULL + static_cast<uint64_t>(epoch));
+    std::shuffle(order.begin(), order.end(), rng);
+  }
+  remaining_ = batches_per_epoch();
+  thread_ = std::thread(&BatchLoader::produce, this, std::move(order), epoch);
+}
+
+void BatchLoader::produce(std::vector<size_t> order, int epoch) {
+  const int n = data_.target().num_points;
+  const int S = input_size_;
+  for (size_t start = 0; start < order.size() && !stop_; start += static_cast<size_t>(batch_size_)) {
+    const size_t count = std::min(order.size() - start, static_cast<size_t>(batch_size_));
+    Batch b;
+    b.images = torch::empty({static_cast<int64_t>(count), 3, S, S});
+    b.points = torch::empty({static_cast<int64_t>(count), n, 2});
+    for (size_t k = 0; k < count; ++k) {
+      const size_t i = order[start + k];
+      // One generator per (epoch, face): the same seed gives the same augmentation whatever the threads.
+      std::mt19937 rng(static_cast<uint32_t>(seed_ * 7919ULL + static_cast<uint64_t>(epoch) * 104729ULL + i));
+      data_.sample(i, S, aug_, rng, mean_, std_, b.images[static_cast<int64_t>(k)].data_ptr<float>(),
+                   b.points[static_cast<int64_t>(k)].data_ptr<float>());
+      b.indices.push_back(i);
+    }
+    std::unique_lock<std::mutex> lock(mutex_);
+    cv_.wait(lock, [&] { return queue_.size() < 3 || stop_; });
+    if (stop_) return;
+    queue_.push_back(std::move(b));
+    cv_.notify_all();
+  }
+}
+
+bool BatchLoader::next(Batch& batch) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  if (remaining_ == 0) return false;
+  cv_.wait(lock, [&] { return !queue_.empty(); });
+  batch = std::move(queue_.front());
+  queue_.pop_front();
+  --remaining_;
+  cv_.notify_all();
+  return true;
+}
+
+}  // namespace lddmm

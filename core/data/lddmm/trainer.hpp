@@ -1,0 +1,58 @@
+// Training and evaluation of the aligner on annotated faces.
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "lddmm/dataset.hpp"
+#include "lddmm/metrics.hpp"
+#include "lddmm/model.hpp"
+
+namespace lddmm {
+
+struct TrainOptions {
+  int epochs = 60;
+  int batch_size = 32;
+  double learning_rate = 1e-3;  // peak of a cosine schedule after a linear warm-up
+  int warmup_epochs = 2;
+  double weight_decay = 1e-4;
+  double beta = 0.1;  // currents weight of the loss (0 for the coordinate baseline)
+  uint64_t seed = 1;
+  int threads = 0;  // 0: all cores
+  AugmentOptions augment{true};
+};
+
+/// A training configuration file (JSON): {"scheme", "annotation", "model": {...AlignerConfig...},
+/// "train": {...TrainOptions...}}.
+struct TrainConfig {
+  std::string scheme = "300w68";      // the model's scheme
+  std::string annotation = "300w68";  // the scheme of the .pts files
+  AlignerConfig model;
+  TrainOptions train;
+};
+TrainConfig load_train_config(const std::filesystem::path& file);
+
+/// Trains into `out_dir` (last.pt, best.pt, optimizer.pt, state.json, log.csv); resumes from last.pt
+/// when `resume` and it exists. `log` receives progress lines.
+void train(const TrainConfig& config, const std::filesystem::path& data,
+           const std::filesystem::path& train_list, const std::filesystem::path& val_list,
+           const std::filesystem::path& out_dir, bool resume,
+           const std::function<void(const std::string&)>& log);
+
+struct EvalResult {
+  std::vector<std::string> names;
+  std::vector<double> nme;        // per face
+  std::vector<PartErrors> parts;  // per face NME_c
+  NmeSummary summary;
+  PartErrors mean_parts;
+  DetJTable detj;                 // LDDMM head only (count 0 otherwise)
+  std::vector<Points> predicted;  // per face, record image pixels
+  double seconds = 0;
+};
+
+/// Runs the model on every face of `data` (crop from the landmark box, no augmentation).
+EvalResult evaluate(Aligner& model, const FaceDataset& data, int batch_size = 32);
+
+}  // namespace lddmm

@@ -1,0 +1,251 @@
+#include "lddmm/trainer.hpp"
+
+#include <torch/torch.h>
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "lddmm/loss.hpp"
+
+namespace lddmm {
+namespace {
+
+using json = nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+std::string hms(double seconds) {
+  const long s = static_cast<long>(seconds);
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%02ld:%02ld:%02ld", s / 3600, (s / 60) % 60, s % 60);
+  return buf;
+}
+
+}  // namespace
+
+TrainConfig load_train_config(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  if (!in) throw std::runtime_error(file.string() + ": cannot open the training configuration");
+  TrainConfig c;
+  try {
+    const json j = json::parse(in);
+    c.scheme = j.value("scheme", c.scheme);
+    c.annotation = j.value("annotation", c.annotation);
+    if (j.contains("model")) {
+      // Fill missing model fields from the defaults, then reuse the model file's parser.
+      json m = json::parse(to_json(c.model));
+      m.merge_patch(j["model"]);
+      c.model = aligner_config_from_json(m.dump(), file.string());
+    }
+    if (j.contains("train")) {
+      const json& t = j["train"];
+      TrainOptions& o = c.train;
+      o.epochs = t.value("epochs", o.epochs);
+      o.batch_size = t.value("batch_size", o.batch_size);
+      o.learning_rate = t.value("learning_rate", o.learning_rate);
+      o.warmup_epochs = t.value("warmup_epochs", o.warmup_epochs);
+      o.weight_decay = t.value("weight_decay", o.weight_decay);
+      o.beta = t.value("beta", o.beta);
+      o.seed = t.value("seed", o.seed);
+      o.threads = t.value("threads", o.threads);
+      if (t.contains("augment")) {
+        const json& a = t["augment"];
+        AugmentOptions& g = o.augment;
+        g.enabled = a.value("enabled", g.enabled);
+        g.mirror = a.value("mirror", g.mirror);
+        g.rotation_deg = a.value("rotation_deg", g.rotation_deg);
+        g.scale = a.value("scale", g.scale);
+        g.translation = a.value("translation", g.translation);
+        g.colour = a.value("colour", g.colour);
+        g.blur_probability = a.value("blur_probability", g.blur_probability);
+        g.occlusion_probability = a.value("occlusion_probability", g.occlusion_probability);
+      }
+    }
+  } catch (const json::exception& e) {
+    throw std::runtime_error(file.string() + ": bad training configuration (" + e.what() + ")");
+  }
+  if (c.train.epochs < 1 || c.train.batch_size < 1 || !(c.train.learning_rate > 0))
+    throw std::runtime_error(file.string() + ": epochs, batch_size and learning_rate must be positive");
+  return c;
+}
+
+EvalResult evaluate(Aligner& model, const FaceDataset& data, int batch_size) {
+  torch::NoGradGuard no_grad;
+  model->eval();
+  const auto t0 = Clock::now();
+  const AlignerConfig& cfg = model->config();
+  const Scheme& scheme = data.target();
+  const auto parts = scheme.point_parts();
+  EvalResult r;
+  std::vector<Eigen::Matrix2d> jacobians;
+  const int S = cfg.input_size;
+  const int n = scheme.num_points;
+  for (size_t start = 0; start < data.size(); start += static_cast<size_t>(batch_size)) {
+    const size_t count = std::min(data.size() - start, static_cast<size_t>(batch_size));
+    torch::Tensor images = torch::empty({static_cast<int64_t>(count), 3, S, S});
+    std::vector<Affine2> maps(count);
+    std::vector<float> dummy(static_cast<size_t>(2 * n));
+    std::mt19937 rng(0);
+    for (size_t k = 0; k < count; ++k) {
+      data.sample(start + k, S, AugmentOptions{}, rng, cfg.mean, cfg.std,
+                  images[static_cast<int64_t>(k)].data_ptr<float>(), dummy.data(), &maps[k]);
+    }
+    const torch::Tensor head = model->head_output(images);
+    torch::Tensor pred;
+    if (cfg.head == Head::Lddmm) {
+      const FlowTrace tr = model->layer().trace(model->template_points(), head);
+      pred = tr.points;
+      const torch::Tensor jac = tr.point_jacobian.to(torch::kFloat64).contiguous();
+      for (int64_t k = 0; k < jac.size(0) * jac.size(1); ++k) {
+        const double* j = jac.data_ptr<double>() + 4 * k;
+        Eigen::Matrix2d m;
+        m << j[0], j[1], j[2], j[3];
+        jacobians.push_back(m);
+      }
+    } else {
+      pred = model->template_points().unsqueeze(0) + head;
+    }
+    pred = pred.to(torch::kFloat64).contiguous();
+    for (size_t k = 0; k < count; ++k) {
+      Points p(n, 2);
+      std::copy(pred[static_cast<int64_t>(k)].data_ptr<double>(),
+                pred[static_cast<int64_t>(k)].data_ptr<double>() + 2 * n, p.data());
+      p = apply_affine(invert_affine(maps[k]), p);
+      const Points truth = data.target_points(start + k);
+      const double d = normalising_distance(truth, scheme.normalisation);
+      r.names.push_back(data.record(start + k).name);
+      r.nme.push_back(nme(p, truth, d));
+      r.parts.push_back(nme_curves(p, parts, truth, parts, d));
+      r.predicted.push_back(std::move(p));
+    }
+  }
+  r.summary = summarize(r.nme);
+  r.mean_parts = mean_part_errors(r.parts);
+  r.detj = detj_table(jacobians);
+  r.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  return r;
+}
+
+void train(const TrainConfig& cfg, const std::filesystem::path& data_root,
+           const std::filesystem::path& train_list, const std::filesystem::path& val_list,
+           const std::filesystem::path& out, bool resume,
+           const std::function<void(const std::string&)>& log) {
+  const TrainOptions& o = cfg.train;
+  const int threads =
+      o.threads > 0 ? o.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  torch::set_num_threads(threads);
+  torch::manual_seed(o.seed);
+  const Scheme scheme = find_scheme(cfg.scheme);
+  const Scheme annotation = find_scheme(cfg.annotation);
+  std::filesystem::create_directories(out);
+  const int S = cfg.model.input_size;
+  // Cache images with the landmark box at about the crop size the augmentation can ask for.
+  const int cache = static_cast<int>(S * (1 + o.augment.scale));
+  log("loading " + train_list.string() + " and " + val_list.string());
+  const FaceDataset train_set(data_root, train_list, annotation, scheme, cache);
+  const FaceDataset val_set(data_root, val_list, annotation, scheme, cache);
+  log(std::to_string(train_set.size()) + " training faces, " + std::to_string(val_set.size()) +
+      " validation faces, " + std::to_string(threads) + " threads");
+
+  Aligner model(cfg.model, scheme);
+  torch::optim::AdamW optimizer(model->parameters(),
+                                torch::optim::AdamWOptions(o.learning_rate).weight_decay(o.weight_decay));
+  // The loss is computed in the authors' 64-pixel frame, so that β weighs the currents term (pixels²)
+  // against the landmark term (pixels) as in the paper, whatever the input size.
+  constexpr double kLossFrame = 64.0;
+  const CurveLoss loss = CurveLoss::from_scheme(scheme, {cfg.model.head == Head::Lddmm ? o.beta : 0.0},
+                                                kLossFrame / scheme.mean_face.frame);
+  const double to_loss_frame = kLossFrame / S;
+  int first_epoch = 0;
+  double best = 1e9;
+  const auto state_file = out / "state.json";
+  if (resume && std::filesystem::exists(out / "last.pt") && std::filesystem::exists(state_file)) {
+    Aligner saved = load_model(out / "last.pt");
+    {
+      torch::NoGradGuard no_grad;
+      auto dst = model->named_parameters();
+      for (const auto& p : saved->named_parameters()) dst[p.key()].copy_(p.value());
+      auto dstb = model->named_buffers();
+      for (const auto& b : saved->named_buffers()) dstb[b.key()].copy_(b.value());
+    }
+    torch::load(optimizer, (out / "optimizer.pt").string());
+    std::ifstream in(state_file);
+    const json st = json::parse(in);
+    first_epoch = st.at("epoch").get<int>();
+    best = st.at("best_nme").get<double>();
+    log("resumed after epoch " + std::to_string(first_epoch) + " (best val NME " +
+        std::to_string(best * 100) + " %)");
+  }
+  std::ofstream csv(out / "log.csv", std::ios::app);
+  if (first_epoch == 0) csv << "epoch,lr,train_loss,val_nme,val_fr,val_auc,seconds\n";
+
+  BatchLoader loader(train_set, o.batch_size, S, o.augment, cfg.model.mean, cfg.model.std, true, o.seed);
+  const size_t per_epoch = loader.batches_per_epoch();
+  const auto t_start = Clock::now();
+  for (int epoch = first_epoch; epoch < o.epochs; ++epoch) {
+    model->train();
+    const auto t0 = Clock::now();
+    loader.start_epoch(epoch);
+    BatchLoader::Batch batch;
+    double sum = 0;
+    size_t step = 0;
+    while (loader.next(batch)) {
+      const double progress = epoch + static_cast<double>(step) / static_cast<double>(per_epoch);
+      double lr = o.learning_rate;
+      if (progress < o.warmup_epochs) {
+        lr *= (progress + 0.1) / (o.warmup_epochs + 0.1);
+      } else {
+        const double t =
+            (progress - o.warmup_epochs) / std::max(1.0, static_cast<double>(o.epochs - o.warmup_epochs));
+        lr *= 0.5 * (1 + std::cos(M_PI * std::min(1.0, t)));
+      }
+      for (auto& g : optimizer.param_groups()) static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
+      optimizer.zero_grad();
+      const torch::Tensor value =
+          loss(model->forward(batch.images) * to_loss_frame, batch.points * to_loss_frame);
+      value.backward();
+      optimizer.step();
+      sum += value.item<double>();
+      ++step;
+      const double el = std::chrono::duration<double>(Clock::now() - t0).count();
+      const double done = (epoch - first_epoch) + static_cast<double>(step) / static_cast<double>(per_epoch);
+      const double total_el = std::chrono::duration<double>(Clock::now() - t_start).count();
+      const double eta = total_el / done * (o.epochs - first_epoch - done);
+      std::fprintf(stderr, "\repoch %d/%d  %zu/%zu  loss %.4f  %.1f img/s  lr %.2e  ETA %s   ", epoch + 1,
+                   o.epochs, step, per_epoch, sum / static_cast<double>(step),
+                   static_cast<double>(step * static_cast<size_t>(o.batch_size)) / el, lr, hms(eta).c_str());
+    }
+    std::fprintf(stderr, "\n");
+    const EvalResult val = evaluate(model, val_set);
+    const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+    const double lr_now =
+        static_cast<torch::optim::AdamWOptions&>(optimizer.param_groups()[0].options()).lr();
+    csv << epoch + 1 << ',' << lr_now << ',' << sum / static_cast<double>(step) << ',' << val.summary.mean
+        << ',' << val.summary.failure << ',' << val.summary.auc << ',' << secs << '\n';
+    csv.flush();
+    char line[256];
+    std::snprintf(line, sizeof line,
+                  "epoch %d: train loss %.4f, val NME %.2f %%, FR@0.1 %.1f %%, AUC@0.1 %.3f (%.0f s)",
+                  epoch + 1, sum / static_cast<double>(step), 100 * val.summary.mean,
+                  100 * val.summary.failure, val.summary.auc, secs);
+    log(line);
+    // Checkpoint: write to temporary files, then rename, so an interruption never leaves a broken one.
+    save_model(model, out / "last.pt.tmp", false);
+    torch::save(optimizer, (out / "optimizer.pt.tmp").string());
+    std::filesystem::rename(out / "last.pt.tmp", out / "last.pt");
+    std::filesystem::rename(out / "optimizer.pt.tmp", out / "optimizer.pt");
+    if (val.summary.mean < best) {
+      best = val.summary.mean;
+      save_model(model, out / "best.pt", true);
+      log("  new best: saved best.pt (float16)");
+    }
+    std::ofstream(state_file) << json{{"epoch", epoch + 1}, {"best_nme", best}}.dump() << '\n';
+  }
+}
+
+}  // namespace lddmm

@@ -1,0 +1,107 @@
+// Crops and augmentation keep image and landmarks together: on a synthetic image with a coloured dot at
+// each of a few landmarks, the crop's pixel at every returned point has that point's colour (after
+// rotation, scaling, shifting and mirroring with the scheme's permutation).
+#include <gtest/gtest.h>
+
+#include <Eigen/LU>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include "lddmm/dataset.hpp"
+#include "lddmm/pts_io.hpp"
+#include "lddmm/scheme.hpp"
+
+namespace lddmm {
+namespace {
+
+class SyntheticFaces : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() / "lddmm_test_faces";
+    std::filesystem::create_directories(dir_ / "set");
+    const Scheme s = find_scheme("300w68");
+    std::ofstream list(dir_ / "list.txt");
+    for (int f = 0; f < 3; ++f) {
+      // The mean face, moved and scaled, on a 300×300 grey image; marked points get unique colours.
+      Points p = s.mean_face.points * (0.8 + 0.1 * f);
+      p.rowwise() += Eigen::RowVector2d(30 + 10 * f, 40 - 5 * f);
+      cv::Mat img(300, 300, CV_8UC3, cv::Scalar(90, 90, 90));
+      for (int k : marked_) cv::circle(img, cv::Point2d(p(k, 0), p(k, 1)), 6, colour(k), cv::FILLED);
+      const std::string name = "set/face" + std::to_string(f);
+      cv::imwrite((dir_ / (name + ".png")).string(), img);
+      write_pts(dir_ / (name + ".pts"), p);
+      list << name << ".png\n";
+    }
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  static cv::Scalar colour(int k) { return cv::Scalar(20 + 3 * k, 250 - 3 * k, (k * 37) % 256); }
+
+  std::filesystem::path dir_;
+  const std::vector<int> marked_ = {0, 8, 16, 30, 36, 45, 48, 54};
+};
+
+TEST_F(SyntheticFaces, AugmentedCropsKeepPointsOnTheirPixels) {
+  const Scheme s = find_scheme("300w68");
+  const FaceDataset data(dir_, dir_ / "list.txt", s, s, 200);
+  ASSERT_EQ(data.size(), 3u);
+  AugmentOptions aug;
+  aug.enabled = true;
+  aug.colour = 0;
+  aug.blur_probability = 0;
+  aug.occlusion_probability = 0;
+  const int S = 96;
+  std::vector<float> img(3 * S * S), pts(2 * 68);
+  int flipped = 0;
+  for (int trial = 0; trial < 24; ++trial) {
+    std::mt19937 rng(static_cast<uint32_t>(trial));
+    Affine2 map;
+    data.sample(static_cast<size_t>(trial % 3), S, aug, rng, {0, 0, 0}, {1, 1, 1}, img.data(), pts.data(),
+                &map);
+    const bool flip = map.leftCols<2>().determinant() < 0;
+    flipped += flip ? 1 : 0;
+    for (int k : marked_) {
+      // Point k of the returned layout shows the dot of the original point mirror[k] when flipped.
+      const int source = flip ? s.mirror[static_cast<size_t>(k)] : k;
+      const int x = static_cast<int>(std::lround(pts[2 * static_cast<size_t>(k)]));
+      const int y = static_cast<int>(std::lround(pts[2 * static_cast<size_t>(k) + 1]));
+      if (x < 1 || y < 1 || x >= S - 1 || y >= S - 1) continue;  // pushed out of the crop by the jitter
+      const cv::Scalar want = colour(source);
+      // CHW RGB planes, values in [0, 1]; the dot is BGR in the image.
+      for (int ch = 0; ch < 3; ++ch) {
+        EXPECT_NEAR(img[static_cast<size_t>(ch * S * S + y * S + x)] * 255.0, want[2 - ch], 12.0)
+            << "trial " << trial << " point " << k << " channel " << ch;
+      }
+    }
+  }
+  EXPECT_GT(flipped, 3);
+  EXPECT_LT(flipped, 21);
+}
+
+TEST_F(SyntheticFaces, PlainCropsFitTheLandmarkBoxAndSubsetsSelectPoints) {
+  const Scheme s = find_scheme("300w68");
+  const Scheme sub = find_scheme("300w50");
+  const FaceDataset data(dir_, dir_ / "list.txt", s, sub, 200);
+  const int S = 128;
+  std::vector<float> img(3 * S * S), pts(2 * 50);
+  std::mt19937 rng(0);
+  data.sample(1, S, AugmentOptions{}, rng, {0, 0, 0}, {1, 1, 1}, img.data(), pts.data());
+  float lo_x = 1e9, hi_x = -1e9, lo_y = 1e9, hi_y = -1e9;
+  for (int k = 0; k < 50; ++k) {
+    lo_x = std::min(lo_x, pts[2 * k]), hi_x = std::max(hi_x, pts[2 * k]);
+    lo_y = std::min(lo_y, pts[2 * k + 1]), hi_y = std::max(hi_y, pts[2 * k + 1]);
+  }
+  // The 50 points keep the 68's extremes here (jaw ends, chin, brow tops): the box spans S / 1.25, centred.
+  EXPECT_NEAR(std::max(hi_x - lo_x, hi_y - lo_y), S / 1.25, 0.5);
+  EXPECT_NEAR(0.5 * (lo_x + hi_x), S / 2.0, 0.5);
+  const Points truth = data.target_points(1);
+  EXPECT_EQ(truth.rows(), 50);
+  EXPECT_TRUE(truth.row(40).isApprox(data.record(1).points.row(sub.subset_of->indices[40])));
+}
+
+}  // namespace
+}  // namespace lddmm
