@@ -7,11 +7,14 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
 
 #include "commands.hpp"
+#include "lddmm/faces.hpp"
+#include "lddmm/pts_io.hpp"
 #include "lddmm/trainer.hpp"
 
 namespace lddmm::app {
@@ -26,6 +29,41 @@ fs::path default_data() {
 
 fs::path in_data(const fs::path& data, const std::string& list) {
   return fs::exists(list) ? fs::path(list) : data / list;
+}
+
+fs::path boxmap_file() { return scheme_dir().parent_path() / "dlib_boxmap.json"; }
+
+BoxMap read_boxmap(const fs::path& file) {
+  std::ifstream in(file);
+  if (!in) throw std::runtime_error(file.string() + ": no detector box map (run `lddmm-face boxmap`)");
+  try {
+    const nlohmann::json j = nlohmann::json::parse(in);
+    return {j.at("dx").get<double>(), j.at("dy").get<double>(), j.at("scale").get<double>()};
+  } catch (const std::exception& e) {
+    throw std::runtime_error(file.string() + ": bad detector box map (" + e.what() + ")");
+  }
+}
+
+// The landmark box → the detector box it would come from (the inverse of BoxMap::apply).
+Box detector_box_for(const BoxMap& map, const Box& landmarks) {
+  const double w = std::max(landmarks.w, landmarks.h) / map.scale;
+  const double cx = landmarks.cx() - map.dx * w, cy = landmarks.cy() - map.dy * w;
+  return {cx - w / 2, cy - w / 2, w, w, 0};
+}
+
+// For each face, the detection that best matches its landmarks (IoU of the mapped box ≥ 0.3), if any.
+std::vector<std::optional<Box>> detect_faces(const FaceDataset& set, const BoxMap& map) {
+  FaceDetector detector;
+  std::vector<std::optional<Box>> found(set.size());
+  for (size_t i = 0; i < set.size(); ++i) {
+    const Box truth = landmark_box(set.record(i).points);
+    double best = 0.3;
+    for (const Box& d : detector.detect(set.record(i).image)) {
+      const double o = iou(map.apply(d), truth);
+      if (o >= best) best = o, found[i] = d;
+    }
+  }
+  return found;
 }
 
 }  // namespace
@@ -61,15 +99,84 @@ void add_train_command(CLI::App& app, Action& action) {
   });
 }
 
+void add_boxmap_command(CLI::App& app, Action& action) {
+  auto* cmd = app.add_subcommand(
+      "boxmap", "Fit the map from dlib's detector boxes to landmark boxes on annotated faces");
+  struct Opts {
+    std::string data, list = "train.txt", out;
+  };
+  auto o = std::make_shared<Opts>();
+  cmd->add_option("-d,--data", o->data, "Data folder (default $LDDMM_DATA/300w or ../shared/data/300w)");
+  cmd->add_option("-l,--list", o->list, "Image list, relative to --data")->capture_default_str();
+  cmd->add_option("-o,--out", o->out, "Output JSON (default resources/dlib_boxmap.json)");
+  cmd->callback([&action, o] {
+    action = [o] {
+      const fs::path data = o->data.empty() ? default_data() : fs::path(o->data);
+      const Scheme s = find_scheme("300w68");
+      const FaceDataset set(data, in_data(data, o->list), s, s, 200);
+      // First pass: identity map to find the matching detections, then fit, then match again.
+      BoxMap map{0, 0, 1};
+      std::vector<std::optional<Box>> found;
+      for (int pass = 0; pass < 2; ++pass) {
+        found = detect_faces(set, map);
+        std::vector<Box> det, lm;
+        for (size_t i = 0; i < set.size(); ++i) {
+          if (found[i]) det.push_back(*found[i]), lm.push_back(landmark_box(set.record(i).points));
+        }
+        map = BoxMap::fit(det, lm);
+        std::printf(
+            "pass %d: %zu of %zu faces detected; landmark box centre = detector centre + (%.4f, %.4f)·w, "
+            "side = %.4f·w\n",
+            pass + 1, det.size(), set.size(), map.dx, map.dy, map.scale);
+      }
+      const fs::path out = o->out.empty() ? boxmap_file() : fs::path(o->out);
+      std::ofstream(out) << nlohmann::json{{"dx", map.dx},
+                                           {"dy", map.dy},
+                                           {"scale", map.scale},
+                                           {"source", "lddmm-face boxmap on " + o->list}}
+                                .dump(1)
+                         << '\n';
+      std::printf("wrote %s\n", out.string().c_str());
+      return 0;
+    };
+  });
+}
+
+void add_export_command(CLI::App& app, Action& action) {
+  auto* cmd = app.add_subcommand(
+      "export", "Rewrite a model file (for example a float32 checkpoint as compact float16)");
+  auto in = std::make_shared<std::string>();
+  auto out = std::make_shared<std::string>();
+  auto full = std::make_shared<bool>(false);
+  cmd->add_option("-m,--model", *in, "Model file to read")->required();
+  cmd->add_option("-o,--out", *out, "Model file to write")->required();
+  cmd->add_flag("--float32", *full, "Keep float32 weights (default: float16)");
+  cmd->callback([&action, in, out, full] {
+    action = [in, out, full] {
+      Aligner model = load_model(*in);
+      save_model(model, *out, !*full);
+      std::printf("wrote %s (%s, %.1f MB)\n", out->c_str(), *full ? "float32" : "float16",
+                  static_cast<double>(fs::file_size(*out)) / 1e6);
+      return 0;
+    };
+  });
+}
+
 void add_eval_command(CLI::App& app, Action& action) {
   auto* cmd = app.add_subcommand("eval", "Evaluate a model on annotated faces: NME, FR, AUC, NME_c, DetJ");
   struct Opts {
-    std::string model, data, list = "val.txt", csv;
-    bool json = false;
+    std::string model, data, list = "val.txt", csv, boxes = "landmarks";
+    bool json = false, vs_dlib = false;
     int threads = 0;
   };
   auto o = std::make_shared<Opts>();
   cmd->add_option("-m,--model", o->model, "Model file")->required();
+  cmd->add_option("--boxes", o->boxes,
+                  "Face boxes: landmarks (from the annotation) or dlib (HOG detector, mapped)")
+      ->check(CLI::IsMember({"landmarks", "dlib"}))
+      ->capture_default_str();
+  cmd->add_flag("--vs-dlib", o->vs_dlib,
+                "Also run dlib's 68-point shape predictor on the same faces and detector boxes");
   cmd->add_option("-d,--data", o->data, "Data folder (default $LDDMM_DATA/300w or ../shared/data/300w)");
   cmd->add_option("-l,--list", o->list, "Image list, relative to --data")->capture_default_str();
   cmd->add_option("--csv", o->csv, "Write per-face NME to this CSV file");
@@ -85,7 +192,42 @@ void add_eval_command(CLI::App& app, Action& action) {
       const Scheme annotation = scheme.subset_of ? find_scheme(scheme.subset_of->parent) : scheme;
       const FaceDataset set(data, in_data(data, o->list), annotation, scheme,
                             static_cast<int>(model->config().input_size * 1.25));
-      const EvalResult r = evaluate(model, set);
+      // Detector boxes: faces the detector misses keep their landmark box (and dlib gets the detector box
+      // such a landmark box would come from), and are counted.
+      std::vector<std::optional<Box>> detections;
+      std::vector<Box> boxes;
+      const bool use_dlib = o->boxes == "dlib" || o->vs_dlib;
+      BoxMap map;
+      int missed = 0;
+      if (use_dlib) {
+        map = read_boxmap(boxmap_file());
+        detections = detect_faces(set, map);
+        for (size_t i = 0; i < set.size(); ++i) {
+          boxes.push_back(detections[i] ? map.apply(*detections[i]) : landmark_box(set.record(i).points));
+          missed += detections[i] ? 0 : 1;
+        }
+      }
+      const EvalResult r = evaluate(model, set, o->boxes == "dlib" ? &boxes : nullptr);
+      std::optional<NmeSummary> dlib_row;
+      if (o->vs_dlib) {
+        const ShapePredictor predictor;
+        const Scheme s68 = find_scheme("300w68");
+        std::vector<double> errors;
+        for (size_t i = 0; i < set.size(); ++i) {
+          const Box b =
+              detections[i] ? *detections[i] : detector_box_for(map, landmark_box(set.record(i).points));
+          const Points p68 = predictor.predict(set.record(i).image, b);
+          Points p = p68;
+          if (scheme.subset_of) {
+            p.resize(scheme.num_points, 2);
+            for (int k = 0; k < scheme.num_points; ++k)
+              p.row(k) = p68.row(scheme.subset_of->indices[static_cast<size_t>(k)]);
+          }
+          const Points truth = set.target_points(i);
+          errors.push_back(nme(p, truth, normalising_distance(truth, scheme.normalisation)));
+        }
+        dlib_row = summarize(errors);
+      }
       if (!o->csv.empty()) {
         std::ofstream csv(o->csv);
         if (!csv) throw std::runtime_error(o->csv + ": cannot write");
@@ -107,15 +249,25 @@ void add_eval_command(CLI::App& app, Action& action) {
              {{"mean", r.detj.mean_det},
               {"nonpositive", r.detj.nonpositive},
               {"of_mean", r.detj.det_of_mean}}},
-            {"ms_per_face", 1000 * r.seconds / std::max(1, r.summary.faces)}};
+            {"ms_per_face", 1000 * r.seconds / std::max(1, r.summary.faces)},
+            {"boxes", o->boxes},
+            {"detector_missed", missed}};
+        if (dlib_row)
+          j["dlib"] = {{"nme", dlib_row->mean}, {"fr_0.1", dlib_row->failure}, {"auc_0.1", dlib_row->auc}};
         std::printf("%s\n", j.dump(2).c_str());
         return 0;
       }
       std::printf("%s on %s (%d faces, %.1f ms per face incl. cropping)\n", o->model.c_str(), o->list.c_str(),
                   r.summary.faces, 1000 * r.seconds / std::max(1, r.summary.faces));
-      std::printf("%-22s %8s %8s %8s\n", "", "NME %", "FR@0.1 %", "AUC@0.1");
-      std::printf("%-22s %8.2f %8.2f %8.4f\n", "ours", 100 * r.summary.mean, 100 * r.summary.failure,
-                  r.summary.auc);
+      std::printf("%-26s %8s %8s %8s\n", "", "NME %", "FR@0.1 %", "AUC@0.1");
+      std::printf("%-26s %8.2f %8.2f %8.4f\n", ("ours (" + o->boxes + " boxes)").c_str(),
+                  100 * r.summary.mean, 100 * r.summary.failure, r.summary.auc);
+      if (dlib_row)
+        std::printf("%-26s %8.2f %8.2f %8.4f\n", "dlib 68 (dlib boxes)", 100 * dlib_row->mean,
+                    100 * dlib_row->failure, dlib_row->auc);
+      if (use_dlib)
+        std::printf("dlib's detector missed %d of %zu faces: those were cropped around their landmark box\n",
+                    missed, set.size());
       std::printf("NME_c %%:  O %.2f  F %.2f  E %.2f  N %.2f  I %.2f  M %.2f\n", 100 * r.mean_parts.overall,
                   100 * p[0], 100 * p[1], 100 * p[2], 100 * p[3], 100 * p[4]);
       if (r.detj.count > 0)

@@ -16,5 +16,7 @@ void add_correspond_command(CLI::App& app, Action& action);
 void add_render_command(CLI::App& app, Action& action);
 void add_train_command(CLI::App& app, Action& action);
 void add_eval_command(CLI::App& app, Action& action);
+void add_boxmap_command(CLI::App& app, Action& action);
+void add_export_command(CLI::App& app, Action& action);
 
 }  // namespace lddmm::app

@@ -14,6 +14,8 @@ int main(int argc, char** argv) {
   lddmm::app::add_render_command(app, action);
   lddmm::app::add_train_command(app, action);
   lddmm::app::add_eval_command(app, action);
+  lddmm::app::add_boxmap_command(app, action);
+  lddmm::app::add_export_command(app, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

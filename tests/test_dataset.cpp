@@ -103,5 +103,36 @@ TEST_F(SyntheticFaces, PlainCropsFitTheLandmarkBoxAndSubsetsSelectPoints) {
   EXPECT_TRUE(truth.row(40).isApprox(data.record(1).points.row(sub.subset_of->indices[40])));
 }
 
+TEST(FaceBoxes, BoxMapRecoversALinearDetectorToLandmarkRelation) {
+  std::vector<Box> det, lm;
+  for (int k = 0; k < 20; ++k) {
+    const double w = 60 + 7 * k;
+    const Box d{10.0 * k, 5.0 * k, w, w, 1};
+    det.push_back(d);
+    const double side = 0.9 * w;
+    lm.push_back({d.cx() + 0.02 * w - side / 2, d.cy() + 0.1 * w - side / 2, side, side, 0});
+  }
+  const BoxMap m = BoxMap::fit(det, lm);
+  EXPECT_NEAR(m.dx, 0.02, 1e-12);
+  EXPECT_NEAR(m.dy, 0.1, 1e-12);
+  EXPECT_NEAR(m.scale, 0.9, 1e-12);
+  const Box a = m.apply(det[3]);
+  EXPECT_NEAR(a.w, 0.9 * det[3].w, 1e-9);
+  EXPECT_NEAR(a.cx(), lm[3].cx(), 1e-9);
+}
+
+TEST(FaceBoxes, LandmarkBoxAndIoU) {
+  Points p(3, 2);
+  p << 1, 2, 5, 3, 3, 10;
+  const Box b = landmark_box(p);
+  EXPECT_DOUBLE_EQ(b.x, 1);
+  EXPECT_DOUBLE_EQ(b.y, 2);
+  EXPECT_DOUBLE_EQ(b.w, 4);
+  EXPECT_DOUBLE_EQ(b.h, 8);
+  EXPECT_DOUBLE_EQ(iou(b, b), 1.0);
+  EXPECT_DOUBLE_EQ(iou({0, 0, 2, 2, 0}, {1, 0, 2, 2, 0}), 2.0 / 6.0);
+  EXPECT_DOUBLE_EQ(iou({0, 0, 1, 1, 0}, {5, 5, 1, 1, 0}), 0.0);
+}
+
 }  // namespace
 }  // namespace lddmm

@@ -49,11 +49,11 @@ FaceDataset::FaceDataset(const std::filesystem::path& root, const std::filesyste
 
 void FaceDataset::sample(size_t i, int S, const AugmentOptions& aug, std::mt19937& rng,
                          const std::array<double, 3>& mean, const std::array<double, 3>& stdv, float* out,
-                         float* pts_out, Affine2* crop_map) const {
+                         float* pts_out, Affine2* crop_map, const Box* box) const {
   const FaceRecord& r = records_.at(i);
-  const Eigen::RowVector2d lo = r.points.colwise().minCoeff(), hi = r.points.colwise().maxCoeff();
-  Eigen::RowVector2d centre = 0.5 * (lo + hi);
-  double side = (hi - lo).maxCoeff() * 1.25;
+  const Box face = box != nullptr ? *box : landmark_box(r.points);
+  Eigen::RowVector2d centre(face.cx(), face.cy());
+  double side = std::max(face.w, face.h) * 1.25;
   double angle = 0;
   bool flip = false;
   std::uniform_real_distribution<double> u(-1.0, 1.0);

@@ -74,7 +74,8 @@ TrainConfig load_train_config(const std::filesystem::path& file) {
   return c;
 }
 
-EvalResult evaluate(Aligner& model, const FaceDataset& data, int batch_size) {
+EvalResult evaluate(Aligner& model, const FaceDataset& data, const std::vector<Box>* boxes, int batch_size) {
+  if (boxes != nullptr && boxes->size() != data.size()) throw std::invalid_argument("evaluate: one box per face is needed");
   torch::NoGradGuard no_grad;
   model->eval();
   const auto t0 = Clock::now();
@@ -93,7 +94,8 @@ EvalResult evaluate(Aligner& model, const FaceDataset& data, int batch_size) {
     std::mt19937 rng(0);
     for (size_t k = 0; k < count; ++k) {
       data.sample(start + k, S, AugmentOptions{}, rng, cfg.mean, cfg.std,
-                  images[static_cast<int64_t>(k)].data_ptr<float>(), dummy.data(), &maps[k]);
+                  images[static_cast<int64_t>(k)].data_ptr<float>(), dummy.data(), &maps[k],
+                  boxes != nullptr ? &(*boxes)[start + k] : nullptr);
     }
     const torch::Tensor head = model->head_output(images);
     torch::Tensor pred;

@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "lddmm/faces.hpp"
 #include "lddmm/points.hpp"
 #include "lddmm/scheme.hpp"
 
@@ -52,10 +53,11 @@ class FaceDataset {
   /// The crop of face `i`: a square of side 1.25 × the landmark box around its centre (perturbed when
   /// augmenting), resized to input_size. Writes the normalised CHW image and the target-layout points in
   /// crop pixels.
-  /// `crop_map` (optional) receives the map from the record's image pixels to crop pixels.
+  /// `crop_map` (optional) receives the map from the record's image pixels to crop pixels; `box` (optional)
+  /// replaces the landmark box (for example a mapped detector box, in the record's pixels).
   void sample(size_t i, int input_size, const AugmentOptions& aug, std::mt19937& rng,
               const std::array<double, 3>& mean, const std::array<double, 3>& std, float* image_chw,
-              float* points, Affine2* crop_map = nullptr) const;
+              float* points, Affine2* crop_map = nullptr, const Box* box = nullptr) const;
   /// The true points of face `i` in the target layout, in the record's image pixels.
   Points target_points(size_t i) const;
 

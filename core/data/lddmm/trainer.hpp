@@ -52,7 +52,8 @@ struct EvalResult {
   double seconds = 0;
 };
 
-/// Runs the model on every face of `data` (crop from the landmark box, no augmentation).
-EvalResult evaluate(Aligner& model, const FaceDataset& data, int batch_size = 32);
+/// Runs the model on every face of `data`, no augmentation, cropping around `boxes` (one per face, in the
+/// records' pixels) or, when null, around each face's landmark box.
+EvalResult evaluate(Aligner& model, const FaceDataset& data, const std::vector<Box>* boxes = nullptr, int batch_size = 32);
 
 }  // namespace lddmm
