@@ -8,6 +8,7 @@
 #include <cstring>
 #include <string>
 
+#include "bench_main.hpp"
 #include "lddmm/flow.hpp"
 #include "lddmm/loss.hpp"
 #include "lddmm/scheme.hpp"
@@ -85,14 +86,4 @@ BENCHMARK(BM_LossForwardBackward)->DenseRange(0, 2)->Unit(benchmark::kMillisecon
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  int threads = 2;
-  for (int i = 1; i + 1 < argc; ++i) {
-    if (std::strcmp(argv[i], "--threads") == 0) threads = std::atoi(argv[i + 1]);
-  }
-  torch::set_num_threads(threads);
-  benchmark::Initialize(&argc, argv);
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
-}
+int main(int argc, char** argv) { return run_benchmarks(argc, argv); }

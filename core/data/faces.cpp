@@ -34,7 +34,8 @@ FaceDetector::FaceDetector(FaceDetector&&) noexcept = default;
 FaceDetector& FaceDetector::operator=(FaceDetector&&) noexcept = default;
 
 std::vector<Box> FaceDetector::detect(const cv::Mat& bgr, int upsample) const {
-  if (bgr.empty() || bgr.type() != CV_8UC3) throw std::invalid_argument("FaceDetector: needs an 8-bit BGR image");
+  if (bgr.empty() || bgr.type() != CV_8UC3)
+    throw std::invalid_argument("FaceDetector: needs an 8-bit BGR image");
   dlib::cv_image<dlib::bgr_pixel> view(bgr);
   dlib::array2d<unsigned char> grey;
   dlib::assign_image(grey, view);
@@ -52,7 +53,8 @@ std::vector<Box> FaceDetector::detect(const cv::Mat& bgr, int upsample) const {
 }
 
 BoxMap BoxMap::fit(const std::vector<Box>& det, const std::vector<Box>& lm) {
-  if (det.size() != lm.size() || det.empty()) throw std::invalid_argument("BoxMap::fit: needs matching, non-empty box lists");
+  if (det.size() != lm.size() || det.empty())
+    throw std::invalid_argument("BoxMap::fit: needs matching, non-empty box lists");
   double sx = 0, sy = 0, ss = 0, ww = 0;
   for (size_t k = 0; k < det.size(); ++k) {
     const double w = det[k].w;
@@ -89,7 +91,8 @@ ShapePredictor::~ShapePredictor() = default;
 Points ShapePredictor::predict(const cv::Mat& bgr, const Box& b) const {
   dlib::cv_image<dlib::bgr_pixel> view(bgr);
   const dlib::rectangle r(static_cast<long>(std::lround(b.x)), static_cast<long>(std::lround(b.y)),
-                          static_cast<long>(std::lround(b.x + b.w)) - 1, static_cast<long>(std::lround(b.y + b.h)) - 1);
+                          static_cast<long>(std::lround(b.x + b.w)) - 1,
+                          static_cast<long>(std::lround(b.y + b.h)) - 1);
   const dlib::full_object_detection shape = impl_->predictor(view, r);
   Points p(static_cast<Eigen::Index>(shape.num_parts()), 2);
   for (unsigned long k = 0; k < shape.num_parts(); ++k) {

@@ -19,6 +19,15 @@ namespace {
 using json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
+}  // namespace
+
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(AugmentOptions, enabled, mirror, rotation_deg, scale,
+                                                translation, colour, blur_probability, occlusion_probability)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(TrainOptions, epochs, batch_size, learning_rate,
+                                                warmup_epochs, weight_decay, beta, seed, threads, augment)
+
+namespace {
+
 std::string hms(double seconds) {
   const long s = static_cast<long>(seconds);
   char buf[32];
@@ -42,30 +51,8 @@ TrainConfig load_train_config(const std::filesystem::path& file) {
       m.merge_patch(j["model"]);
       c.model = aligner_config_from_json(m.dump(), file.string());
     }
-    if (j.contains("train")) {
-      const json& t = j["train"];
-      TrainOptions& o = c.train;
-      o.epochs = t.value("epochs", o.epochs);
-      o.batch_size = t.value("batch_size", o.batch_size);
-      o.learning_rate = t.value("learning_rate", o.learning_rate);
-      o.warmup_epochs = t.value("warmup_epochs", o.warmup_epochs);
-      o.weight_decay = t.value("weight_decay", o.weight_decay);
-      o.beta = t.value("beta", o.beta);
-      o.seed = t.value("seed", o.seed);
-      o.threads = t.value("threads", o.threads);
-      if (t.contains("augment")) {
-        const json& a = t["augment"];
-        AugmentOptions& g = o.augment;
-        g.enabled = a.value("enabled", g.enabled);
-        g.mirror = a.value("mirror", g.mirror);
-        g.rotation_deg = a.value("rotation_deg", g.rotation_deg);
-        g.scale = a.value("scale", g.scale);
-        g.translation = a.value("translation", g.translation);
-        g.colour = a.value("colour", g.colour);
-        g.blur_probability = a.value("blur_probability", g.blur_probability);
-        g.occlusion_probability = a.value("occlusion_probability", g.occlusion_probability);
-      }
-    }
+    // Missing fields keep their defaults.
+    if (j.contains("train")) j["train"].get_to(c.train);
   } catch (const json::exception& e) {
     throw std::runtime_error(file.string() + ": bad training configuration (" + e.what() + ")");
   }
@@ -75,7 +62,8 @@ TrainConfig load_train_config(const std::filesystem::path& file) {
 }
 
 EvalResult evaluate(Aligner& model, const FaceDataset& data, const std::vector<Box>* boxes, int batch_size) {
-  if (boxes != nullptr && boxes->size() != data.size()) throw std::invalid_argument("evaluate: one box per face is needed");
+  if (boxes != nullptr && boxes->size() != data.size())
+    throw std::invalid_argument("evaluate: one box per face is needed");
   torch::NoGradGuard no_grad;
   model->eval();
   const auto t0 = Clock::now();

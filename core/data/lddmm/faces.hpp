@@ -14,7 +14,7 @@ namespace lddmm {
 
 struct Box {
   double x = 0, y = 0, w = 0, h = 0;  // top-left corner and size, pixels
-  double score = 0;                    // detector confidence (0 for a box made from landmarks)
+  double score = 0;                   // detector confidence (0 for a box made from landmarks)
   double cx() const { return x + w / 2; }
   double cy() const { return y + h / 2; }
 };
@@ -32,7 +32,8 @@ class FaceDetector {
   ~FaceDetector();
   FaceDetector(FaceDetector&&) noexcept;
   FaceDetector& operator=(FaceDetector&&) noexcept;
-  /// Faces in a BGR image, best first. `upsample` doubles the image that many times first (finds smaller faces).
+  /// Faces in a BGR image, best first. `upsample` doubles the image that many times first (finds smaller
+  /// faces).
   std::vector<Box> detect(const cv::Mat& bgr, int upsample = 0) const;
 
  private:
@@ -51,7 +52,8 @@ struct BoxMap {
 /// dlib's 68-point shape predictor (an ensemble of regression trees).
 class ShapePredictor {
  public:
-  explicit ShapePredictor(const std::string& model_file = "/usr/share/dlib/shape_predictor_68_face_landmarks.dat");
+  explicit ShapePredictor(
+      const std::string& model_file = "/usr/share/dlib/shape_predictor_68_face_landmarks.dat");
   ~ShapePredictor();
   Points predict(const cv::Mat& bgr, const Box& box) const;
 

@@ -54,6 +54,7 @@ struct EvalResult {
 
 /// Runs the model on every face of `data`, no augmentation, cropping around `boxes` (one per face, in the
 /// records' pixels) or, when null, around each face's landmark box.
-EvalResult evaluate(Aligner& model, const FaceDataset& data, const std::vector<Box>* boxes = nullptr, int batch_size = 32);
+EvalResult evaluate(Aligner& model, const FaceDataset& data, const std::vector<Box>* boxes = nullptr,
+                    int batch_size = 32);
 
 }  // namespace lddmm
