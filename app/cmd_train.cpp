@@ -260,8 +260,9 @@ void add_eval_command(CLI::App& app, Action& action) {
       std::printf("%s on %s (%d faces, %.1f ms per face incl. cropping)\n", o->model.c_str(), o->list.c_str(),
                   r.summary.faces, 1000 * r.seconds / std::max(1, r.summary.faces));
       std::printf("%-26s %8s %8s %8s\n", "", "NME %", "FR@0.1 %", "AUC@0.1");
-      std::printf("%-26s %8.2f %8.2f %8.4f\n", ("ours (" + o->boxes + " boxes)").c_str(),
-                  100 * r.summary.mean, 100 * r.summary.failure, r.summary.auc);
+      std::printf("%-26s %8.2f %8.2f %8.4f\n",
+                  (o->boxes == "dlib" ? "ours (dlib boxes)" : "ours (landmark boxes)"), 100 * r.summary.mean,
+                  100 * r.summary.failure, r.summary.auc);
       if (dlib_row)
         std::printf("%-26s %8.2f %8.2f %8.4f\n", "dlib 68 (dlib boxes)", 100 * dlib_row->mean,
                     100 * dlib_row->failure, dlib_row->auc);

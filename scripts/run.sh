@@ -10,6 +10,8 @@ data="${LDDMM_DATA:-../shared/data}/300w"
 if [ -f "$data/val.txt" ]; then
   face="$data/$(head -n 1 "$data/val.txt")"
   ./build/app/lddmm-face render --fit "${face%.*}.pts" --out out/flow.png --save-points out/fitted.pts
+  # The shipped model on the validation faces, beside dlib's predictor.
+  ./build/app/lddmm-face eval -m models/lddmm-300w68-w18l-128.pt -d "$data" --vs-dlib --csv out/val_faces.csv
 else
   echo "run: no 300-W data at $data: flowing random momenta instead"
   ./build/app/lddmm-face render --out out/flow.png --integrator rk4 --steps 8

@@ -79,8 +79,7 @@ std::vector<int> mirror_from_geometry(const Points& shape) {
 }
 
 Points place_in_frame(const Points& shape, double frame, double crop_factor) {
-  // Upright: rotate so that the line between the two halves' centroids is horizontal is left to the
-  // caller; here only scale and translation change.
+  // Only scale and translation change here; compute_mean_face makes the shape upright first.
   const Eigen::RowVector2d lo = shape.colwise().minCoeff();
   const Eigen::RowVector2d hi = shape.colwise().maxCoeff();
   const double side = (hi - lo).maxCoeff();
