@@ -72,6 +72,7 @@ void add_train_command(CLI::App& app, Action& action) {
   auto* cmd = app.add_subcommand("train", "Train an aligner from a configuration file on annotated faces");
   struct Opts {
     std::string config, data, list = "train.txt", val = "val.txt", out;
+    std::string init;
     bool resume = false;
     int epochs = 0, threads = 0;
   };
@@ -84,6 +85,8 @@ void add_train_command(CLI::App& app, Action& action) {
   cmd->add_option("--val", o->val, "Validation list, relative to --data")->capture_default_str();
   cmd->add_option("-o,--out", o->out, "Run folder: checkpoints, best.pt, log.csv")->required();
   cmd->add_flag("--resume", o->resume, "Continue from the run folder's last checkpoint");
+  cmd->add_option("--init", o->init, "Start from this model's weights (same configuration and scheme)")
+      ->check(CLI::ExistingFile);
   cmd->add_option("--epochs", o->epochs, "Override the configuration's epochs")->check(CLI::PositiveNumber);
   cmd->add_option("--threads", o->threads, "Override the number of threads")->check(CLI::PositiveNumber);
   cmd->callback([&action, o] {
@@ -92,8 +95,9 @@ void add_train_command(CLI::App& app, Action& action) {
       if (o->epochs > 0) cfg.train.epochs = o->epochs;
       if (o->threads > 0) cfg.train.threads = o->threads;
       const fs::path data = o->data.empty() ? default_data() : fs::path(o->data);
-      train(cfg, data, in_data(data, o->list), in_data(data, o->val), o->out, o->resume,
-            [](const std::string& line) { std::printf("%s\n", line.c_str()), std::fflush(stdout); });
+      train(
+          cfg, data, in_data(data, o->list), in_data(data, o->val), o->out, o->resume,
+          [](const std::string& line) { std::printf("%s\n", line.c_str()), std::fflush(stdout); }, o->init);
       return 0;
     };
   });

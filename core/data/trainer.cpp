@@ -123,8 +123,8 @@ EvalResult evaluate(Aligner& model, const FaceDataset& data, const std::vector<B
 
 void train(const TrainConfig& cfg, const std::filesystem::path& data_root,
            const std::filesystem::path& train_list, const std::filesystem::path& val_list,
-           const std::filesystem::path& out, bool resume,
-           const std::function<void(const std::string&)>& log) {
+           const std::filesystem::path& out, bool resume, const std::function<void(const std::string&)>& log,
+           const std::filesystem::path& init) {
   const TrainOptions& o = cfg.train;
   const int threads =
       o.threads > 0 ? o.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -154,15 +154,19 @@ void train(const TrainConfig& cfg, const std::filesystem::path& data_root,
   int first_epoch = 0;
   double best = 1e9;
   const auto state_file = out / "state.json";
+  const auto copy_weights = [&](const std::filesystem::path& file) {
+    Aligner saved = load_model(file);
+    if (to_json(saved->config()) != to_json(cfg.model) || saved->scheme().id != scheme.id)
+      throw std::runtime_error(file.string() +
+                               ": its configuration or scheme differs from the training configuration");
+    torch::NoGradGuard no_grad;
+    auto dst = model->named_parameters();
+    for (const auto& p : saved->named_parameters()) dst[p.key()].copy_(p.value());
+    auto dstb = model->named_buffers();
+    for (const auto& b : saved->named_buffers()) dstb[b.key()].copy_(b.value());
+  };
   if (resume && std::filesystem::exists(out / "last.pt") && std::filesystem::exists(state_file)) {
-    Aligner saved = load_model(out / "last.pt");
-    {
-      torch::NoGradGuard no_grad;
-      auto dst = model->named_parameters();
-      for (const auto& p : saved->named_parameters()) dst[p.key()].copy_(p.value());
-      auto dstb = model->named_buffers();
-      for (const auto& b : saved->named_buffers()) dstb[b.key()].copy_(b.value());
-    }
+    copy_weights(out / "last.pt");
     torch::load(optimizer, (out / "optimizer.pt").string());
     std::ifstream in(state_file);
     const json st = json::parse(in);
@@ -170,6 +174,10 @@ void train(const TrainConfig& cfg, const std::filesystem::path& data_root,
     best = st.at("best_nme").get<double>();
     log("resumed after epoch " + std::to_string(first_epoch) + " (best val NME " +
         std::to_string(best * 100) + " %)");
+  }
+  if (first_epoch == 0 && !init.empty()) {
+    copy_weights(init);
+    log("initialised from " + init.string());
   }
   std::ofstream csv(out / "log.csv", std::ios::app);
   if (first_epoch == 0) csv << "epoch,lr,train_loss,val_nme,val_fr,val_auc,seconds\n";

@@ -35,11 +35,12 @@ struct TrainConfig {
 TrainConfig load_train_config(const std::filesystem::path& file);
 
 /// Trains into `out_dir` (last.pt, best.pt, optimizer.pt, state.json, log.csv); resumes from last.pt
-/// when `resume` and it exists. `log` receives progress lines.
+/// when `resume` and it exists; otherwise starts from the weights of `init` when given (a model file of
+/// the same configuration and scheme). `log` receives progress lines.
 void train(const TrainConfig& config, const std::filesystem::path& data,
            const std::filesystem::path& train_list, const std::filesystem::path& val_list,
            const std::filesystem::path& out_dir, bool resume,
-           const std::function<void(const std::string&)>& log);
+           const std::function<void(const std::string&)>& log, const std::filesystem::path& init = {});
 
 struct EvalResult {
   std::vector<std::string> names;
