@@ -3,8 +3,10 @@
 
 #include <filesystem>
 #include <fstream>
+#include <memory>
 
 #include "lddmm/annotations.hpp"
+#include "scratch_dir.hpp"
 
 namespace lddmm {
 namespace {
@@ -14,10 +16,11 @@ namespace fs = std::filesystem;
 class Fixtures : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / "lddmm_test_annotations";
+    scratch_ = std::make_unique<testing::ScratchDir>();
+    dir_ = scratch_->path();
     fs::create_directories(dir_ / "helen");
   }
-  void TearDown() override { fs::remove_all(dir_); }
+  void TearDown() override { scratch_.reset(); }
   fs::path write(const std::string& name, const std::string& text) {
     std::ofstream(dir_ / name, std::ios::binary) << text;
     return dir_ / name;
@@ -27,6 +30,7 @@ class Fixtures : public ::testing::Test {
     for (int p = 0; p < 98; ++p) s += std::to_string(p + offset) + " " + std::to_string(2 * p + offset) + " ";
     return s + "10 20 300 310 0 1 0 0 1 0 " + image;
   }
+  std::unique_ptr<testing::ScratchDir> scratch_;
   fs::path dir_;
 };
 

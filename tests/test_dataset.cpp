@@ -9,11 +9,13 @@
 
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <random>
 
 #include "lddmm/dataset.hpp"
 #include "lddmm/pts_io.hpp"
 #include "lddmm/scheme.hpp"
+#include "scratch_dir.hpp"
 
 namespace lddmm {
 namespace {
@@ -21,7 +23,8 @@ namespace {
 class SyntheticFaces : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() / "lddmm_test_faces";
+    scratch_ = std::make_unique<testing::ScratchDir>();
+    dir_ = scratch_->path();
     std::filesystem::create_directories(dir_ / "set");
     const Scheme s = find_scheme("300w68");
     std::ofstream list(dir_ / "list.txt");
@@ -37,7 +40,8 @@ class SyntheticFaces : public ::testing::Test {
       list << name << ".png\n";
     }
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
+  void TearDown() override { scratch_.reset(); }
+  std::unique_ptr<testing::ScratchDir> scratch_;
 
   static cv::Scalar colour(int k) { return cv::Scalar(20 + 3 * k, 250 - 3 * k, (k * 37) % 256); }
 

@@ -7,6 +7,7 @@
 
 #include "lddmm/model.hpp"
 #include "lddmm/scheme.hpp"
+#include "scratch_dir.hpp"
 
 namespace lddmm {
 namespace {
@@ -70,7 +71,8 @@ TEST(Model, SavedModelsLoadWithTheSameOutputs) {
   model->eval();
   const torch::Tensor x = torch::randn({2, 3, 64, 64});
   const torch::Tensor want = model->forward(x);
-  const auto dir = std::filesystem::temp_directory_path();
+  const testing::ScratchDir scratch;
+  const auto& dir = scratch.path();
   save_model(model, dir / "lddmm_test_f32.pt", false);
   save_model(model, dir / "lddmm_test_f16.pt", true);
   Aligner a = load_model(dir / "lddmm_test_f32.pt");
@@ -81,12 +83,11 @@ TEST(Model, SavedModelsLoadWithTheSameOutputs) {
   EXPECT_TRUE(torch::allclose(b->forward(x), want, 1e-2, 0.2));  // float16 weights
   EXPECT_LT(std::filesystem::file_size(dir / "lddmm_test_f16.pt"),
             std::filesystem::file_size(dir / "lddmm_test_f32.pt"));
-  std::filesystem::remove(dir / "lddmm_test_f32.pt");
-  std::filesystem::remove(dir / "lddmm_test_f16.pt");
 }
 
 TEST(Model, DamagedOrForeignFilesGiveClearErrors) {
-  const auto dir = std::filesystem::temp_directory_path();
+  const testing::ScratchDir scratch;
+  const auto& dir = scratch.path();
   EXPECT_EQ(error_of(dir / "lddmm_no_such_model.pt"),
             (dir / "lddmm_no_such_model.pt").string() + ": no such model file");
   { std::ofstream(dir / "lddmm_garbage.pt") << "this is not a model"; }
@@ -105,8 +106,6 @@ TEST(Model, DamagedOrForeignFilesGiveClearErrors) {
   other.save_to((dir / "lddmm_other.pt").string());
   EXPECT_EQ(error_of(dir / "lddmm_other.pt"),
             (dir / "lddmm_other.pt").string() + ": not an lddmm-face model");
-  for (const char* f : {"lddmm_garbage.pt", "lddmm_trunc.pt", "lddmm_other.pt"})
-    std::filesystem::remove(dir / f);
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "lddmm/pts_io.hpp"
+#include "scratch_dir.hpp"
 
 namespace lddmm {
 namespace {
@@ -54,7 +55,8 @@ TEST(Pts, MalformedFilesNameTheFileAndLine) {
 }
 
 TEST(Pts, WriteThenReadRoundTrips) {
-  const auto file = std::filesystem::temp_directory_path() / "lddmm_test_roundtrip.pts";
+  const testing::ScratchDir dir;
+  const auto file = dir / "roundtrip.pts";
   Points p(3, 2);
   p << 1.125, 2.5, -3.75, 4, 1000.001, 0;
   write_pts(file, p);
@@ -65,14 +67,13 @@ TEST(Pts, WriteThenReadRoundTrips) {
 }
 
 TEST(Pts, ImageListsResolvePtsBesideEachImage) {
-  const auto dir = std::filesystem::temp_directory_path() / "lddmm_test_list";
-  std::filesystem::create_directories(dir);
+  const testing::ScratchDir scratch;
+  const auto& dir = scratch.path();
   { std::ofstream(dir / "list.txt") << "a/one.jpg\r\n\n# comment\nb/two.png\n"; }
   const auto items = read_image_list(dir, dir / "list.txt");
   ASSERT_EQ(items.size(), 2u);
   EXPECT_EQ(items[0].pts, dir / "a/one.pts");
   EXPECT_EQ(items[1].image, dir / "b/two.png");
-  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

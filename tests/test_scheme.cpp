@@ -7,6 +7,7 @@
 
 #include "lddmm/mean_face.hpp"
 #include "lddmm/scheme.hpp"
+#include "scratch_dir.hpp"
 
 namespace lddmm {
 namespace {
@@ -110,7 +111,8 @@ TEST(Scheme, DenseSchemeContainsTheSparseOneAndPutsNewPointsOnSegments) {
 
 TEST(Scheme, SaveThenLoadKeepsEverything) {
   const Scheme s = find_scheme("wflw98");
-  const auto file = std::filesystem::temp_directory_path() / "lddmm_test_scheme.json";
+  const testing::ScratchDir dir;
+  const auto file = dir / "scheme.json";
   save_scheme(s, file);
   const Scheme t = load_scheme(file);
   EXPECT_EQ(t.id, s.id);
@@ -120,7 +122,6 @@ TEST(Scheme, SaveThenLoadKeepsEverything) {
   EXPECT_EQ(t.mean_face.provisional, true);
   ASSERT_TRUE(t.derived_from.has_value());
   EXPECT_EQ(t.derived_from->polylines.size(), s.curves.size());
-  std::filesystem::remove(file);
 }
 
 TEST(Scheme, ProvisionalMeanFacesFollowTheirDerivation) {
