@@ -33,24 +33,6 @@ fs::path in_data(const fs::path& data, const std::string& list) {
 
 fs::path boxmap_file() { return scheme_dir().parent_path() / "dlib_boxmap.json"; }
 
-BoxMap read_boxmap(const fs::path& file) {
-  std::ifstream in(file);
-  if (!in) throw std::runtime_error(file.string() + ": no detector box map (run `lddmm-face boxmap`)");
-  try {
-    const nlohmann::json j = nlohmann::json::parse(in);
-    return {j.at("dx").get<double>(), j.at("dy").get<double>(), j.at("scale").get<double>()};
-  } catch (const std::exception& e) {
-    throw std::runtime_error(file.string() + ": bad detector box map (" + e.what() + ")");
-  }
-}
-
-// The landmark box → the detector box it would come from (the inverse of BoxMap::apply).
-Box detector_box_for(const BoxMap& map, const Box& landmarks) {
-  const double w = std::max(landmarks.w, landmarks.h) / map.scale;
-  const double cx = landmarks.cx() - map.dx * w, cy = landmarks.cy() - map.dy * w;
-  return {cx - w / 2, cy - w / 2, w, w, 0};
-}
-
 // For each face, the detection that best matches its landmarks (IoU of the mapped box ≥ 0.3), if any.
 std::vector<std::optional<Box>> detect_faces(const FaceDataset& set, const BoxMap& map) {
   FaceDetector detector;
@@ -204,7 +186,7 @@ void add_eval_command(CLI::App& app, Action& action) {
       BoxMap map;
       int missed = 0;
       if (use_dlib) {
-        map = read_boxmap(boxmap_file());
+        map = BoxMap::load(boxmap_file().string());
         detections = detect_faces(set, map);
         for (size_t i = 0; i < set.size(); ++i) {
           boxes.push_back(detections[i] ? map.apply(*detections[i]) : landmark_box(set.record(i).points));
@@ -218,8 +200,7 @@ void add_eval_command(CLI::App& app, Action& action) {
         const Scheme s68 = find_scheme("300w68");
         std::vector<double> errors;
         for (size_t i = 0; i < set.size(); ++i) {
-          const Box b =
-              detections[i] ? *detections[i] : detector_box_for(map, landmark_box(set.record(i).points));
+          const Box b = detections[i] ? *detections[i] : map.invert(landmark_box(set.record(i).points));
           const Points p68 = predictor.predict(set.record(i).image, b);
           Points p = p68;
           if (scheme.subset_of) {

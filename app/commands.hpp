@@ -18,5 +18,8 @@ void add_train_command(CLI::App& app, Action& action);
 void add_eval_command(CLI::App& app, Action& action);
 void add_boxmap_command(CLI::App& app, Action& action);
 void add_export_command(CLI::App& app, Action& action);
+void add_annotate_command(CLI::App& app, Action& action);
+void add_bench_command(CLI::App& app, Action& action);
+void add_sample_clip_command(CLI::App& app, Action& action);
 
 }  // namespace lddmm::app

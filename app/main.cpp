@@ -5,7 +5,8 @@
 #include "commands.hpp"
 
 int main(int argc, char** argv) {
-  CLI::App app{"lddmm-face: LDDMM-Face landmark schemes, deformation flows, training and evaluation"};
+  CLI::App app{
+      "lddmm-face: LDDMM-Face facial landmark tracking, schemes, deformation flows, training and evaluation"};
   app.require_subcommand(1);
   lddmm::app::Action action;
   lddmm::app::add_schemes_command(app, action);
@@ -16,6 +17,9 @@ int main(int argc, char** argv) {
   lddmm::app::add_eval_command(app, action);
   lddmm::app::add_boxmap_command(app, action);
   lddmm::app::add_export_command(app, action);
+  lddmm::app::add_annotate_command(app, action);
+  lddmm::app::add_bench_command(app, action);
+  lddmm::app::add_sample_clip_command(app, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -4,6 +4,7 @@
 
 #include <opencv2/core.hpp>
 
+#include <array>
 #include <memory>
 #include <string>
 #include <vector>
@@ -46,8 +47,21 @@ class FaceDetector {
 struct BoxMap {
   double dx = 0, dy = 0, scale = 1;  // centre offset and side, in units of the detector box width
   static BoxMap fit(const std::vector<Box>& detected, const std::vector<Box>& landmarks);
+  /// Reads a map written by `lddmm-face boxmap` (JSON with dx, dy, scale); throws std::runtime_error.
+  static BoxMap load(const std::string& file);
+  /// The installed map (resources/dlib_boxmap.json beside the schemes).
+  static BoxMap installed();
   Box apply(const Box& detected) const;
+  /// The detector box a landmark box would come from (the inverse of apply).
+  Box invert(const Box& landmarks) const;
 };
+
+/// A square crop for the network: side `side` pixels around `centre`, its axes turned by `angle` radians
+/// (counter-clockwise in the image), resized to S × S. Large faces are first reduced with area averaging
+/// so that the crop resembles the training crops (which come from images whose landmark box is about
+/// 1.25 S pixels). Writes normalised RGB CHW floats (S·S·3) and returns the image → crop affine map.
+Affine2 crop_face(const cv::Mat& bgr, const Eigen::RowVector2d& centre, double side, double angle, int S,
+                  const std::array<double, 3>& mean, const std::array<double, 3>& std, float* out);
 
 /// dlib's 68-point shape predictor (an ensemble of regression trees).
 class ShapePredictor {

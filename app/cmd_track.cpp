@@ -1,0 +1,493 @@
+// annotate, bench and sample-clip: the tracking engine on videos, cameras and images.
+#include <dlib/filtering.h>
+#include <torch/torch.h>
+
+#include <opencv2/imgproc.hpp>
+#include <opencv2/videoio.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "commands.hpp"
+#include "lddmm/clip.hpp"
+#include "lddmm/engine.hpp"
+#include "lddmm/landmark_io.hpp"
+#include "lddmm/render.hpp"
+#include "lddmm/temporal.hpp"
+#include "lddmm/tracker.hpp"
+
+namespace lddmm::app {
+namespace fs = std::filesystem;
+namespace {
+
+std::atomic<bool> g_interrupted{false};
+extern "C" void on_sigint(int) { g_interrupted = true; }
+
+const char* kDefaultModel = "lddmm-300w68-w18l-128.pt";
+
+/// $LDDMM_MODEL, else the shipped model (installed share/lddmm-face/models or the source tree's models/).
+std::string default_model() {
+  if (const char* env = std::getenv("LDDMM_MODEL")) return env;
+  const fs::path res = scheme_dir().parent_path();
+  for (const fs::path& dir : {res / "models", res.parent_path() / "models"})
+    if (fs::exists(dir / kDefaultModel)) return (dir / kDefaultModel).string();
+  return (res.parent_path() / "models" / kDefaultModel).string();
+}
+
+struct EngineOpts {
+  std::string input, model, scheme;
+  int detect_every = 10, detect_width = 320, upsample = 0, max_faces = 8, threads = 0, grid = 16;
+  bool no_smooth = false, cpu = false, dlib = false;
+  double min_cutoff = SmoothingOptions{}.min_cutoff, beta = SmoothingOptions{}.beta;
+};
+
+void add_engine_options(CLI::App* cmd, EngineOpts& o, bool with_input = true) {
+  if (with_input)
+    cmd->add_option("input", o.input, "Video file, image, folder of images, camera index (0) or /dev/videoN")
+        ->required();
+  cmd->add_option("-m,--model", o.model, "Model file (default: the shipped model, or $LDDMM_MODEL)");
+  cmd->add_option(
+      "-s,--scheme", o.scheme,
+      "Output scheme: the model's (default), a scheme id (wflw98, helen194, ...) or ID@K (dense)");
+  cmd->add_option("--detect-every", o.detect_every, "Frames between detector runs while faces are tracked")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--detect-width", o.detect_width, "Width the detector sees (0: full frame)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--upsample", o.upsample, "dlib detector upsampling (finds smaller faces, slower)")
+      ->check(CLI::Range(0, 3));
+  cmd->add_option("--max-faces", o.max_faces, "Most faces tracked at once")->check(CLI::PositiveNumber);
+  cmd->add_flag("--no-smooth", o.no_smooth, "Turn the One-Euro landmark smoothing off");
+  cmd->add_option("--min-cutoff", o.min_cutoff, "Smoothing: cutoff (Hz) of a still face")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--beta", o.beta, "Smoothing: cutoff increase per face size per second")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--threads", o.threads, "CPU threads (default: all cores)")->check(CLI::PositiveNumber);
+  cmd->add_flag("--cpu", o.cpu, "Stay on the CPU even when a GPU is present");
+  cmd->add_flag("--dlib", o.dlib, "Align with dlib's 68-point shape predictor instead of the model");
+}
+
+void set_threads(int threads) {
+  const int n = threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  torch::set_num_threads(n);
+}
+
+Tracker make_tracker(const EngineOpts& o, bool flow) {
+  const BoxMap map = BoxMap::installed();
+  std::unique_ptr<AlignBackend> backend;
+  if (o.dlib) {
+    if (!o.scheme.empty() && o.scheme != "300w68")
+      throw std::runtime_error("dlib's predictor gives only 300w68 points (drop --scheme or --dlib)");
+    backend = make_dlib_backend(map);
+  } else {
+    const std::string file = o.model.empty() ? default_model() : o.model;
+    LddmmBackendOptions bo;
+    bo.output_scheme = o.scheme;
+    bo.grid_cells = o.grid;
+    bo.cuda = !o.cpu;
+    backend = make_lddmm_backend(load_model(file), bo);
+  }
+  TrackerOptions to;
+  to.detect_every = o.detect_every;
+  to.detect_width = o.detect_width;
+  to.upsample = o.upsample;
+  to.max_faces = o.max_faces;
+  to.flow = flow;
+  to.smoothing.enabled = !o.no_smooth;
+  to.smoothing.min_cutoff = o.min_cutoff;
+  to.smoothing.beta = o.beta;
+  return Tracker(std::move(backend), map, to);
+}
+
+std::string clock_text(double seconds) {
+  if (!(seconds >= 0) || seconds > 360000) return "--:--";
+  const int s = static_cast<int>(seconds + 0.5);
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%02d:%02d", s / 60, s % 60);
+  return buf;
+}
+
+// ---------------------------------------------------------------------------------------------- annotate
+
+struct AnnotateOpts {
+  EngineOpts e;
+  std::string out, format, overlay, pts_dir;
+  bool grid = true, momenta = true, quiet = false;
+  int64_t max_frames = 0;
+};
+
+int run_annotate(const AnnotateOpts& o) {
+  using Clock = std::chrono::steady_clock;
+  set_threads(o.e.threads);
+  Tracker tracker = make_tracker(o.e, !o.overlay.empty() && !o.e.dlib);
+  const Scheme& model_scheme = tracker.backend().scheme();
+  const Scheme& out_scheme = tracker.backend().output_scheme();
+  auto source = open_source(o.e.input);
+  const double fps_in = source->fps();
+  const int64_t total = source->frame_count();
+  const std::string described = source->describe();
+
+  std::string format = o.format;
+  if (format.empty()) format = fs::path(o.out).extension() == ".json" ? "json" : "csv";
+  const LandmarkFormat fmt = parse_landmark_format(format);
+  const std::string target = fmt == LandmarkFormat::Pts ? (o.pts_dir.empty() ? o.out : o.pts_dir) : o.out;
+  if (target.empty())
+    throw std::runtime_error("give --out (a .csv/.json file, or a folder with --format pts)");
+  auto writer = make_landmark_writer(fmt, target, out_scheme.id, out_scheme.num_points, described);
+
+  cv::VideoWriter video;
+  OverlayOptions draw;
+  draw.flow.show_grid = o.grid;
+  draw.flow.show_momenta = o.momenta;
+  draw.flow.show_template = false;
+
+  std::signal(SIGINT, on_sigint);
+  Engine engine(std::move(source), tracker);
+  const auto t0 = Clock::now();
+  int64_t frames = 0, with_face = 0, detections = 0;
+  std::map<int, int64_t> ids;
+  std::string failure;
+  try {
+    EngineOutput out;
+    while (engine.next(out)) {
+      for (const LandmarkRow& r : rows_of(out.result)) {
+        writer->write(r);
+        ++ids[r.face];
+      }
+      writer->end_frame(out.result.index, out.result.time);
+      ++frames;
+      with_face += out.result.faces.empty() ? 0 : 1;
+      detections += out.result.detector_ran ? 1 : 0;
+      if (!o.overlay.empty()) {
+        if (!video.isOpened()) {
+          const int fourcc = fs::path(o.overlay).extension() == ".avi"
+                                 ? cv::VideoWriter::fourcc('M', 'J', 'P', 'G')
+                                 : cv::VideoWriter::fourcc('m', 'p', '4', 'v');
+          if (!video.open(o.overlay, cv::CAP_FFMPEG, fourcc, fps_in, out.frame.image.size()))
+            throw std::runtime_error(o.overlay + ": cannot write the overlay video");
+        }
+        cv::Mat canvas = out.frame.image.clone();
+        draw_result(canvas, out.result, model_scheme, out_scheme, draw);
+        video.write(canvas);
+      }
+      if (!o.quiet && (frames % 10 == 0 || frames == total)) {
+        const double el = std::chrono::duration<double>(Clock::now() - t0).count();
+        const double fps = frames / std::max(el, 1e-9);
+        std::fprintf(stderr, "\rframe %lld%s  %.1f fps  ETA %s  faces %zu   ", static_cast<long long>(frames),
+                     total > 0 ? ("/" + std::to_string(total)).c_str() : "", fps,
+                     total > 0 ? clock_text((total - frames) / std::max(fps, 1e-9)).c_str() : "--:--",
+                     out.result.faces.size());
+      }
+      if (o.max_frames > 0 && frames >= o.max_frames) break;
+      if (g_interrupted) break;
+    }
+  } catch (const std::exception& e) {
+    failure = e.what();
+  }
+  engine.stop();
+  writer->finish();
+  if (video.isOpened()) video.release();
+  const double el = std::chrono::duration<double>(Clock::now() - t0).count();
+  if (!o.quiet) std::fprintf(stderr, "\n");
+  std::printf("%s: %lld frames in %.1f s (%.1f fps), a face in %lld, %zu face id(s), %lld detector runs\n",
+              described.c_str(), static_cast<long long>(frames), el, frames / std::max(el, 1e-9),
+              static_cast<long long>(with_face), ids.size(), static_cast<long long>(detections));
+  std::printf("landmarks (%s, %d points) → %s%s%s\n", out_scheme.id.c_str(), out_scheme.num_points,
+              target.c_str(), o.overlay.empty() ? "" : "; overlay → ", o.overlay.c_str());
+  if (!failure.empty()) throw std::runtime_error(failure + " (results up to then are saved)");
+  if (g_interrupted) {
+    std::fprintf(stderr, "lddmm-face: interrupted; results up to frame %lld are saved\n",
+                 static_cast<long long>(frames));
+    return 130;
+  }
+  return 0;
+}
+
+// ---------------------------------------------------------------------------------------------- bench
+
+struct BenchOpts {
+  EngineOpts e;
+  std::string truth, json;
+  bool no_dlib = false;
+  int64_t max_frames = 0;
+};
+
+struct Run {
+  std::string name;
+  double fps = 0, p50 = 0, p95 = 0;
+  int64_t frames = 0;
+  std::vector<FrameResult> results;  // raw and smoothed points per face
+};
+
+double percentile(std::vector<double> v, double q) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const double pos = q * static_cast<double>(v.size() - 1);
+  const auto i = static_cast<size_t>(pos);
+  const double f = pos - static_cast<double>(i);
+  return i + 1 < v.size() ? v[i] * (1 - f) + v[i + 1] * f : v[i];
+}
+
+Run run_pipeline(const EngineOpts& e, const std::string& name, int64_t max_frames) {
+  using Clock = std::chrono::steady_clock;
+  Tracker tracker = make_tracker(e, false);
+  Run run;
+  run.name = name;
+  std::vector<double> latency;
+  Engine engine(open_source(e.input), tracker, 1);
+  const auto t0 = Clock::now();
+  EngineOutput out;
+  while (engine.next(out)) {
+    latency.push_back(out.latency_ms);
+    run.results.push_back(std::move(out.result));
+    if ((max_frames > 0 && static_cast<int64_t>(run.results.size()) >= max_frames) || g_interrupted) break;
+  }
+  const double el = std::chrono::duration<double>(Clock::now() - t0).count();
+  run.frames = static_cast<int64_t>(run.results.size());
+  run.fps = run.frames / std::max(el, 1e-9);
+  run.p50 = percentile(latency, 0.5);
+  run.p95 = percentile(latency, 0.95);
+  return run;
+}
+
+struct Stability {
+  double jitter = 0, lag_ms = 0, error = 0;
+  int pairs = 0;
+  bool valid = false;
+};
+
+/// The predicted tracks matched to the true faces (box IoU ≥ 0.3, frame by frame), scored by
+/// temporal_errors and pooled over faces (weighted by frame pairs).
+Stability stability(const std::vector<std::vector<LandmarkRow>>& predicted,
+                    const std::vector<LandmarkRow>& truth, double fps) {
+  std::map<int, std::pair<Track, Track>> by_face;  // truth face → (predicted, truth)
+  std::map<int, std::vector<double>> norms;
+  const size_t T = predicted.size();
+  for (const LandmarkRow& r : truth) {
+    if (r.frame < 0 || static_cast<size_t>(r.frame) >= T) continue;
+    auto& [pred, tru] = by_face[r.face];
+    if (pred.empty()) {
+      pred.assign(T, Points());
+      tru.assign(T, Points());
+      norms[r.face].assign(T, 0.0);
+    }
+    const auto t = static_cast<size_t>(r.frame);
+    tru[t] = r.points;
+    norms[r.face][t] = (r.points.row(36) - r.points.row(45)).norm();
+    double best = 0.3;
+    for (const LandmarkRow& p : predicted[t]) {
+      const double v = iou(landmark_box(p.points), landmark_box(r.points));
+      if (v > best && p.points.rows() == r.points.rows()) {
+        best = v;
+        pred[t] = p.points;
+      }
+    }
+  }
+  Stability s;
+  double lag = 0;
+  for (auto& [face, tracks] : by_face) {
+    const TemporalErrors e = temporal_errors(tracks.first, tracks.second, norms[face]);
+    if (e.pairs == 0) continue;
+    s.jitter += e.jitter * e.pairs;
+    s.error += e.error * e.pairs;
+    lag += e.lag_frames * e.pairs;
+    s.pairs += e.pairs;
+  }
+  if (s.pairs > 0) {
+    s.jitter /= s.pairs;
+    s.error /= s.pairs;
+    s.lag_ms = lag / s.pairs / fps * 1000;
+    s.valid = true;
+  }
+  return s;
+}
+
+std::vector<std::vector<LandmarkRow>> rows_per_frame(const Run& run, bool raw) {
+  std::vector<std::vector<LandmarkRow>> rows(run.results.size());
+  for (size_t t = 0; t < run.results.size(); ++t)
+    for (const FaceResult& f : run.results[t].faces) {
+      LandmarkRow r;
+      r.frame = static_cast<int64_t>(t);
+      r.face = f.id;
+      r.points = raw ? f.raw : f.points;
+      rows[t].push_back(std::move(r));
+    }
+  return rows;
+}
+
+/// dlib's momentum_filter on every coordinate of each face id, its settings fitted by dlib's
+/// find_optimal_momentum_filter on these raw tracks (what dlib's documentation suggests).
+std::vector<std::vector<LandmarkRow>> dlib_filtered(const std::vector<std::vector<LandmarkRow>>& raw) {
+  std::map<int, std::vector<std::pair<size_t, const LandmarkRow*>>> by_id;
+  for (size_t t = 0; t < raw.size(); ++t)
+    for (const LandmarkRow& r : raw[t]) by_id[r.face].emplace_back(t, &r);
+  std::vector<std::vector<double>> sequences;
+  for (const auto& [id, rows] : by_id) {
+    if (rows.size() < 6) continue;
+    for (Eigen::Index i = 0; i < rows.front().second->points.rows(); ++i)
+      for (int c = 0; c < 2; ++c) {
+        std::vector<double> seq;
+        for (const auto& [t, r] : rows) seq.push_back(r->points(i, c));
+        sequences.push_back(std::move(seq));
+      }
+  }
+  auto out = raw;
+  if (sequences.empty()) return out;
+  const dlib::momentum_filter tuned = dlib::find_optimal_momentum_filter(sequences);
+  for (const auto& [id, rows] : by_id) {
+    const Eigen::Index n = rows.front().second->points.rows();
+    std::vector<dlib::momentum_filter> filters(static_cast<size_t>(2 * n), tuned);
+    for (const auto& [t, r] : rows)
+      for (LandmarkRow& o : out[t])
+        if (o.face == id)
+          for (Eigen::Index i = 0; i < n; ++i)
+            for (int c = 0; c < 2; ++c)
+              o.points(i, c) = filters[static_cast<size_t>(2 * i + c)](r->points(i, c));
+  }
+  return out;
+}
+
+int run_bench(const BenchOpts& o) {
+  set_threads(o.e.threads);
+  std::signal(SIGINT, on_sigint);
+  std::vector<LandmarkRow> truth;
+  if (!o.truth.empty()) truth = read_landmarks(o.truth);
+  double fps_in = 30;
+  int64_t frames_in = 0;
+  cv::Size size;
+  {
+    auto src = open_source(o.e.input);
+    fps_in = src->fps();
+    frames_in = src->frame_count();
+    Frame f;
+    if (src->read(f)) size = f.image.size();
+  }
+  std::printf("bench: %s (%dx%d, %lld frames, %.0f fps), %d threads\n", o.e.input.c_str(), size.width,
+              size.height, static_cast<long long>(frames_in), fps_in, torch::get_num_threads());
+  EngineOpts ours = o.e;
+  ours.dlib = false;
+  ours.scheme.clear();
+  Run a = run_pipeline(ours, "ours", o.max_frames);
+  std::vector<Run> runs;
+  runs.push_back(std::move(a));
+  if (!o.no_dlib) {
+    EngineOpts d = o.e;
+    d.dlib = true;
+    d.scheme.clear();
+    runs.push_back(run_pipeline(d, "dlib", o.max_frames));
+  }
+  nlohmann::json js = nlohmann::json::array();
+  std::printf("\n%-32s %8s %8s %8s %10s %8s %8s\n", "pipeline", "fps", "p50 ms", "p95 ms", "jitter %",
+              "lag ms", "NME %");
+  auto row = [&](const std::string& name, const Run& r, const std::vector<std::vector<LandmarkRow>>* tracks) {
+    Stability s;
+    if (tracks != nullptr && !truth.empty()) s = stability(*tracks, truth, fps_in);
+    std::printf("%-32s %8.1f %8.1f %8.1f", name.c_str(), r.fps, r.p50, r.p95);
+    if (s.valid)
+      std::printf(" %10.3f %8.1f %8.2f\n", 100 * s.jitter, s.lag_ms, 100 * s.error);
+    else
+      std::printf(" %10s %8s %8s\n", "-", "-", "-");
+    nlohmann::json j = {
+        {"pipeline", name}, {"fps", r.fps}, {"p50_ms", r.p50}, {"p95_ms", r.p95}, {"frames", r.frames}};
+    if (s.valid) {
+      j["jitter"] = s.jitter;
+      j["lag_ms"] = s.lag_ms;
+      j["nme"] = s.error;
+    }
+    js.push_back(j);
+  };
+  const auto ours_raw = rows_per_frame(runs[0], true), ours_smooth = rows_per_frame(runs[0], false);
+  row(o.e.no_smooth ? "ours (LDDMM-Face)" : "ours (LDDMM-Face, One-Euro)", runs[0], &ours_smooth);
+  if (!o.e.no_smooth) row("ours (LDDMM-Face, raw)", runs[0], &ours_raw);
+  if (runs.size() > 1) {
+    const auto dlib_raw = rows_per_frame(runs[1], true);
+    row("dlib (HOG + 68-pt predictor)", runs[1], &dlib_raw);
+    if (!truth.empty()) {
+      const auto filtered = dlib_filtered(dlib_raw);
+      row("dlib + momentum_filter", runs[1], &filtered);
+    }
+  }
+  if (!truth.empty())
+    std::printf(
+        "jitter: error of frame-to-frame landmark motion against the true motion, %% of the inter-ocular "
+        "distance; lag: best delay against the truth; NME: mean error, %% inter-ocular\n");
+  std::printf(
+      "fps: end to end (decode, detect every %d frames at %d px, align, smooth); latency: frame decoded → "
+      "landmarks ready\n",
+      o.e.detect_every, o.e.detect_width);
+  if (!o.json.empty()) {
+    std::ofstream f(o.json);
+    if (!f) throw std::runtime_error(o.json + ": cannot write");
+    f << js.dump(2) << '\n';
+  }
+  return g_interrupted ? 130 : 0;
+}
+
+}  // namespace
+
+void add_annotate_command(CLI::App& app, Action& action) {
+  auto o = std::make_shared<AnnotateOpts>();
+  CLI::App* cmd = app.add_subcommand(
+      "annotate", "Track faces in a video, camera, image or folder; write landmarks and an overlay video");
+  add_engine_options(cmd, o->e);
+  cmd->add_option("-o,--out", o->out, "Landmarks file (.csv or .json), or a folder with --format pts")
+      ->required();
+  cmd->add_option("-f,--format", o->format, "csv, json or pts (default: from the --out extension)")
+      ->check(CLI::IsMember({"csv", "json", "pts"}));
+  cmd->add_option("--overlay", o->overlay,
+                  "Also write the frames with curves, points, momenta and grid (.mp4/.avi)");
+  cmd->add_option("--grid", o->e.grid, "Overlay grid cells (0: no grid)")->check(CLI::NonNegativeNumber);
+  cmd->add_flag("!--no-momenta", o->momenta, "Overlay without momentum arrows");
+  cmd->add_option("--max-frames", o->max_frames, "Stop after this many frames")->check(CLI::PositiveNumber);
+  cmd->add_flag("-q,--quiet", o->quiet, "No progress line");
+  cmd->callback([o, &action] {
+    o->grid = o->e.grid > 0;
+    action = [o] { return run_annotate(*o); };
+  });
+}
+
+void add_bench_command(CLI::App& app, Action& action) {
+  auto o = std::make_shared<BenchOpts>();
+  CLI::App* cmd = app.add_subcommand(
+      "bench", "Frames per second, latency and (with --truth) jitter and lag: ours against dlib, same run");
+  add_engine_options(cmd, o->e);
+  cmd->add_option("--truth", o->truth, "True landmark tracks (CSV from sample-clip) for jitter, lag and NME")
+      ->check(CLI::ExistingFile);
+  cmd->add_flag("--no-dlib", o->no_dlib, "Only our pipeline");
+  cmd->add_option("--max-frames", o->max_frames, "Stop after this many frames")->check(CLI::PositiveNumber);
+  cmd->add_option("--json", o->json, "Also write the rows as JSON");
+  cmd->callback([o, &action] { action = [o] { return run_bench(*o); }; });
+}
+
+void add_sample_clip_command(CLI::App& app, Action& action) {
+  auto opts = std::make_shared<ClipOptions>();
+  auto video = std::make_shared<std::string>("sample.avi");
+  auto truth = std::make_shared<std::string>();
+  CLI::App* cmd = app.add_subcommand(
+      "sample-clip",
+      "Make the sample video (a Debian dlib example photo under a moving camera) and its true tracks");
+  cmd->add_option("-o,--out", *video, "Video file (.avi Motion-JPEG or .mp4)");
+  cmd->add_option("--truth", *truth, "True landmarks CSV (default: <out>.truth.csv)");
+  cmd->add_option("--frames", opts->frames, "Frames")->check(CLI::PositiveNumber);
+  cmd->add_option("--size", opts->width, "Width (height is 3/4 of it)")->check(CLI::Range(64, 4096));
+  cmd->callback([=, &action] {
+    action = [=] {
+      opts->height = opts->width * 3 / 4;
+      const fs::path t = truth->empty() ? fs::path(*video).replace_extension(".truth.csv") : fs::path(*truth);
+      const ClipInfo info = generate_clip(*opts, *video, t);
+      std::printf("%s: %d frames %dx%d at %.0f fps, %d faces; true landmarks (%d rows) → %s\n",
+                  video->c_str(), info.frames, opts->width, opts->height, opts->fps, info.faces,
+                  info.truth_rows, t.c_str());
+      return 0;
+    };
+  });
+}
+
+}  // namespace lddmm::app

@@ -1,0 +1,157 @@
+#include "lddmm/engine.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace lddmm {
+
+using Clock = std::chrono::steady_clock;
+
+struct Engine::Impl {
+  std::unique_ptr<FrameSource> source;
+  Tracker* tracker = nullptr;
+  size_t capacity = 4;
+  bool live = false;
+
+  std::mutex mutex;
+  std::condition_variable cv;
+  std::deque<std::pair<Frame, Clock::time_point>> in;
+  std::deque<EngineOutput> out;
+  std::vector<std::function<void(Tracker&)>> tasks;
+  bool reader_done = false, worker_done = false;
+  std::exception_ptr error;
+  std::atomic<bool> stop{false};
+  std::thread reader, worker;
+
+  void read_loop() {
+    try {
+      while (!stop) {
+        Frame f;
+        if (!source->read(f)) break;
+        const auto t = Clock::now();
+        std::unique_lock<std::mutex> lock(mutex);
+        if (live) {
+          in.clear();  // the newest frame wins
+        } else {
+          cv.wait(lock, [&] { return in.size() < capacity || stop; });
+          if (stop) break;
+        }
+        in.emplace_back(std::move(f), t);
+        cv.notify_all();
+      }
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(mutex);
+      error = std::current_exception();
+    }
+    std::lock_guard<std::mutex> lock(mutex);
+    reader_done = true;
+    cv.notify_all();
+  }
+
+  void work_loop() {
+    try {
+      for (;;) {
+        std::pair<Frame, Clock::time_point> item;
+        std::vector<std::function<void(Tracker&)>> todo;
+        {
+          std::unique_lock<std::mutex> lock(mutex);
+          cv.wait(lock, [&] { return !in.empty() || reader_done || stop || !tasks.empty(); });
+          todo.swap(tasks);
+          if (in.empty() && todo.empty() && (reader_done || stop)) break;
+          if (!in.empty()) {
+            item = std::move(in.front());
+            in.pop_front();
+            cv.notify_all();
+          }
+        }
+        for (auto& task : todo) task(*tracker);
+        if (item.first.image.empty()) continue;
+        if (!live) item.second = Clock::now();  // files: count from when the worker takes the frame
+        EngineOutput o;
+        o.result = tracker->process(item.first);
+        o.frame = std::move(item.first);
+        o.latency_ms = std::chrono::duration<double, std::milli>(Clock::now() - item.second).count();
+        std::unique_lock<std::mutex> lock(mutex);
+        if (live) {
+          out.clear();  // the consumer only wants the newest result
+        } else {
+          cv.wait(lock, [&] { return out.size() < capacity || stop; });
+          if (stop) break;
+        }
+        out.push_back(std::move(o));
+        cv.notify_all();
+      }
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(mutex);
+      if (!error) error = std::current_exception();
+      stop = true;
+    }
+    std::lock_guard<std::mutex> lock(mutex);
+    worker_done = true;
+    cv.notify_all();
+  }
+};
+
+Engine::Engine(std::unique_ptr<FrameSource> source, Tracker& tracker, size_t queue)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->source = std::move(source);
+  impl_->tracker = &tracker;
+  impl_->capacity = std::max<size_t>(1, queue);
+  impl_->live = impl_->source->live();
+  impl_->reader = std::thread([this] { impl_->read_loop(); });
+  impl_->worker = std::thread([this] { impl_->work_loop(); });
+}
+
+Engine::~Engine() {
+  stop();
+  if (impl_->reader.joinable()) impl_->reader.join();
+  if (impl_->worker.joinable()) impl_->worker.join();
+}
+
+void Engine::stop() {
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  impl_->stop = true;
+  impl_->cv.notify_all();
+}
+
+void Engine::post(std::function<void(Tracker&)> task) {
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  impl_->tasks.push_back(std::move(task));
+  impl_->cv.notify_all();
+}
+
+bool Engine::finished() const {
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  return impl_->worker_done && impl_->out.empty() && !impl_->error;
+}
+
+const FrameSource& Engine::source() const { return *impl_->source; }
+
+bool Engine::next(EngineOutput& o, int timeout_ms) {
+  std::unique_lock<std::mutex> lock(impl_->mutex);
+  auto ready = [&] { return !impl_->out.empty() || impl_->worker_done; };
+  if (timeout_ms < 0) {
+    impl_->cv.wait(lock, ready);
+  } else if (!impl_->cv.wait_for(lock, std::chrono::milliseconds(timeout_ms), ready)) {
+    return false;
+  }
+  if (!impl_->out.empty()) {
+    o = std::move(impl_->out.front());
+    impl_->out.pop_front();
+    impl_->cv.notify_all();
+    return true;
+  }
+  if (impl_->error) {
+    std::exception_ptr e = impl_->error;
+    impl_->error = nullptr;
+    std::rethrow_exception(e);
+  }
+  return false;
+}
+
+}  // namespace lddmm

@@ -1,0 +1,122 @@
+// The tracking engine's synchronous core: detect faces with dlib's HOG detector on a schedule, follow
+// each face from its previous landmarks in between, align all faces of a frame in one batch, smooth, and
+// convert to the requested output scheme. Two alignment backends share the policy: the LDDMM-Face model
+// (LibTorch, CUDA when present) and dlib's 68-point shape predictor (the baseline of `bench`).
+#pragma once
+
+#include <opencv2/core.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "lddmm/faces.hpp"
+#include "lddmm/model.hpp"
+#include "lddmm/points.hpp"
+#include "lddmm/scheme.hpp"
+#include "lddmm/source.hpp"
+#include "lddmm/temporal.hpp"
+
+namespace lddmm {
+
+/// Where to look for a face: the square around its (possibly rotated) landmark box.
+struct FaceCrop {
+  Eigen::RowVector2d centre{0, 0};  // landmark box centre, image pixels
+  double side = 0;                  // landmark box side (the larger of width and height), pixels
+  double angle = 0;                 // in-plane rotation of the face, radians (eye axis against the x axis)
+  std::optional<Box> detection;     // the detector's own box when the face was just detected
+};
+
+/// What the flow looks like for one face, in image pixels (for drawing).
+struct FaceFlow {
+  Points template_points;          // the model's mean face where the crop puts it
+  Points momenta;                  // α(0) at the template points (vectors, pixels)
+  std::vector<Points> trajectory;  // x(t_k), k = 0..steps
+  Points grid;                     // deformed grid nodes ((cells + 1)² rows), empty when not asked
+  std::vector<double> grid_det;    // det of the flow's Jacobian at each node
+  std::vector<int64_t> grid_curve;
+  int grid_cells = 0;
+};
+
+struct AlignedFace {
+  Points points;  // the model's scheme, image pixels
+  Points output;  // the output scheme, image pixels (same as points when it is the model's)
+  std::optional<FaceFlow> flow;
+};
+
+/// An alignment method: crops → landmarks.
+class AlignBackend {
+ public:
+  virtual ~AlignBackend() = default;
+  virtual const Scheme& scheme() const = 0;         // the points it predicts
+  virtual const Scheme& output_scheme() const = 0;  // the points it reports
+  virtual std::vector<AlignedFace> align(const cv::Mat& bgr, const std::vector<FaceCrop>& crops,
+                                         bool with_flow) = 0;
+  virtual std::string describe() const = 0;
+};
+
+struct LddmmBackendOptions {
+  std::string output_scheme;  // "" = the model's; a scheme id or file; "ID@K" = dense
+  int grid_cells = 16;        // grid density of FaceFlow (0: no grid)
+  bool cuda = true;           // use a GPU when LibTorch sees one
+};
+
+/// The LDDMM-Face model. Faces of one frame go through the network as one batch.
+std::unique_ptr<AlignBackend> make_lddmm_backend(Aligner model, const LddmmBackendOptions& options = {});
+/// dlib's 68-point shape predictor, fed the detector box (or the one the previous landmarks imply).
+std::unique_ptr<AlignBackend> make_dlib_backend(const BoxMap& map);
+
+struct TrackerOptions {
+  int detect_every = 10;   // frames between detector runs while every face is tracked
+  int detect_width = 320;  // the detector sees the frame scaled to this width (0: full size)
+  int upsample = 0;        // dlib upsampling of the detector input (finds smaller faces)
+  int max_faces = 8;
+  int max_misses = 2;  // detector runs a tracked face may go unconfirmed before it is dropped
+  bool flow = false;   // fill AlignedFace::flow (template, momenta, trajectories, grid)
+  SmoothingOptions smoothing;
+};
+
+struct FaceResult {
+  int id = 0;
+  Box box;                // the face's landmark box (output points), image pixels
+  double score = 0;       // the detector's confidence at its last detection
+  bool detected = false;  // the detector found it on this frame (else it was followed)
+  Points points;          // output scheme, smoothed when smoothing is on
+  Points raw;             // the model's scheme, not smoothed
+  std::optional<FaceFlow> flow;
+};
+
+struct FrameResult {
+  int64_t index = 0;
+  double time = 0;
+  std::vector<FaceResult> faces;
+  bool detector_ran = false;
+  double detect_ms = 0, align_ms = 0, total_ms = 0;
+};
+
+class Tracker {
+ public:
+  Tracker(std::unique_ptr<AlignBackend> backend, const BoxMap& map, TrackerOptions options = {});
+  ~Tracker();
+  Tracker(Tracker&&) noexcept;
+  Tracker& operator=(Tracker&&) noexcept;
+  FrameResult process(const Frame& frame);
+  /// Forgets every face (a new video, a seek).
+  void reset();
+  const AlignBackend& backend() const;
+  const TrackerOptions& options() const;
+  void set_smoothing(const SmoothingOptions& smoothing);
+  void set_flow(bool flow);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+/// The crop for a face whose landmarks (in `scheme`) are known: rotation from the normalisation pair
+/// (outer eye corners), box of the landmarks in that rotated frame.
+FaceCrop crop_from_points(const Points& points, const Scheme& scheme);
+
+}  // namespace lddmm

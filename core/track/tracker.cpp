@@ -1,0 +1,381 @@
+#include "lddmm/tracker.hpp"
+
+#include <torch/cuda.h>
+#include <torch/torch.h>
+
+#include <opencv2/imgproc.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <stdexcept>
+
+#include "lddmm/correspondence.hpp"
+#include "lddmm/register.hpp"
+
+namespace lddmm {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double ms_since(Clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+}
+
+torch::Tensor to_tensor(const Points& p) {
+  return torch::from_blob(const_cast<double*>(p.data()), {p.rows(), 2}, torch::kFloat64).clone();
+}
+
+Points to_points(const torch::Tensor& t) {
+  const torch::Tensor c = t.to(torch::kCPU, torch::kFloat64).contiguous().view({-1, 2});
+  Points p(c.size(0), 2);
+  std::copy(c.data_ptr<double>(), c.data_ptr<double>() + c.numel(), p.data());
+  return p;
+}
+
+Points vectors_through(const Affine2& m, const Points& v) { return v * m.leftCols<2>().transpose(); }
+
+class LddmmBackend : public AlignBackend {
+ public:
+  LddmmBackend(Aligner model, const LddmmBackendOptions& o) : model_(std::move(model)), options_(o) {
+    model_->eval();
+    device_ =
+        (o.cuda && torch::cuda::is_available()) ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
+    model_->to(device_);
+    const Scheme& s = model_->scheme();
+    const int S = model_->config().input_size;
+    scale_ = S / s.mean_face.frame;
+    output_ = s;
+    if (!o.output_scheme.empty() && o.output_scheme != s.id) {
+      if (model_->config().head != Head::Lddmm)
+        throw std::runtime_error("a coordinate-regression model predicts only its own scheme (" + s.id + ")");
+      output_ = find_scheme(o.output_scheme);
+      Correspondence c = correspond(s, output_);
+      // Into the network's input frame: source points × scale_, target points × S / target frame.
+      const double t = S / output_.mean_face.frame;
+      corr_ = c;
+      corr_->target_in_source = c.target_in_source * scale_;
+      corr_->target_to_source.leftCols<2>() = c.target_to_source.leftCols<2>() * (scale_ / t);
+      corr_->target_to_source.col(2) = c.target_to_source.col(2) * scale_;
+    }
+    if (o.grid_cells > 0) {
+      grid_ = make_grid(s, o.grid_cells);
+      grid_nodes_ = to_tensor(grid_.nodes * scale_).to(torch::kFloat32);
+      grid_curve_ = torch::tensor(grid_.curve, torch::kInt64);
+    }
+    describe_ = s.id + " model (" +
+                std::string(model_->config().head == Head::Lddmm ? "LDDMM" : "coordinates") + ", " +
+                std::to_string(S) + " px) on " + (device_.is_cuda() ? "CUDA" : "CPU");
+  }
+  const Scheme& scheme() const override { return model_->scheme(); }
+  const Scheme& output_scheme() const override { return output_; }
+  std::string describe() const override { return describe_; }
+
+  std::vector<AlignedFace> align(const cv::Mat& bgr, const std::vector<FaceCrop>& crops,
+                                 bool with_flow) override {
+    std::vector<AlignedFace> out(crops.size());
+    if (crops.empty()) return out;
+    const int S = model_->config().input_size;
+    const auto B = static_cast<int64_t>(crops.size());
+    torch::Tensor batch = torch::empty({B, 3, S, S}, torch::kFloat32);
+    std::vector<Affine2> back(crops.size());
+    for (size_t i = 0; i < crops.size(); ++i) {
+      const FaceCrop& c = crops[i];
+      const Affine2 m = crop_face(bgr, c.centre, 1.25 * c.side, c.angle, S, model_->config().mean,
+                                  model_->config().std, batch[static_cast<int64_t>(i)].data_ptr<float>());
+      back[i] = invert_affine(m);
+    }
+    torch::InferenceMode guard;
+    const torch::Tensor x = batch.to(device_);
+    const torch::Tensor head = model_->head_output(x);
+    const bool lddmm = model_->config().head == Head::Lddmm;
+    const torch::Tensor tmpl = model_->template_points();
+    const torch::Tensor pts = lddmm ? model_->layer().forward(tmpl, head) : tmpl.unsqueeze(0) + head;
+    const torch::Tensor pts_cpu = pts.to(torch::kCPU, torch::kFloat64);
+    torch::Tensor carried;
+    if (corr_) carried = carry_points(model_->layer(), *corr_, tmpl, head);
+    std::optional<FlowTrace> trace;
+    if (with_flow && lddmm)
+      trace = model_->layer().trace(
+          tmpl, head, grid_nodes_.defined() ? grid_nodes_.to(tmpl.device()) : grid_nodes_, grid_curve_);
+    const Points tmpl_pts = to_points(tmpl);
+    for (size_t i = 0; i < crops.size(); ++i) {
+      const auto b = static_cast<int64_t>(i);
+      AlignedFace& f = out[i];
+      f.points = apply_affine(back[i], to_points(pts_cpu[b]));
+      f.output = corr_ ? apply_affine(back[i], to_points(carried[b])) : f.points;
+      if (trace) {
+        FaceFlow fl;
+        fl.template_points = apply_affine(back[i], tmpl_pts);
+        fl.momenta = vectors_through(back[i], to_points(head[b]));
+        for (int64_t k = 0; k < trace->point_path.size(0); ++k)
+          fl.trajectory.push_back(apply_affine(back[i], to_points(trace->point_path[k][b])));
+        if (trace->extra.defined()) {
+          fl.grid = apply_affine(back[i], to_points(trace->extra[b]));
+          const torch::Tensor det = trace->extra_det[b].to(torch::kCPU, torch::kFloat64).contiguous();
+          fl.grid_det.assign(det.data_ptr<double>(), det.data_ptr<double>() + det.numel());
+          fl.grid_curve = grid_.curve;
+          fl.grid_cells = grid_.cells;
+        }
+        f.flow = std::move(fl);
+      }
+    }
+    return out;
+  }
+
+ private:
+  Aligner model_;
+  LddmmBackendOptions options_;
+  torch::Device device_{torch::kCPU};
+  double scale_ = 1;
+  Scheme output_;
+  std::optional<Correspondence> corr_;
+  Grid grid_;
+  torch::Tensor grid_nodes_, grid_curve_;
+  std::string describe_;
+};
+
+class DlibBackend : public AlignBackend {
+ public:
+  explicit DlibBackend(const BoxMap& map) : map_(map), scheme_(find_scheme("300w68")) {}
+  const Scheme& scheme() const override { return scheme_; }
+  const Scheme& output_scheme() const override { return scheme_; }
+  std::string describe() const override { return "dlib 68-point shape predictor"; }
+  std::vector<AlignedFace> align(const cv::Mat& bgr, const std::vector<FaceCrop>& crops, bool) override {
+    std::vector<AlignedFace> out(crops.size());
+    for (size_t i = 0; i < crops.size(); ++i) {
+      const FaceCrop& c = crops[i];
+      const Box box =
+          c.detection
+              ? *c.detection
+              : map_.invert(Box{c.centre.x() - c.side / 2, c.centre.y() - c.side / 2, c.side, c.side, 0});
+      out[i].points = predictor_.predict(bgr, box);
+      out[i].output = out[i].points;
+    }
+    return out;
+  }
+
+ private:
+  BoxMap map_;
+  Scheme scheme_;
+  ShapePredictor predictor_;
+};
+
+struct FaceTrack {
+  int id = 0;
+  FaceCrop crop;  // where to look on the next frame
+  Points raw;     // last model-scheme landmarks
+  double score = 0;
+  int misses = 0;  // detector runs without a matching box
+  int age = 0;
+  LandmarkSmoother smoother;
+};
+
+}  // namespace
+
+std::unique_ptr<AlignBackend> make_lddmm_backend(Aligner model, const LddmmBackendOptions& options) {
+  return std::make_unique<LddmmBackend>(std::move(model), options);
+}
+
+std::unique_ptr<AlignBackend> make_dlib_backend(const BoxMap& map) {
+  return std::make_unique<DlibBackend>(map);
+}
+
+FaceCrop crop_from_points(const Points& p, const Scheme& scheme) {
+  const Eigen::RowVector2d eye_a = p.row(scheme.normalisation[0]), eye_b = p.row(scheme.normalisation[1]);
+  Eigen::RowVector2d axis = eye_b - eye_a;
+  if (axis.x() < 0) axis = -axis;  // keep the face upright whichever way the pair is listed
+  FaceCrop c;
+  c.angle = std::atan2(axis.y(), axis.x());
+  const double co = std::cos(c.angle), si = std::sin(c.angle);
+  const Eigen::RowVector2d mid = p.colwise().mean();
+  // Into the face's frame: q = R(−angle)(p − mid).
+  Eigen::Matrix2d r;
+  r << co, si, -si, co;
+  const Points q = (p.rowwise() - mid) * r.transpose();
+  const Eigen::RowVector2d lo = q.colwise().minCoeff(), hi = q.colwise().maxCoeff();
+  const Eigen::RowVector2d centre_q = (lo + hi) / 2;
+  c.centre = mid + centre_q * r;  // R(angle) · centre_q
+  c.side = std::max(hi.x() - lo.x(), hi.y() - lo.y());
+  return c;
+}
+
+struct Tracker::Impl {
+  std::unique_ptr<AlignBackend> backend;
+  BoxMap map;
+  TrackerOptions options;
+  FaceDetector detector;
+  std::vector<FaceTrack> tracks;
+  int next_id = 1;
+  int64_t frames_since_detection = 0;
+  bool need_detection = true;
+};
+
+Tracker::Tracker(std::unique_ptr<AlignBackend> backend, const BoxMap& map, TrackerOptions options)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->backend = std::move(backend);
+  impl_->map = map;
+  impl_->options = options;
+}
+Tracker::~Tracker() = default;
+Tracker::Tracker(Tracker&&) noexcept = default;
+Tracker& Tracker::operator=(Tracker&&) noexcept = default;
+
+const AlignBackend& Tracker::backend() const { return *impl_->backend; }
+const TrackerOptions& Tracker::options() const { return impl_->options; }
+void Tracker::set_smoothing(const SmoothingOptions& s) {
+  impl_->options.smoothing = s;
+  for (FaceTrack& t : impl_->tracks) t.smoother = LandmarkSmoother(s);
+}
+void Tracker::set_flow(bool flow) { impl_->options.flow = flow; }
+
+void Tracker::reset() {
+  impl_->tracks.clear();
+  impl_->need_detection = true;
+  impl_->frames_since_detection = 0;
+}
+
+FrameResult Tracker::process(const Frame& frame) {
+  Impl& s = *impl_;
+  const TrackerOptions& o = s.options;
+  const auto t0 = Clock::now();
+  FrameResult result;
+  result.index = frame.index;
+  result.time = frame.time;
+  if (frame.image.empty() || frame.image.type() != CV_8UC3)
+    throw std::invalid_argument("Tracker::process: needs a BGR 8-bit frame");
+
+  // 1. Detection, on schedule or when a face is missing.
+  std::vector<bool> fresh(s.tracks.size(), false);
+  std::vector<Box> new_faces;
+  const bool due = s.need_detection || s.tracks.empty() || ++s.frames_since_detection >= o.detect_every;
+  if (due) {
+    const auto td = Clock::now();
+    cv::Mat small = frame.image;
+    double f = 1.0;
+    if (o.detect_width > 0 && frame.image.cols > o.detect_width) {
+      f = static_cast<double>(o.detect_width) / frame.image.cols;
+      cv::resize(frame.image, small, cv::Size(), f, f, cv::INTER_AREA);
+    }
+    std::vector<Box> boxes = s.detector.detect(small, o.upsample);
+    for (Box& b : boxes) {
+      b.x /= f;
+      b.y /= f;
+      b.w /= f;
+      b.h /= f;
+    }
+    // Greedy matching of detections to tracks by IoU of landmark boxes.
+    std::vector<bool> used(boxes.size(), false);
+    for (size_t ti = 0; ti < s.tracks.size(); ++ti) {
+      const FaceTrack& t = s.tracks[ti];
+      const Box tb{t.crop.centre.x() - t.crop.side / 2, t.crop.centre.y() - t.crop.side / 2, t.crop.side,
+                   t.crop.side, 0};
+      double best = 0.3;
+      int pick = -1;
+      for (size_t di = 0; di < boxes.size(); ++di) {
+        if (used[di]) continue;
+        const double v = iou(tb, s.map.apply(boxes[di]));
+        if (v > best) {
+          best = v;
+          pick = static_cast<int>(di);
+        }
+      }
+      if (pick >= 0) {
+        used[static_cast<size_t>(pick)] = true;
+        s.tracks[ti].misses = 0;
+        s.tracks[ti].score = boxes[static_cast<size_t>(pick)].score;
+        fresh[ti] = true;
+      } else {
+        ++s.tracks[ti].misses;
+      }
+    }
+    for (size_t di = 0; di < boxes.size(); ++di)
+      if (!used[di]) new_faces.push_back(boxes[di]);
+    s.frames_since_detection = 0;
+    s.need_detection = false;
+    result.detector_ran = true;
+    result.detect_ms = ms_since(td);
+  }
+  // Drop tracks the detector has not confirmed for too long.
+  for (size_t ti = s.tracks.size(); ti-- > 0;) {
+    if (s.tracks[ti].misses > o.max_misses) {
+      s.tracks.erase(s.tracks.begin() + static_cast<std::ptrdiff_t>(ti));
+      fresh.erase(fresh.begin() + static_cast<std::ptrdiff_t>(ti));
+    }
+  }
+  for (const Box& b : new_faces) {
+    if (static_cast<int>(s.tracks.size()) >= o.max_faces) break;
+    FaceTrack t;
+    t.id = s.next_id++;
+    const Box lb = s.map.apply(b);
+    t.crop.centre = {lb.cx(), lb.cy()};
+    t.crop.side = lb.w;
+    t.crop.detection = b;
+    t.score = b.score;
+    t.smoother = LandmarkSmoother(o.smoothing);
+    s.tracks.push_back(std::move(t));
+    fresh.push_back(true);
+  }
+
+  // 2. Alignment of every face in one batch.
+  const auto ta = Clock::now();
+  std::vector<FaceCrop> crops;
+  for (const FaceTrack& t : s.tracks) crops.push_back(t.crop);
+  std::vector<AlignedFace> aligned = s.backend->align(frame.image, crops, o.flow);
+  result.align_ms = ms_since(ta);
+
+  // 3. Update tracks; a face whose landmarks jump in size or place is lost (re-detect next frame).
+  const Scheme& scheme = s.backend->scheme();
+  std::vector<FaceTrack> kept;
+  for (size_t ti = 0; ti < s.tracks.size(); ++ti) {
+    FaceTrack& t = s.tracks[ti];
+    AlignedFace& a = aligned[ti];
+    const bool finite = a.points.allFinite() && a.output.allFinite();
+    FaceCrop next = finite ? crop_from_points(a.points, scheme) : FaceCrop{};
+    const double ratio = next.side / std::max(t.crop.side, 1e-9);
+    const double moved = (next.centre - t.crop.centre).norm() / std::max(t.crop.side, 1e-9);
+    const bool outside = next.centre.x() < 0 || next.centre.y() < 0 || next.centre.x() > frame.image.cols ||
+                         next.centre.y() > frame.image.rows;
+    if (!finite || ratio < 0.6 || ratio > 1.6 || moved > 0.5 || outside || next.side < 8) {
+      s.need_detection = true;
+      continue;
+    }
+    t.crop = next;
+    t.raw = a.points;
+    ++t.age;
+    FaceResult r;
+    r.id = t.id;
+    r.score = t.score;
+    r.detected = fresh[ti];
+    r.raw = a.points;
+    r.points = t.smoother.update(a.output, frame.time, next.side);
+    r.box = landmark_box(r.points);
+    r.flow = std::move(a.flow);
+    result.faces.push_back(std::move(r));
+    kept.push_back(std::move(t));
+  }
+  // Two tracks on one face: keep the older.
+  std::vector<bool> drop(kept.size(), false);
+  for (size_t i = 0; i < kept.size(); ++i)
+    for (size_t j = i + 1; j < kept.size(); ++j) {
+      if (drop[i] || drop[j]) continue;
+      const Box bi{kept[i].crop.centre.x() - kept[i].crop.side / 2,
+                   kept[i].crop.centre.y() - kept[i].crop.side / 2, kept[i].crop.side, kept[i].crop.side, 0};
+      const Box bj{kept[j].crop.centre.x() - kept[j].crop.side / 2,
+                   kept[j].crop.centre.y() - kept[j].crop.side / 2, kept[j].crop.side, kept[j].crop.side, 0};
+      if (iou(bi, bj) > 0.5) drop[kept[i].id < kept[j].id ? j : i] = true;
+    }
+  s.tracks.clear();
+  std::vector<FaceResult> faces;
+  for (size_t i = 0; i < kept.size(); ++i) {
+    if (drop[i]) continue;
+    s.tracks.push_back(std::move(kept[i]));
+    faces.push_back(std::move(result.faces[i]));
+  }
+  result.faces = std::move(faces);
+  std::sort(result.faces.begin(), result.faces.end(),
+            [](const FaceResult& a, const FaceResult& b) { return a.id < b.id; });
+  result.total_ms = ms_since(t0);
+  return result;
+}
+
+}  // namespace lddmm

@@ -1,0 +1,310 @@
+// The tracking engine: sources and their errors, landmark files, and the tracker on the generated clip
+// (whose true landmark tracks are known from the synthetic camera motion).
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+#include <opencv2/videoio.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+
+#include "lddmm/clip.hpp"
+#include "lddmm/engine.hpp"
+#include "lddmm/landmark_io.hpp"
+#include "lddmm/source.hpp"
+#include "lddmm/tracker.hpp"
+#include "scratch_dir.hpp"
+
+namespace lddmm {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "";
+}
+
+void write_video(const fs::path& file, int frames) {
+  cv::VideoWriter w(file.string(), cv::CAP_FFMPEG, cv::VideoWriter::fourcc('M', 'J', 'P', 'G'), 25,
+                    cv::Size(96, 64));
+  ASSERT_TRUE(w.isOpened());
+  for (int k = 0; k < frames; ++k) {
+    cv::Mat f(64, 96, CV_8UC3, cv::Scalar(20, 40, 60));
+    cv::circle(f, cv::Point(10 + k, 32), 8, cv::Scalar(255, 255, 255), cv::FILLED);
+    w.write(f);
+  }
+}
+
+TEST(Source, VideoFilesGiveEveryFrameInOrderWithTimestamps) {
+  const testing::ScratchDir dir;
+  write_video(dir / "v.avi", 30);
+  auto s = open_source((dir / "v.avi").string());
+  EXPECT_FALSE(s->live());
+  EXPECT_DOUBLE_EQ(s->fps(), 25);
+  Frame f;
+  int n = 0;
+  while (s->read(f)) {
+    EXPECT_EQ(f.index, n);
+    EXPECT_NEAR(f.time, n / 25.0, 1e-9);
+    EXPECT_EQ(f.image.cols, 96);
+    ++n;
+  }
+  EXPECT_EQ(n, 30);
+}
+
+TEST(Source, BadInputsGiveOneLineErrors) {
+  const testing::ScratchDir dir;
+  EXPECT_EQ(error_of([&] { open_source((dir / "absent.mp4").string()); }),
+            (dir / "absent.mp4").string() + ": no such file");
+  fs::create_directories(dir / "empty");
+  EXPECT_EQ(error_of([&] { open_source((dir / "empty").string()); }),
+            (dir / "empty").string() + ": no images in the folder");
+  { std::ofstream(dir / "junk.mp4") << "this is not a video at all"; }
+  EXPECT_NE(error_of([&] { open_source((dir / "junk.mp4").string()); }).find("junk.mp4: cannot"),
+            std::string::npos);
+  { std::ofstream(dir / "bad.png") << "not a png"; }
+  auto s = open_source((dir / "bad.png").string());
+  Frame f;
+  EXPECT_EQ(error_of([&] { s->read(f); }), (dir / "bad.png").string() + ": cannot read the image");
+  EXPECT_NE(error_of([&] { open_source("/dev/video99"); }).find("camera /dev/video99"), std::string::npos);
+}
+
+TEST(Source, ATruncatedVideoReportsAReadErrorAfterItsGoodFrames) {
+  const testing::ScratchDir dir;
+  write_video(dir / "t.avi", 60);
+  fs::resize_file(dir / "t.avi", fs::file_size(dir / "t.avi") / 2);
+  int good = 0;
+  const std::string err = error_of([&] {
+    auto s = open_source((dir / "t.avi").string());
+    Frame f;
+    while (s->read(f)) ++good;
+  });
+  EXPECT_NE(err.find("t.avi"), std::string::npos) << err;
+  EXPECT_GT(good, 5);
+  EXPECT_LT(good, 60);
+}
+
+TEST(Source, FoldersGiveTheirImagesSortedByName) {
+  const testing::ScratchDir dir;
+  for (const char* n : {"b.png", "a.jpg", "c.bmp"})
+    cv::imwrite((dir / n).string(), cv::Mat(8, 8, CV_8UC3, cv::Scalar(1, 2, 3)));
+  { std::ofstream(dir / "notes.txt") << "ignored"; }
+  auto s = open_source(dir.path().string());
+  EXPECT_EQ(s->frame_count(), 3);
+  Frame f;
+  ASSERT_TRUE(s->read(f));
+  EXPECT_EQ(f.index, 0);
+}
+
+std::vector<LandmarkRow> sample_rows() {
+  std::vector<LandmarkRow> rows;
+  for (int frame = 0; frame < 3; ++frame)
+    for (int face = 1; face <= 2; ++face) {
+      LandmarkRow r;
+      r.frame = frame;
+      r.time = frame / 30.0;
+      r.face = face;
+      r.points = Points::Random(5, 2) * 100;
+      r.box = landmark_box(r.points);
+      r.box.score = 0.25 * face;
+      rows.push_back(r);
+    }
+  return rows;
+}
+
+void expect_same(const std::vector<LandmarkRow>& a, const std::vector<LandmarkRow>& b, bool with_box) {
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(a[i].frame, b[i].frame);
+    EXPECT_EQ(a[i].face, b[i].face);
+    EXPECT_TRUE(a[i].points.isApprox(b[i].points, 1e-4)) << i;
+    EXPECT_LE((a[i].points - b[i].points).cwiseAbs().maxCoeff(), 5e-4);
+    if (with_box) {
+      EXPECT_NEAR(a[i].time, b[i].time, 5e-4);
+      EXPECT_NEAR(a[i].box.w, b[i].box.w, 5e-4);
+      EXPECT_NEAR(a[i].box.score, b[i].box.score, 5e-4);
+    }
+  }
+}
+
+TEST(LandmarkFiles, CsvJsonAndPtsRoundTrip) {
+  const testing::ScratchDir dir;
+  const auto rows = sample_rows();
+  for (auto [fmt, target] :
+       {std::pair{LandmarkFormat::Csv, dir / "l.csv"}, std::pair{LandmarkFormat::Json, dir / "l.json"},
+        std::pair{LandmarkFormat::Pts, dir / "pts"}}) {
+    {
+      auto w = make_landmark_writer(fmt, target, "test5", 5, "unit test");
+      for (int frame = 0; frame < 3; ++frame) {
+        for (const auto& r : rows)
+          if (r.frame == frame) w->write(r);
+        w->end_frame(frame, frame / 30.0);
+      }
+    }  // the destructor completes the file
+    const auto back = fmt == LandmarkFormat::Pts ? read_landmark_pts(target) : read_landmarks(target);
+    expect_same(rows, back, fmt != LandmarkFormat::Pts);
+  }
+}
+
+TEST(LandmarkFiles, AnInterruptedJsonKeepsItsFramesAndCsvErrorsNameTheLine) {
+  const testing::ScratchDir dir;
+  {
+    auto w = make_landmark_writer(LandmarkFormat::Csv, dir / "l.csv", "test5", 5);
+    w->write(sample_rows()[0]);
+    w->end_frame(0, 0);
+  }
+  { std::ofstream(dir / "l.csv", std::ios::app) << "1,0.1,1,0,0,1,1,0,1,2,3,4,5,6,7,8,9,oops\n"; }
+  EXPECT_EQ(error_of([&] { read_landmarks(dir / "l.csv"); }),
+            (dir / "l.csv").string() + ":3: not a number: \"oops\"");
+  { std::ofstream(dir / "short.csv") << "frame,time,face,box_x,box_y,box_w,box_h,score,x0,y0\n1,2,3\n"; }
+  EXPECT_EQ(error_of([&] { read_landmarks(dir / "short.csv"); }),
+            (dir / "short.csv").string() + ":2: 3 values, the header has 10");
+  EXPECT_THROW(parse_landmark_format("xml"), std::invalid_argument);
+}
+
+TEST(Crop, FromPointsUndoesTheFaceRotation) {
+  const Scheme s = find_scheme("300w68");
+  const double a = 0.4;
+  Affine2 m;
+  m << std::cos(a), -std::sin(a), 200, std::sin(a), std::cos(a), 150;
+  const Points p = apply_affine(m, s.mean_face.points);
+  const FaceCrop c = crop_from_points(p, s);
+  EXPECT_NEAR(c.angle, a, 0.02);  // the mean face's eye axis is horizontal up to rounding
+  const Eigen::RowVector2d lo = s.mean_face.points.colwise().minCoeff(),
+                           hi = s.mean_face.points.colwise().maxCoeff();
+  EXPECT_NEAR(c.side, std::max(hi.x() - lo.x(), hi.y() - lo.y()), 0.5);
+  const Points centre = apply_affine(m, Points((lo + hi) / 2));
+  EXPECT_NEAR((c.centre - centre.row(0)).norm(), 0, 0.5);
+}
+
+// The generated clip and the shipped model: ids, accuracy, cross-scheme output, engine order.
+class OnTheSampleClip : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    ClipOptions o;
+    if (!fs::exists(o.faces_dir / o.image)) return;
+    dir_ = new testing::ScratchDir;
+    o.frames = 45;
+    generate_clip(o, *dir_ / "clip.avi", *dir_ / "truth.csv");
+    truth_ = new std::vector<LandmarkRow>(read_landmarks(*dir_ / "truth.csv"));
+    torch::set_num_threads(2);
+  }
+  static void TearDownTestSuite() {
+    delete truth_;
+    delete dir_;
+  }
+  void SetUp() override {
+    if (dir_ == nullptr)
+      GTEST_SKIP() << "dlib's example photos are not installed (libdlib19.1 docs): skipped";
+  }
+  static Tracker tracker(const std::string& scheme = "", bool smooth = true) {
+    LddmmBackendOptions bo;
+    bo.output_scheme = scheme;
+    bo.cuda = false;
+    TrackerOptions to;
+    to.smoothing.enabled = smooth;
+    return Tracker(make_lddmm_backend(load_model(LDDMM_MODEL_FILE), bo), BoxMap::installed(), to);
+  }
+  static std::vector<FrameResult> run(Tracker& t) {
+    Engine e(open_source((*dir_ / "clip.avi").string()), t);
+    std::vector<FrameResult> out;
+    EngineOutput o;
+    while (e.next(o)) out.push_back(o.result);
+    return out;
+  }
+  static testing::ScratchDir* dir_;
+  static std::vector<LandmarkRow>* truth_;
+};
+testing::ScratchDir* OnTheSampleClip::dir_ = nullptr;
+std::vector<LandmarkRow>* OnTheSampleClip::truth_ = nullptr;
+
+TEST_F(OnTheSampleClip, EveryFrameInOrderThreeStableIdsAndBoundedError) {
+  Tracker t = tracker("", false);
+  const auto results = run(t);
+  ASSERT_EQ(results.size(), 45u);
+  std::map<int, int> face_of_id;  // tracker id → true face, must never change
+  double err = 0;
+  int count = 0;
+  for (size_t k = 0; k < results.size(); ++k) {
+    EXPECT_EQ(results[k].index, static_cast<int64_t>(k));
+    for (const LandmarkRow& r : *truth_) {
+      if (r.frame != static_cast<int64_t>(k)) continue;
+      const double iod = (r.points.row(36) - r.points.row(45)).norm();
+      int best = -1;
+      double best_iou = 0.3;
+      for (const FaceResult& f : results[k].faces) {
+        const double v = iou(landmark_box(f.raw), r.box);
+        if (v > best_iou) {
+          best_iou = v;
+          best = static_cast<int>(&f - results[k].faces.data());
+        }
+      }
+      ASSERT_GE(best, 0) << "frame " << k << " lost true face " << r.face;
+      const FaceResult& f = results[k].faces[static_cast<size_t>(best)];
+      auto [it, fresh] = face_of_id.emplace(f.id, r.face);
+      EXPECT_EQ(it->second, r.face) << "id " << f.id << " jumped faces at frame " << k;
+      err += (f.raw - r.points).rowwise().norm().mean() / iod;
+      ++count;
+    }
+  }
+  EXPECT_EQ(face_of_id.size(), 3u);
+  // The truth is dlib's annotation of the photo; ours differ by their annotation convention too.
+  EXPECT_LT(err / count, 0.08);
+}
+
+TEST_F(OnTheSampleClip, OtherSchemesComeThroughTheFlowAndSmoothingStaysOnTheFace) {
+  Tracker t = tracker("wflw98", true);
+  EXPECT_EQ(t.backend().output_scheme().num_points, 98);
+  Frame f;
+  auto s = open_source((*dir_ / "clip.avi").string());
+  for (int k = 0; k < 3; ++k) {
+    ASSERT_TRUE(s->read(f));
+    const FrameResult r = t.process(f);
+    ASSERT_EQ(r.faces.size(), 3u);
+    for (const FaceResult& face : r.faces) {
+      EXPECT_EQ(face.points.rows(), 98);
+      EXPECT_EQ(face.raw.rows(), 68);
+      // Both schemes outline the same face: their boxes nearly coincide.
+      EXPECT_GT(iou(landmark_box(face.points), landmark_box(face.raw)), 0.75);
+    }
+  }
+}
+
+TEST_F(OnTheSampleClip, DlibBackendFollowsTheSameFaces) {
+  Tracker t(make_dlib_backend(BoxMap::installed()), BoxMap::installed(), TrackerOptions{});
+  Frame f;
+  auto s = open_source((*dir_ / "clip.avi").string());
+  std::set<int> ids;
+  for (int k = 0; k < 10; ++k) {
+    ASSERT_TRUE(s->read(f));
+    for (const FaceResult& face : t.process(f).faces) ids.insert(face.id);
+  }
+  EXPECT_EQ(ids.size(), 3u);
+}
+
+TEST(Engine, ErrorsArriveAfterTheFramesBeforeThem) {
+  const testing::ScratchDir dir;
+  write_video(dir / "t.avi", 60);
+  fs::resize_file(dir / "t.avi", fs::file_size(dir / "t.avi") / 2);
+  Tracker t(make_dlib_backend(BoxMap{}), BoxMap{}, TrackerOptions{});
+  Engine e(open_source((dir / "t.avi").string()), t);
+  EngineOutput o;
+  int n = 0;
+  const std::string err = error_of([&] {
+    while (e.next(o)) EXPECT_EQ(o.result.index, n++);
+  });
+  EXPECT_NE(err.find("truncated"), std::string::npos) << err;
+  EXPECT_GT(n, 5);
+}
+
+}  // namespace
+}  // namespace lddmm
