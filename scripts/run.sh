@@ -1,20 +1,30 @@
 #!/usr/bin/env bash
-# The main job: installs, builds, then registers the mean face onto a real annotated face (the first face
-# of ../shared/data/300w/val.txt, or $LDDMM_DATA) by fitting LDDMM momenta, and draws the flow with its
-# deformation grid to out/flow.png. Without the data it flows random momenta instead.
+# The main job: installs, builds, makes the sample clip (a Debian dlib example photo under a moving
+# synthetic camera, with its true landmark tracks) and runs the tracker on it, writing the landmarks CSV
+# and the overlay video; then draws one LDDMM registration onto a real annotated face.
+#   bash scripts/run.sh              the sample clip → out/sample_landmarks.csv, out/sample_overlay.mp4
+#   bash scripts/run.sh --webcam [N] camera N (default 0) → out/webcam_landmarks.csv, out/webcam_overlay.mp4
+#                                    (Ctrl-C stops; everything so far is saved)
+#   bash scripts/run.sh --eval       also evaluates the shipped model on val.txt beside dlib's predictor
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 mkdir -p out
+cli=./build/app/lddmm-face
+if [ "${1:-}" = "--webcam" ]; then
+  exec "$cli" annotate "${2:-0}" -o out/webcam_landmarks.csv --overlay out/webcam_overlay.mp4
+fi
+"$cli" sample-clip -o out/sample.avi
+"$cli" annotate out/sample.avi -o out/sample_landmarks.csv --overlay out/sample_overlay.mp4
 data="${LDDMM_DATA:-../shared/data}/300w"
 if [ -f "$data/val.txt" ]; then
   face="$data/$(head -n 1 "$data/val.txt")"
-  ./build/app/lddmm-face render --fit "${face%.*}.pts" --out out/flow.png --save-points out/fitted.pts
-  # The shipped model on the validation faces, beside dlib's predictor.
-  ./build/app/lddmm-face eval -m models/lddmm-300w68-w18l-128.pt -d "$data" --vs-dlib --csv out/val_faces.csv
+  "$cli" render --fit "${face%.*}.pts" --out out/flow.png --save-points out/fitted.pts
+  if [ "${1:-}" = "--eval" ]; then
+    "$cli" eval -m models/lddmm-300w68-w18l-128.pt -d "$data" --boxes dlib --vs-dlib --csv out/val_faces.csv
+  fi
 else
   echo "run: no 300-W data at $data: flowing random momenta instead"
-  ./build/app/lddmm-face render --out out/flow.png --integrator rk4 --steps 8
+  "$cli" render --out out/flow.png --integrator rk4 --steps 8 --as wflw98
 fi
-./build/app/lddmm-face render --out out/random_flow.png --integrator rk4 --steps 8 --as wflw98
-echo "run: see out/flow.png and out/random_flow.png"
+echo "run: see out/sample_overlay.mp4, out/sample_landmarks.csv (true tracks: out/sample.truth.csv), out/flow.png"

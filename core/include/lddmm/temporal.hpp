@@ -14,7 +14,7 @@ namespace lddmm {
 struct SmoothingOptions {
   bool enabled = true;
   double min_cutoff = 1.0;  // Hz: the cutoff when the face is still (lower = steadier)
-  double beta = 1.5;        // cutoff increase per (face size / s) of speed (higher = less lag when moving)
+  double beta = 10.0;       // cutoff increase per (face size / s) of speed (higher = less lag when moving)
   double d_cutoff = 2.0;    // Hz: cutoff of the speed estimate
 };
 
