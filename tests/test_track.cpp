@@ -206,12 +206,13 @@ class OnTheSampleClip : public ::testing::Test {
     if (dir_ == nullptr)
       GTEST_SKIP() << "dlib's example photos are not installed (libdlib19.1 docs): skipped";
   }
-  static Tracker tracker(const std::string& scheme = "", bool smooth = true) {
+  static Tracker tracker(const std::string& scheme = "", bool smooth = true, int parallel = 1) {
     LddmmBackendOptions bo;
     bo.output_scheme = scheme;
     bo.cuda = false;
     TrackerOptions to;
     to.smoothing.enabled = smooth;
+    to.parallel_frames = parallel;
     return Tracker(make_lddmm_backend(load_model(LDDMM_MODEL_FILE), bo), BoxMap::installed(), to);
   }
   static std::vector<FrameResult> run(Tracker& t) {
@@ -227,8 +228,10 @@ class OnTheSampleClip : public ::testing::Test {
 testing::ScratchDir* OnTheSampleClip::dir_ = nullptr;
 std::vector<LandmarkRow>* OnTheSampleClip::truth_ = nullptr;
 
-TEST_F(OnTheSampleClip, EveryFrameInOrderThreeStableIdsAndBoundedError) {
-  Tracker t = tracker("", false);
+class OnTheSampleClipInBatches : public OnTheSampleClip, public ::testing::WithParamInterface<int> {};
+
+TEST_P(OnTheSampleClipInBatches, EveryFrameInOrderThreeStableIdsAndBoundedError) {
+  Tracker t = tracker("", false, GetParam());
   const auto results = run(t);
   ASSERT_EQ(results.size(), 45u);
   std::map<int, int> face_of_id;  // tracker id → true face, must never change
@@ -260,6 +263,8 @@ TEST_F(OnTheSampleClip, EveryFrameInOrderThreeStableIdsAndBoundedError) {
   // The truth is dlib's annotation of the photo; ours differ by their annotation convention too.
   EXPECT_LT(err / count, 0.08);
 }
+INSTANTIATE_TEST_SUITE_P(Frames, OnTheSampleClipInBatches, ::testing::Values(1, 2),
+                         [](const auto& p) { return "parallel" + std::to_string(p.param); });
 
 TEST_F(OnTheSampleClip, OtherSchemesComeThroughTheFlowAndSmoothingStaysOnTheFace) {
   Tracker t = tracker("wflw98", true);

@@ -1,5 +1,6 @@
 #include "lddmm/engine.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -55,36 +56,48 @@ struct Engine::Impl {
 
   void work_loop() {
     try {
+      const size_t K = live ? 1 : static_cast<size_t>(std::max(1, tracker->options().parallel_frames));
       for (;;) {
-        std::pair<Frame, Clock::time_point> item;
+        std::vector<std::pair<Frame, Clock::time_point>> items;
         std::vector<std::function<void(Tracker&)>> todo;
         {
           std::unique_lock<std::mutex> lock(mutex);
-          cv.wait(lock, [&] { return !in.empty() || reader_done || stop || !tasks.empty(); });
+          cv.wait(lock, [&] { return in.size() >= K || reader_done || stop || !tasks.empty(); });
           todo.swap(tasks);
           if (in.empty() && todo.empty() && (reader_done || stop)) break;
-          if (!in.empty()) {
-            item = std::move(in.front());
-            in.pop_front();
+          if (in.size() >= K || reader_done || stop) {
+            while (!in.empty() && items.size() < K) {
+              items.push_back(std::move(in.front()));
+              in.pop_front();
+            }
             cv.notify_all();
           }
         }
         for (auto& task : todo) task(*tracker);
-        if (item.first.image.empty()) continue;
-        if (!live) item.second = Clock::now();  // files: count from when the worker takes the frame
-        EngineOutput o;
-        o.result = tracker->process(item.first);
-        o.frame = std::move(item.first);
-        o.latency_ms = std::chrono::duration<double, std::milli>(Clock::now() - item.second).count();
-        std::unique_lock<std::mutex> lock(mutex);
-        if (live) {
-          out.clear();  // the consumer only wants the newest result
-        } else {
-          cv.wait(lock, [&] { return out.size() < capacity || stop; });
-          if (stop) break;
+        if (items.empty()) continue;
+        const auto start = Clock::now();
+        std::vector<Frame> frames;
+        for (auto& it : items) frames.push_back(it.first);
+        std::vector<FrameResult> results = tracker->process_batch(frames);
+        const auto done = Clock::now();
+        for (size_t k = 0; k < items.size(); ++k) {
+          EngineOutput o;
+          o.result = std::move(results[k]);
+          o.frame = std::move(items[k].first);
+          // Files are read ahead, so their queueing is not latency: count from the worker taking the frame.
+          const auto from = live ? items[k].second : start;
+          o.latency_ms = std::chrono::duration<double, std::milli>(done - from).count();
+          std::unique_lock<std::mutex> lock(mutex);
+          if (live) {
+            out.clear();  // the consumer only wants the newest result
+          } else {
+            cv.wait(lock, [&] { return out.size() < capacity || stop; });
+            if (stop) break;
+          }
+          out.push_back(std::move(o));
+          cv.notify_all();
         }
-        out.push_back(std::move(o));
-        cv.notify_all();
+        if (stop) break;
       }
     } catch (...) {
       std::lock_guard<std::mutex> lock(mutex);
@@ -101,7 +114,8 @@ Engine::Engine(std::unique_ptr<FrameSource> source, Tracker& tracker, size_t que
     : impl_(std::make_unique<Impl>()) {
   impl_->source = std::move(source);
   impl_->tracker = &tracker;
-  impl_->capacity = std::max<size_t>(1, queue);
+  impl_->capacity =
+      std::max<size_t>({1, queue, static_cast<size_t>(std::max(1, tracker.options().parallel_frames))});
   impl_->live = impl_->source->live();
   impl_->reader = std::thread([this] { impl_->read_loop(); });
   impl_->worker = std::thread([this] { impl_->work_loop(); });

@@ -8,7 +8,9 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <exception>
 #include <stdexcept>
+#include <thread>
 
 #include "lddmm/correspondence.hpp"
 #include "lddmm/register.hpp"
@@ -162,8 +164,9 @@ class DlibBackend : public AlignBackend {
 
 struct FaceTrack {
   int id = 0;
-  FaceCrop crop;  // where to look on the next frame
-  Points raw;     // last model-scheme landmarks
+  FaceCrop crop;                     // where to look on the next frame
+  std::optional<FaceCrop> previous;  // the crop one frame earlier (for the motion prediction)
+  Points raw;                        // last model-scheme landmarks
   double score = 0;
   int misses = 0;  // detector runs without a matching box
   int age = 0;
@@ -234,27 +237,36 @@ void Tracker::reset() {
   impl_->frames_since_detection = 0;
 }
 
-FrameResult Tracker::process(const Frame& frame) {
+FrameResult Tracker::process(const Frame& frame) { return std::move(process_batch({frame}).front()); }
+
+std::vector<FrameResult> Tracker::process_batch(const std::vector<Frame>& frames) {
   Impl& s = *impl_;
   const TrackerOptions& o = s.options;
   const auto t0 = Clock::now();
-  FrameResult result;
-  result.index = frame.index;
-  result.time = frame.time;
-  if (frame.image.empty() || frame.image.type() != CV_8UC3)
-    throw std::invalid_argument("Tracker::process: needs a BGR 8-bit frame");
+  if (frames.empty()) return {};
+  for (const Frame& frame : frames)
+    if (frame.image.empty() || frame.image.type() != CV_8UC3)
+      throw std::invalid_argument("Tracker::process: needs a BGR 8-bit frame");
+  const Frame& first = frames.front();
+  const auto K = static_cast<int64_t>(frames.size());
+  std::vector<FrameResult> results(frames.size());
+  for (size_t k = 0; k < frames.size(); ++k) {
+    results[k].index = frames[k].index;
+    results[k].time = frames[k].time;
+  }
 
-  // 1. Detection, on schedule or when a face is missing.
+  // 1. Detection on the first frame, on schedule or when a face is missing.
   std::vector<bool> fresh(s.tracks.size(), false);
   std::vector<Box> new_faces;
-  const bool due = s.need_detection || s.tracks.empty() || ++s.frames_since_detection >= o.detect_every;
+  const bool due = s.need_detection || s.tracks.empty() || s.frames_since_detection + K >= o.detect_every;
+  s.frames_since_detection += K;
   if (due) {
     const auto td = Clock::now();
-    cv::Mat small = frame.image;
+    cv::Mat small = first.image;
     double f = 1.0;
-    if (o.detect_width > 0 && frame.image.cols > o.detect_width) {
-      f = static_cast<double>(o.detect_width) / frame.image.cols;
-      cv::resize(frame.image, small, cv::Size(), f, f, cv::INTER_AREA);
+    if (o.detect_width > 0 && first.image.cols > o.detect_width) {
+      f = static_cast<double>(o.detect_width) / first.image.cols;
+      cv::resize(first.image, small, cv::Size(), f, f, cv::INTER_AREA);
     }
     std::vector<Box> boxes = s.detector.detect(small, o.upsample);
     for (Box& b : boxes) {
@@ -290,10 +302,10 @@ FrameResult Tracker::process(const Frame& frame) {
     }
     for (size_t di = 0; di < boxes.size(); ++di)
       if (!used[di]) new_faces.push_back(boxes[di]);
-    s.frames_since_detection = 0;
+    s.frames_since_detection = K - 1;
     s.need_detection = false;
-    result.detector_ran = true;
-    result.detect_ms = ms_since(td);
+    results.front().detector_ran = true;
+    results.front().detect_ms = ms_since(td);
   }
   // Drop tracks the detector has not confirmed for too long.
   for (size_t ti = s.tracks.size(); ti-- > 0;) {
@@ -316,66 +328,119 @@ FrameResult Tracker::process(const Frame& frame) {
     fresh.push_back(true);
   }
 
-  // 2. Alignment of every face in one batch.
-  const auto ta = Clock::now();
-  std::vector<FaceCrop> crops;
-  for (const FaceTrack& t : s.tracks) crops.push_back(t.crop);
-  std::vector<AlignedFace> aligned = s.backend->align(frame.image, crops, o.flow);
-  result.align_ms = ms_since(ta);
-
-  // 3. Update tracks; a face whose landmarks jump in size or place is lost (re-detect next frame).
-  const Scheme& scheme = s.backend->scheme();
-  std::vector<FaceTrack> kept;
-  for (size_t ti = 0; ti < s.tracks.size(); ++ti) {
-    FaceTrack& t = s.tracks[ti];
-    AlignedFace& a = aligned[ti];
-    const bool finite = a.points.allFinite() && a.output.allFinite();
-    FaceCrop next = finite ? crop_from_points(a.points, scheme) : FaceCrop{};
-    const double ratio = next.side / std::max(t.crop.side, 1e-9);
-    const double moved = (next.centre - t.crop.centre).norm() / std::max(t.crop.side, 1e-9);
-    const bool outside = next.centre.x() < 0 || next.centre.y() < 0 || next.centre.x() > frame.image.cols ||
-                         next.centre.y() > frame.image.rows;
-    if (!finite || ratio < 0.6 || ratio > 1.6 || moved > 0.5 || outside || next.side < 8) {
-      s.need_detection = true;
-      continue;
+  // 2. Alignment: every face of a frame in one batch; the frames of the batch on parallel threads (each
+  //    with the same crops, planned from the last known landmarks).
+  // Frame k of the batch is k frames staler than the first: its crop goes where the face will be by then,
+  // predicted from the crop's motion over the last frame (constant velocity; none for a new face).
+  std::vector<std::vector<FaceCrop>> planned(frames.size());
+  for (size_t k = 0; k < frames.size(); ++k)
+    for (const FaceTrack& t : s.tracks) {
+      FaceCrop c = t.crop;
+      if (o.predict_motion && t.previous && !t.crop.detection) {
+        const double steps = static_cast<double>(k);
+        c.centre += steps * (t.crop.centre - t.previous->centre);
+        c.side = std::max(8.0, c.side + steps * (t.crop.side - t.previous->side));
+        c.angle += steps * (t.crop.angle - t.previous->angle);
+      }
+      planned[k].push_back(c);
     }
-    t.crop = next;
-    t.raw = a.points;
-    ++t.age;
-    FaceResult r;
-    r.id = t.id;
-    r.score = t.score;
-    r.detected = fresh[ti];
-    r.raw = a.points;
-    r.points = t.smoother.update(a.output, frame.time, next.side);
-    r.box = landmark_box(r.points);
-    r.flow = std::move(a.flow);
-    result.faces.push_back(std::move(r));
-    kept.push_back(std::move(t));
+  const std::vector<FaceCrop>& crops = planned.front();
+  std::vector<std::vector<AlignedFace>> aligned(frames.size());
+  std::vector<double> align_ms(frames.size(), 0);
+  auto align_one = [&](size_t k) {
+    const auto ta = Clock::now();
+    aligned[k] = s.backend->align(frames[k].image, planned[k], o.flow);
+    align_ms[k] = ms_since(ta);
+  };
+  if (frames.size() == 1 || crops.empty()) {
+    for (size_t k = 0; k < frames.size(); ++k) align_one(k);
+  } else {
+    std::vector<std::thread> helpers;
+    std::vector<std::exception_ptr> errors(frames.size());
+    for (size_t k = 1; k < frames.size(); ++k)
+      helpers.emplace_back([&, k] {
+        try {
+          align_one(k);
+        } catch (...) {
+          errors[k] = std::current_exception();
+        }
+      });
+    try {
+      align_one(0);
+    } catch (...) {
+      errors[0] = std::current_exception();
+    }
+    for (auto& h : helpers) h.join();
+    for (auto& e : errors)
+      if (e) std::rethrow_exception(e);
   }
+
+  // 3. Update tracks frame by frame; a face whose landmarks jump in size or place is lost (re-detect).
+  const Scheme& scheme = s.backend->scheme();
+  std::vector<bool> alive(s.tracks.size(), true);
+  for (size_t k = 0; k < frames.size(); ++k) {
+    const Frame& frame = frames[k];
+    FrameResult& result = results[k];
+    result.align_ms = align_ms[k];
+    for (size_t ti = 0; ti < s.tracks.size(); ++ti) {
+      if (!alive[ti]) continue;
+      FaceTrack& t = s.tracks[ti];
+      AlignedFace& a = aligned[k][ti];
+      const bool finite = a.points.allFinite() && a.output.allFinite();
+      FaceCrop next = finite ? crop_from_points(a.points, scheme) : FaceCrop{};
+      const FaceCrop& used = planned[k][ti];
+      const double ratio = next.side / std::max(used.side, 1e-9);
+      const double moved = (next.centre - used.centre).norm() / std::max(used.side, 1e-9);
+      const bool outside = next.centre.x() < 0 || next.centre.y() < 0 || next.centre.x() > frame.image.cols ||
+                           next.centre.y() > frame.image.rows;
+      if (!finite || ratio < 0.6 || ratio > 1.6 || moved > 0.5 || outside || next.side < 8) {
+        s.need_detection = true;
+        alive[ti] = false;
+        continue;
+      }
+      t.previous = t.crop;
+      t.crop = next;
+      t.raw = a.points;
+      ++t.age;
+      FaceResult r;
+      r.id = t.id;
+      r.score = t.score;
+      r.detected = k == 0 && fresh[ti];
+      r.raw = a.points;
+      r.points = t.smoother.update(a.output, frame.time, next.side);
+      r.box = landmark_box(r.points);
+      r.flow = std::move(a.flow);
+      result.faces.push_back(std::move(r));
+    }
+  }
+  std::vector<FaceTrack> kept;
+  for (size_t ti = 0; ti < s.tracks.size(); ++ti)
+    if (alive[ti]) kept.push_back(std::move(s.tracks[ti]));
   // Two tracks on one face: keep the older.
-  std::vector<bool> drop(kept.size(), false);
+  std::vector<int> dropped;
   for (size_t i = 0; i < kept.size(); ++i)
     for (size_t j = i + 1; j < kept.size(); ++j) {
-      if (drop[i] || drop[j]) continue;
-      const Box bi{kept[i].crop.centre.x() - kept[i].crop.side / 2,
-                   kept[i].crop.centre.y() - kept[i].crop.side / 2, kept[i].crop.side, kept[i].crop.side, 0};
-      const Box bj{kept[j].crop.centre.x() - kept[j].crop.side / 2,
-                   kept[j].crop.centre.y() - kept[j].crop.side / 2, kept[j].crop.side, kept[j].crop.side, 0};
-      if (iou(bi, bj) > 0.5) drop[kept[i].id < kept[j].id ? j : i] = true;
+      auto box = [](const FaceTrack& t) {
+        return Box{t.crop.centre.x() - t.crop.side / 2, t.crop.centre.y() - t.crop.side / 2, t.crop.side,
+                   t.crop.side, 0};
+      };
+      if (iou(box(kept[i]), box(kept[j])) > 0.5) dropped.push_back(std::max(kept[i].id, kept[j].id));
     }
   s.tracks.clear();
-  std::vector<FaceResult> faces;
-  for (size_t i = 0; i < kept.size(); ++i) {
-    if (drop[i]) continue;
-    s.tracks.push_back(std::move(kept[i]));
-    faces.push_back(std::move(result.faces[i]));
+  for (FaceTrack& t : kept)
+    if (std::find(dropped.begin(), dropped.end(), t.id) == dropped.end()) s.tracks.push_back(std::move(t));
+  for (FrameResult& result : results) {
+    auto& faces = result.faces;
+    faces.erase(std::remove_if(faces.begin(), faces.end(),
+                               [&](const FaceResult& f) {
+                                 return std::find(dropped.begin(), dropped.end(), f.id) != dropped.end();
+                               }),
+                faces.end());
+    std::sort(faces.begin(), faces.end(),
+              [](const FaceResult& a, const FaceResult& b) { return a.id < b.id; });
+    result.total_ms = ms_since(t0) / static_cast<double>(frames.size());
   }
-  result.faces = std::move(faces);
-  std::sort(result.faces.begin(), result.faces.end(),
-            [](const FaceResult& a, const FaceResult& b) { return a.id < b.id; });
-  result.total_ms = ms_since(t0);
-  return result;
+  return results;
 }
 
 }  // namespace lddmm

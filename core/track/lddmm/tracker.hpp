@@ -73,8 +73,10 @@ struct TrackerOptions {
   int detect_width = 320;  // the detector sees the frame scaled to this width (0: full size)
   int upsample = 0;        // dlib upsampling of the detector input (finds smaller faces)
   int max_faces = 8;
-  int max_misses = 2;  // detector runs a tracked face may go unconfirmed before it is dropped
-  bool flow = false;   // fill AlignedFace::flow (template, momenta, trajectories, grid)
+  int max_misses = 2;          // detector runs a tracked face may go unconfirmed before it is dropped
+  bool flow = false;           // fill AlignedFace::flow (template, momenta, trajectories, grid)
+  int parallel_frames = 1;     // frames the engine hands to process_batch at once (files only)
+  bool predict_motion = true;  // place crops where the face's last motion will take it
   SmoothingOptions smoothing;
 };
 
@@ -103,6 +105,11 @@ class Tracker {
   Tracker(Tracker&&) noexcept;
   Tracker& operator=(Tracker&&) noexcept;
   FrameResult process(const Frame& frame);
+  /// Consecutive frames planned together: detection (when due) on the first, the same crops for all,
+  /// aligned on parallel threads (one per frame), then tracks updated frame by frame. With one LibTorch
+  /// thread per frame this uses a 2-core CPU far better than intra-op threads on small convolutions;
+  /// the price is that the second frame's crop comes from landmarks two frames old.
+  std::vector<FrameResult> process_batch(const std::vector<Frame>& frames);
   /// Forgets every face (a new video, a seek).
   void reset();
   const AlignBackend& backend() const;
