@@ -157,10 +157,9 @@ int run_annotate(const AnnotateOpts& o) {
   auto writer = make_landmark_writer(fmt, target, out_scheme.id, out_scheme.num_points, described);
 
   cv::VideoWriter video;
-  OverlayOptions draw;
-  draw.flow.show_grid = o.grid;
-  draw.flow.show_momenta = o.momenta;
-  draw.flow.show_template = false;
+  SceneOptions draw;
+  draw.grid = o.grid;
+  draw.momenta = o.momenta;
 
   std::signal(SIGINT, on_sigint);
   Engine engine(std::move(source), tracker);

@@ -15,6 +15,7 @@
 #include "lddmm/clip.hpp"
 #include "lddmm/engine.hpp"
 #include "lddmm/landmark_io.hpp"
+#include "lddmm/scene.hpp"
 #include "lddmm/source.hpp"
 #include "lddmm/tracker.hpp"
 #include "scratch_dir.hpp"
@@ -309,6 +310,55 @@ TEST(Engine, ErrorsArriveAfterTheFramesBeforeThem) {
   });
   EXPECT_NE(err.find("truncated"), std::string::npos) << err;
   EXPECT_GT(n, 5);
+}
+
+}  // namespace
+}  // namespace lddmm
+
+namespace lddmm {
+namespace {
+
+TEST(Scene, DetColoursAndPrimitiveCounts) {
+  EXPECT_EQ(det_rgb(1.0), (Rgb{255, 255, 255}));
+  EXPECT_EQ(det_rgb(2.0), (Rgb{255, 0, 0}));
+  EXPECT_EQ(det_rgb(0.5), (Rgb{0, 0, 255}));
+  const Rgb half = det_rgb(std::sqrt(2.0));  // log2 = 0.5: half faded
+  EXPECT_EQ(half.r, 255);
+  EXPECT_NEAR(half.g, 127.5, 0.5);
+  EXPECT_EQ(half.g, half.b);
+  EXPECT_EQ(det_rgb(-1.0), (Rgb{0, 0, 0}));
+
+  const Scheme s = find_scheme("300w68");
+  FrameResult r;
+  FaceResult f;
+  f.id = 7;
+  f.raw = f.points = s.mean_face.points;
+  f.box = landmark_box(f.points);
+  FaceFlow fl;
+  fl.template_points = s.mean_face.points;
+  fl.momenta = Points::Constant(68, 2, 1.0);
+  const int cells = 3, n = cells + 1;
+  fl.grid_cells = cells;
+  fl.grid = Points::Zero(n * n, 2);
+  fl.grid_det.assign(static_cast<size_t>(n * n), 1.0);
+  fl.grid_curve.assign(static_cast<size_t>(n * n), 0);
+  fl.grid_curve[0] = 1;  // node 0 belongs to another curve: its two edges are not drawn
+  f.flow = fl;
+  r.faces.push_back(f);
+  SceneOptions o;
+  o.grid = o.curves = o.momenta = o.boxes = o.landmarks = true;
+  const Scene scene = build_scene(r, s, s, o);
+  size_t curve_segments = 0;
+  for (const Curve& c : s.curves) curve_segments += c.points.size() - 1 + (c.closed ? 1 : 0);
+  const size_t grid_edges = 2 * n * (n - 1) - 2;
+  EXPECT_EQ(scene.lines.size(), grid_edges + curve_segments + 68 + 4);
+  EXPECT_EQ(scene.dots.size(), 68u);
+  EXPECT_EQ(scene.dots.front().colour, colours::kModelPoint);
+  ASSERT_EQ(scene.labels.size(), 1u);
+  EXPECT_EQ(scene.labels.front().text, "#7");
+  // Another scheme's points are "added" points: drawn red.
+  const Scene other = build_scene(r, s, find_scheme("wflw98"), o);
+  EXPECT_EQ(other.dots.front().colour, colours::kAddedPoint);
 }
 
 }  // namespace

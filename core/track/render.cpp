@@ -2,42 +2,33 @@
 
 #include <opencv2/imgproc.hpp>
 
-#include <string>
-
 namespace lddmm {
 
-void draw_result(cv::Mat& canvas, const FrameResult& result, const Scheme& model, const Scheme& output,
-                 const OverlayOptions& o) {
-  const bool own = output.id == model.id;
-  const int thick = std::max(1, canvas.cols / 640);
-  for (const FaceResult& f : result.faces) {
-    if (f.flow) {
-      FlowDrawing d;
-      d.template_points = f.flow->template_points;
-      d.points = f.raw;
-      d.momenta = f.flow->momenta;
-      d.trajectory = f.flow->trajectory;
-      d.grid = f.flow->grid;
-      d.grid_det = f.flow->grid_det;
-      d.grid_curve = f.flow->grid_curve;
-      d.grid_cells = f.flow->grid_cells;
-      DrawOptions fo = o.flow;
-      fo.thickness = thick;
-      draw_flow(canvas, model, d, Affine2::Identity(), fo);
-    }
-    if (o.show_points) {
-      const cv::Scalar colour = own ? cv::Scalar(0, 255, 0) : cv::Scalar(0, 0, 255);
-      for (Eigen::Index i = 0; i < f.points.rows(); ++i)
-        cv::circle(canvas, cv::Point2d(f.points(i, 0), f.points(i, 1)), 1 + thick, colour, cv::FILLED,
-                   cv::LINE_AA);
-    }
-    if (o.show_boxes) {
-      const cv::Scalar colour = f.detected ? cv::Scalar(0, 220, 255) : cv::Scalar(255, 200, 0);
-      cv::rectangle(canvas, cv::Rect2d(f.box.x, f.box.y, f.box.w, f.box.h), colour, thick, cv::LINE_AA);
-      cv::putText(canvas, "#" + std::to_string(f.id), cv::Point2d(f.box.x, f.box.y - 4),
-                  cv::FONT_HERSHEY_SIMPLEX, 0.5 * thick, colour, thick, cv::LINE_AA);
-    }
+void paint_scene(cv::Mat& canvas, const Scene& scene, double line_width) {
+  constexpr int kShift = 4;  // sub-pixel precision: coordinates × 16
+  const auto px = [](const Eigen::RowVector2d& p) {
+    return cv::Point(static_cast<int>(std::lround(p.x() * 16)), static_cast<int>(std::lround(p.y() * 16)));
+  };
+  const auto bgr = [](Rgb c) { return cv::Scalar(c.b, c.g, c.r); };
+  for (const Scene::Line& l : scene.lines) {
+    const int w = std::max(1, static_cast<int>(std::lround(l.width * line_width)));
+    if (l.arrow)
+      cv::arrowedLine(canvas, px(l.a), px(l.b), bgr(l.colour), w, cv::LINE_AA, kShift, 0.25);
+    else
+      cv::line(canvas, px(l.a), px(l.b), bgr(l.colour), w, cv::LINE_AA, kShift);
   }
+  for (const Scene::Dot& d : scene.dots)
+    cv::circle(canvas, px(d.p), static_cast<int>(std::lround(d.radius * line_width * 16)), bgr(d.colour),
+               cv::FILLED, cv::LINE_AA, kShift);
+  for (const Scene::Label& t : scene.labels)
+    cv::putText(canvas, t.text, cv::Point2d(t.p.x(), t.p.y()), cv::FONT_HERSHEY_SIMPLEX,
+                0.5 * t.size * line_width, bgr(t.colour), std::max(1, static_cast<int>(line_width)),
+                cv::LINE_AA);
+}
+
+void draw_result(cv::Mat& canvas, const FrameResult& result, const Scheme& model, const Scheme& output,
+                 const SceneOptions& options) {
+  paint_scene(canvas, build_scene(result, model, output, options), std::max(1.0, canvas.cols / 640.0));
 }
 
 }  // namespace lddmm

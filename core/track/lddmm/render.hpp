@@ -1,23 +1,18 @@
-// Drawing a tracker result over its frame with OpenCV (the overlay video of `annotate`): curves, points,
-// momenta, trajectories, the deformed grid, boxes and ids.
+// Painting an overlay Scene onto a frame with OpenCV (the overlay video of `annotate`).
 #pragma once
 
 #include <opencv2/core.hpp>
 
-#include "lddmm/overlay.hpp"
+#include "lddmm/scene.hpp"
 #include "lddmm/tracker.hpp"
 
 namespace lddmm {
 
-struct OverlayOptions {
-  DrawOptions flow;  // template, grid, momenta, trajectories (when the result carries a flow)
-  bool show_points = true;
-  bool show_boxes = true;
-};
+/// Paints `scene` onto `canvas` (BGR); `line_width` is the base width in pixels.
+void paint_scene(cv::Mat& canvas, const Scene& scene, double line_width = 1.0);
 
-/// Draws every face of `result` on `canvas`. `model` is the scheme the flow is in; output points are drawn
-/// green when they are the model's own points and red when they were added (another or a dense scheme).
+/// build_scene + paint_scene, the line width following the frame size.
 void draw_result(cv::Mat& canvas, const FrameResult& result, const Scheme& model, const Scheme& output,
-                 const OverlayOptions& options = {});
+                 const SceneOptions& options = {});
 
 }  // namespace lddmm

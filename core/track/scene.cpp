@@ -1,0 +1,87 @@
+#include "lddmm/scene.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace lddmm {
+
+Rgb det_rgb(double det) {
+  if (!(det > 0)) return {0, 0, 0};
+  const double u = std::clamp(std::log2(det), -1.0, 1.0);  // −1: ×½, +1: ×2
+  const auto fade = static_cast<uint8_t>(std::lround(255.0 * (1.0 - std::abs(u))));
+  return u >= 0 ? Rgb{255, fade, fade} : Rgb{fade, fade, 255};
+}
+
+namespace {
+
+void curve_lines(Scene& s, const Scheme& scheme, const Points& p, Rgb colour, double width) {
+  for (const Curve& c : scheme.curves) {
+    const size_t n = c.points.size();
+    for (size_t i = 0; i + 1 < n + (c.closed && n > 2 ? 1 : 0); ++i)
+      s.lines.push_back({p.row(c.points[i]), p.row(c.points[(i + 1) % n]), colour, width, false});
+  }
+}
+
+}  // namespace
+
+Scene build_scene(const FrameResult& result, const Scheme& model, const Scheme& output,
+                  const SceneOptions& o) {
+  Scene s;
+  const bool own = output.id == model.id;
+  for (const FaceResult& f : result.faces) {
+    if (f.flow) {
+      const FaceFlow& fl = *f.flow;
+      const int n = fl.grid_cells + 1;
+      if (o.grid && fl.grid_cells > 0 && fl.grid.rows() == n * n &&
+          static_cast<int>(fl.grid_det.size()) == n * n) {
+        for (int r = 0; r < n; ++r)
+          for (int c = 0; c < n; ++c)
+            for (const auto& [dr, dc] : {std::pair{0, 1}, std::pair{1, 0}}) {
+              if (r + dr >= n || c + dc >= n) continue;
+              const auto a = static_cast<size_t>(r * n + c), b = static_cast<size_t>((r + dr) * n + c + dc);
+              // Each curve has its own diffeomorphism: the grid is continuous within a curve's region only.
+              if (!fl.grid_curve.empty() && fl.grid_curve[a] != fl.grid_curve[b]) continue;
+              const double det = std::sqrt(std::max(0.0, fl.grid_det[a] * fl.grid_det[b]));
+              s.lines.push_back({fl.grid.row(static_cast<Eigen::Index>(a)),
+                                 fl.grid.row(static_cast<Eigen::Index>(b)), det_rgb(det), 1, false});
+            }
+      }
+      if (o.trajectories && fl.trajectory.size() > 1)
+        for (Eigen::Index i = 0; i < fl.trajectory.front().rows(); ++i)
+          for (size_t k = 1; k < fl.trajectory.size(); ++k)
+            s.lines.push_back(
+                {fl.trajectory[k - 1].row(i), fl.trajectory[k].row(i), colours::kTrajectory, 1, false});
+      if (o.template_curves) curve_lines(s, model, fl.template_points, colours::kTemplate, 1);
+    }
+    if (o.curves && f.raw.rows() == model.num_points) curve_lines(s, model, f.raw, colours::kCurve, 2);
+    if (f.flow && o.momenta && f.flow->momenta.rows() == f.flow->template_points.rows())
+      for (Eigen::Index i = 0; i < f.flow->momenta.rows(); ++i) {
+        const Eigen::RowVector2d from = f.flow->template_points.row(i);
+        s.lines.push_back(
+            {from, from + o.momentum_scale * f.flow->momenta.row(i), colours::kMomentum, 1, true});
+      }
+    if (o.landmarks) {
+      for (Eigen::Index i = 0; i < f.points.rows(); ++i) {
+        // Added points: those of another scheme, or a dense scheme's points beyond the model's own.
+        const bool added = !own;
+        s.dots.push_back({f.points.row(i), added ? colours::kAddedPoint : colours::kModelPoint, 2});
+        if (o.indices)
+          s.labels.push_back({f.points.row(i) + Eigen::RowVector2d(3, -3), std::to_string(i),
+                              added ? colours::kAddedPoint : colours::kModelPoint, 0.6});
+      }
+    }
+    if (o.boxes) {
+      const Rgb c = f.detected ? colours::kDetected : colours::kFollowed;
+      const Eigen::RowVector2d tl(f.box.x, f.box.y), tr(f.box.x + f.box.w, f.box.y),
+          br(f.box.x + f.box.w, f.box.y + f.box.h), bl(f.box.x, f.box.y + f.box.h);
+      s.lines.push_back({tl, tr, c, 1, false});
+      s.lines.push_back({tr, br, c, 1, false});
+      s.lines.push_back({br, bl, c, 1, false});
+      s.lines.push_back({bl, tl, c, 1, false});
+      s.labels.push_back({tl + Eigen::RowVector2d(0, -4), "#" + std::to_string(f.id), c, 1});
+    }
+  }
+  return s;
+}
+
+}  // namespace lddmm
