@@ -31,16 +31,7 @@ namespace {
 std::atomic<bool> g_interrupted{false};
 extern "C" void on_sigint(int) { g_interrupted = true; }
 
-const char* kDefaultModel = "lddmm-300w68-w18l-128.pt";
-
-/// $LDDMM_MODEL, else the shipped model (installed share/lddmm-face/models or the source tree's models/).
-std::string default_model() {
-  if (const char* env = std::getenv("LDDMM_MODEL")) return env;
-  const fs::path res = scheme_dir().parent_path();
-  for (const fs::path& dir : {res / "models", res.parent_path() / "models"})
-    if (fs::exists(dir / kDefaultModel)) return (dir / kDefaultModel).string();
-  return (res.parent_path() / "models" / kDefaultModel).string();
-}
+std::string default_model() { return default_model_path(); }
 
 struct EngineOpts {
   std::string input, model, scheme;

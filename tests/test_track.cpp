@@ -17,6 +17,7 @@
 #include "lddmm/landmark_io.hpp"
 #include "lddmm/scene.hpp"
 #include "lddmm/source.hpp"
+#include "lddmm/teaching.hpp"
 #include "lddmm/tracker.hpp"
 #include "scratch_dir.hpp"
 
@@ -359,6 +360,42 @@ TEST(Scene, DetColoursAndPrimitiveCounts) {
   // Another scheme's points are "added" points: drawn red.
   const Scene other = build_scene(r, s, find_scheme("wflw98"), o);
   EXPECT_EQ(other.dots.front().colour, colours::kAddedPoint);
+}
+
+}  // namespace
+}  // namespace lddmm
+
+namespace lddmm {
+namespace {
+
+TEST(Teaching, FlowIsEquivariantUnderScalingAndExtraPointsRideTheirCurve) {
+  const Scheme s = find_scheme("300w68");
+  const Points tmpl = s.mean_face.points;
+  Points mom = Points::Zero(68, 2);
+  for (Eigen::Index i = 0; i < 68; ++i) mom.row(i) << 4 * std::sin(0.3 * i), 3 * std::cos(0.2 * i);
+  Points extra(1, 2);
+  extra.row(0) = tmpl.row(30);  // the nose tip itself
+  TeachingOptions o;
+  o.grid_cells = 4;
+  const TeachingFlow a = teach_flow(s, tmpl, mom, extra, o);
+  ASSERT_EQ(a.points.size(), static_cast<size_t>(o.steps + 1));
+  EXPECT_TRUE(a.points.front().isApprox(tmpl, 1e-12));
+  EXPECT_LT((a.extra.back().row(0) - a.points.back().row(30)).norm(), 1e-9);
+  EXPECT_GT((a.points.back() - tmpl).norm(), 1.0);  // it did move
+  // The same face twice as large and shifted, with momenta twice as large: the same flow, scaled.
+  const Eigen::RowVector2d shift(40, -25);
+  const Points tmpl2 = (2 * tmpl).rowwise() + shift;
+  Points extra2 = (2 * extra).rowwise() + shift;
+  const TeachingFlow b = teach_flow(s, tmpl2, 2 * mom, extra2, o);
+  const Points expected = (2 * a.points.back()).rowwise() + shift;
+  EXPECT_LT((b.points.back() - expected).cwiseAbs().maxCoeff(), 1e-6);
+  EXPECT_EQ(b.grid.back().rows(), 25);
+  for (double d : b.grid_det) EXPECT_GT(d, 0);
+  // Halfway through, the scene shows curves between the template and the result.
+  SceneOptions so;
+  const Scene half = teaching_scene(s, a, 0.5, so);
+  EXPECT_FALSE(half.lines.empty());
+  EXPECT_EQ(half.dots.size(), 69u);  // 68 landmarks + the extra point
 }
 
 }  // namespace

@@ -60,6 +60,13 @@ class VideoSource : public FrameSource {
   double fps() const override { return fps_; }
   int64_t frame_count() const override { return count_; }
   std::string describe() const override { return path_; }
+  bool seek(int64_t index) override {
+    if (index < 0 || (count_ > 0 && index >= count_)) return false;
+    pending_.release();
+    if (!cap_.set(cv::CAP_PROP_POS_FRAMES, static_cast<double>(index))) return false;
+    next_ = index;
+    return true;
+  }
 
  private:
   std::string path_;
@@ -86,7 +93,11 @@ class ImageSource : public FrameSource {
   double fps() const override { return fps_; }
   int64_t frame_count() const override { return static_cast<int64_t>(files_.size()); }
   std::string describe() const override { return what_; }
-  const std::vector<fs::path>& files() const { return files_; }
+  bool seek(int64_t index) override {
+    if (index < 0 || index >= static_cast<int64_t>(files_.size())) return false;
+    next_ = static_cast<size_t>(index);
+    return true;
+  }
 
  private:
   std::vector<fs::path> files_;

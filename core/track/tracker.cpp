@@ -8,7 +8,9 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <exception>
+#include <filesystem>
 #include <stdexcept>
 #include <thread>
 
@@ -181,6 +183,15 @@ std::unique_ptr<AlignBackend> make_lddmm_backend(Aligner model, const LddmmBacke
 
 std::unique_ptr<AlignBackend> make_dlib_backend(const BoxMap& map) {
   return std::make_unique<DlibBackend>(map);
+}
+
+std::string default_model_path() {
+  static const char* kName = "lddmm-300w68-w18l-128.pt";
+  if (const char* env = std::getenv("LDDMM_MODEL")) return env;
+  const std::filesystem::path res = scheme_dir().parent_path();
+  for (const std::filesystem::path& dir : {res / "models", res.parent_path() / "models"})
+    if (std::filesystem::exists(dir / kName)) return (dir / kName).string();
+  return (res.parent_path() / "models" / kName).string();
 }
 
 FaceCrop crop_from_points(const Points& p, const Scheme& scheme) {

@@ -39,6 +39,11 @@ class FrameSource {
   /// Frames a live source dropped because a newer one arrived first.
   virtual int64_t dropped() const { return 0; }
   virtual std::string describe() const = 0;
+  /// Moves to frame `index` (files and folders); false when the source cannot seek (cameras).
+  virtual bool seek(int64_t index) {
+    (void)index;
+    return false;
+  }
 };
 
 struct SourceOptions {

@@ -122,6 +122,9 @@ class Tracker {
   std::unique_ptr<Impl> impl_;
 };
 
+/// The shipped model: $LDDMM_MODEL, else share/lddmm-face/models (installed) or the source tree's models/.
+std::string default_model_path();
+
 /// The crop for a face whose landmarks (in `scheme`) are known: rotation from the normalisation pair
 /// (outer eye corners), box of the landmarks in that rotated frame.
 FaceCrop crop_from_points(const Points& points, const Scheme& scheme);

@@ -1,0 +1,149 @@
+#include "lddmm/teaching.hpp"
+
+#include <torch/torch.h>
+
+#include <Eigen/LU>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "lddmm/register.hpp"
+
+namespace lddmm {
+namespace {
+
+torch::Tensor to_tensor(const Points& p) {
+  return torch::from_blob(const_cast<double*>(p.data()), {p.rows(), 2}, torch::kFloat64).clone();
+}
+
+Points to_points(const torch::Tensor& t) {
+  const torch::Tensor c = t.to(torch::kCPU, torch::kFloat64).contiguous().view({-1, 2});
+  Points p(c.size(0), 2);
+  std::copy(c.data_ptr<double>(), c.data_ptr<double>() + c.numel(), p.data());
+  return p;
+}
+
+Points lerp(const std::vector<Points>& path, double t) {
+  if (path.empty()) return {};
+  const double pos = std::clamp(t, 0.0, 1.0) * static_cast<double>(path.size() - 1);
+  const auto k = static_cast<size_t>(std::floor(pos));
+  if (k + 1 >= path.size()) return path.back();
+  const double f = pos - static_cast<double>(k);
+  return (1 - f) * path[k] + f * path[k + 1];
+}
+
+}  // namespace
+
+TeachingFlow teach_flow(const Scheme& scheme, const Points& tmpl, const Points& momenta, const Points& extra,
+                        const TeachingOptions& o) {
+  // The face's frame: the similarity taking the scheme's mean face onto the placed template.
+  const Affine2 sim = fit_similarity(scheme.mean_face.points, tmpl);
+  const double scale = std::sqrt(std::abs(sim.leftCols<2>().determinant()));
+  const DeformationLayer layer(CurveSet::from_scheme(scheme, scale * o.kernel_scale),
+                               FlowOptions{o.integrator, std::max(1, o.steps), true});
+  // Extra points: clicked points (nearest curve) and the grid (nearest curve of the mean face).
+  std::vector<int64_t> owner;
+  Points all(extra.rows(), 2);
+  all.topRows(extra.rows()) = extra;
+  const auto point_curve = scheme.point_curve();
+  for (Eigen::Index i = 0; i < extra.rows(); ++i) {
+    double best = std::numeric_limits<double>::infinity();
+    int64_t curve = 0;
+    for (Eigen::Index p = 0; p < tmpl.rows(); ++p) {
+      const double d = (tmpl.row(p) - extra.row(i)).squaredNorm();
+      if (d < best) {
+        best = d;
+        curve = point_curve[static_cast<size_t>(p)];
+      }
+    }
+    owner.push_back(curve);
+  }
+  Grid grid;
+  if (o.grid_cells > 0) {
+    grid = make_grid(scheme, o.grid_cells);
+    const Points g = apply_affine(sim, grid.nodes);
+    Points both(all.rows() + g.rows(), 2);
+    both << all, g;
+    all = both;
+    owner.insert(owner.end(), grid.curve.begin(), grid.curve.end());
+  }
+  const FlowTrace tr = all.rows() > 0 ? layer.trace(to_tensor(tmpl), to_tensor(momenta).unsqueeze(0),
+                                                    to_tensor(all), torch::tensor(owner, torch::kInt64))
+                                      : layer.trace(to_tensor(tmpl), to_tensor(momenta).unsqueeze(0));
+  TeachingFlow f;
+  const int64_t T = tr.point_path.size(0);
+  for (int64_t k = 0; k < T; ++k) {
+    f.points.push_back(to_points(tr.point_path[k][0]));
+    f.momenta.push_back(to_points(tr.momentum_path[k][0]));
+    if (all.rows() > 0) {
+      const Points e = to_points(tr.extra_path[k][0]);
+      f.extra.push_back(e.topRows(extra.rows()));
+      if (o.grid_cells > 0) f.grid.push_back(e.bottomRows(e.rows() - extra.rows()));
+    }
+  }
+  if (o.grid_cells > 0) {
+    const torch::Tensor det = tr.extra_det[0].to(torch::kFloat64).contiguous();
+    f.grid_det.assign(det.data_ptr<double>() + extra.rows(), det.data_ptr<double>() + det.numel());
+    f.grid_curve = grid.curve;
+    f.grid_cells = grid.cells;
+  }
+  return f;
+}
+
+Scene teaching_scene(const Scheme& scheme, const TeachingFlow& f, double t, const SceneOptions& o) {
+  Scene s;
+  if (f.points.empty()) return s;
+  t = std::clamp(t, 0.0, 1.0);
+  const int n = f.grid_cells + 1;
+  if (o.grid && !f.grid.empty()) {
+    const Points g = lerp(f.grid, t);
+    for (int r = 0; r < n; ++r)
+      for (int c = 0; c < n; ++c)
+        for (const auto& [dr, dc] : {std::pair{0, 1}, std::pair{1, 0}}) {
+          if (r + dr >= n || c + dc >= n) continue;
+          const auto a = static_cast<size_t>(r * n + c), b = static_cast<size_t>((r + dr) * n + c + dc);
+          if (f.grid_curve[a] != f.grid_curve[b]) continue;
+          // det J(t) shown as det J(1)^t: the colour grows with the deformation.
+          const double det = std::pow(std::sqrt(std::max(1e-12, f.grid_det[a] * f.grid_det[b])), t);
+          s.lines.push_back({g.row(static_cast<Eigen::Index>(a)), g.row(static_cast<Eigen::Index>(b)),
+                             det_rgb(det), 1, false});
+        }
+  }
+  const double pos = t * static_cast<double>(f.points.size() - 1);
+  auto path_lines = [&](const std::vector<Points>& path, Rgb colour) {
+    if (path.size() < 2) return;
+    for (Eigen::Index i = 0; i < path.front().rows(); ++i)
+      for (size_t k = 1; k < path.size() && static_cast<double>(k - 1) < pos; ++k) {
+        const double end = std::min(1.0, pos - static_cast<double>(k - 1));
+        const Eigen::RowVector2d a = path[k - 1].row(i), b = path[k].row(i);
+        s.lines.push_back({a, a + end * (b - a), colour, 1, false});
+      }
+  };
+  if (o.trajectories) path_lines(f.points, colours::kTrajectory);
+  path_lines(f.extra, colours::kAddedPoint);
+  const Points x = lerp(f.points, t), a = lerp(f.momenta, t);
+  if (o.template_curves)
+    for (const Curve& c : scheme.curves)
+      for (size_t i = 0; i + 1 < c.points.size() + (c.closed ? 1 : 0); ++i)
+        s.lines.push_back({f.points.front().row(c.points[i]),
+                           f.points.front().row(c.points[(i + 1) % c.points.size()]), colours::kTemplate, 1,
+                           false});
+  if (o.curves)
+    for (const Curve& c : scheme.curves)
+      for (size_t i = 0; i + 1 < c.points.size() + (c.closed ? 1 : 0); ++i)
+        s.lines.push_back(
+            {x.row(c.points[i]), x.row(c.points[(i + 1) % c.points.size()]), colours::kCurve, 2, false});
+  if (o.momenta)
+    for (Eigen::Index i = 0; i < x.rows(); ++i)
+      s.lines.push_back({x.row(i), x.row(i) + o.momentum_scale * a.row(i), colours::kMomentum, 1, true});
+  if (o.landmarks)
+    for (Eigen::Index i = 0; i < x.rows(); ++i) s.dots.push_back({x.row(i), colours::kModelPoint, 2});
+  if (!f.extra.empty()) {
+    const Points e = lerp(f.extra, t);
+    for (Eigen::Index i = 0; i < e.rows(); ++i) s.dots.push_back({e.row(i), colours::kAddedPoint, 3});
+  }
+  return s;
+}
+
+}  // namespace lddmm
