@@ -1,0 +1,71 @@
+// lddmm-face-gui: the desktop application. Thin: Qt setup, command-line options (also used by the tests
+// and to make the README's screenshot), the main window.
+#include <QApplication>
+#include <QComboBox>
+#include <QCommandLineParser>
+#include <QTimer>
+
+#include <cstdio>
+
+#include "main_window.hpp"
+
+int main(int argc, char** argv) {
+  QApplication app(argc, argv);
+  QApplication::setOrganizationName("lddmm-face");
+  QApplication::setApplicationName("lddmm-face");
+  QApplication::setApplicationDisplayName("LDDMM-Face tracker");
+  QApplication::setDesktopFileName("lddmm-face");
+  QCommandLineParser cli;
+  cli.setApplicationDescription("Real-time facial landmarks with LDDMM-Face");
+  cli.addHelpOption();
+  cli.addPositionalArgument("source", "A video, an image, a folder of images or a camera (0, /dev/video0)");
+  const QCommandLineOption scheme(
+      {"s", "scheme"}, "Scheme menu entry: model, dense2, dense3, wflw98, helen194, cofw29", "name");
+  const QCommandLineOption frames("frames", "Automation: after this many frames, take the shots and quit",
+                                  "n");
+  const QCommandLineOption shot("screenshot", "Automation: save the window to this PNG", "file");
+  const QCommandLineOption overlay("overlay-shot", "Automation: save the frame with its overlay to this PNG",
+                                   "file");
+  const QCommandLineOption teach("teach", "Automation: freeze and show the flow at time t before the shots",
+                                 "t");
+  cli.addOptions({scheme, frames, shot, overlay, teach});
+  cli.process(app);
+
+  lddmm::ui::MainWindow window;
+  window.resize(1100, 760);
+  window.show();
+  if (cli.isSet(scheme)) {
+    const QString s = cli.value(scheme);
+    const QStringList keys = {"model", "dense2", "dense3", "wflw98", "helen194", "cofw29"};
+    const int i = static_cast<int>(keys.indexOf(s));
+    if (i < 0) {
+      std::fprintf(stderr, "lddmm-face-gui: error: unknown scheme entry \"%s\"\n", qPrintable(s));
+      return 2;
+    }
+    window.schemeBox()->setCurrentIndex(i);
+  }
+  if (!cli.positionalArguments().isEmpty()) window.openSource(cli.positionalArguments().front());
+  if (cli.isSet(frames)) {
+    const int n = cli.value(frames).toInt();
+    auto* timer = new QTimer(&window);
+    int waited = 0;
+    QObject::connect(timer, &QTimer::timeout, &window, [&, timer, n]() mutable {
+      waited += 50;
+      if (window.framesShown() < n && waited < 120000 && window.player().isOpen()) return;
+      timer->stop();
+      if (cli.isSet(teach)) {
+        window.setTeaching(true);
+        window.setTeachingTime(cli.value(teach).toDouble());
+      }
+      QApplication::processEvents();
+      int rc = window.framesShown() >= n ? 0 : 1;
+      if (cli.isSet(overlay) && !window.view().renderOverlay().save(cli.value(overlay))) rc = 1;
+      if (cli.isSet(shot) && !window.saveScreenshot(cli.value(shot))) rc = 1;
+      std::printf("lddmm-face-gui: %d frames shown; %s\n", window.framesShown(),
+                  qPrintable(window.statusText()));
+      QApplication::exit(rc);
+    });
+    timer->start(50);
+  }
+  return QApplication::exec();
+}
