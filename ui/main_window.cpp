@@ -129,7 +129,7 @@ void MainWindow::buildMenus() {
   add(file, "annotate", "&Annotate a Whole Video…", QKeySequence("Ctrl+Shift+A"),
       [this] { annotateVideo(); });
   file->addSeparator();
-  add(file, "quit", "&Quit", QKeySequence::Quit, [this] { close(); });
+  add(file, "quit", "&Quit", QKeySequence("Ctrl+Q"), [this] { close(); });
 
   QMenu* view = menuBar()->addMenu("&View");
   auto toggle = [&](const QString& key, const QString& text, const QString& shortcut,
