@@ -7,6 +7,7 @@
 #include <opencv2/imgproc.hpp>
 #include <opencv2/videoio.hpp>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -396,6 +397,58 @@ TEST(Teaching, FlowIsEquivariantUnderScalingAndExtraPointsRideTheirCurve) {
   const Scene half = teaching_scene(s, a, 0.5, so);
   EXPECT_FALSE(half.lines.empty());
   EXPECT_EQ(half.dots.size(), 69u);  // 68 landmarks + the extra point
+}
+
+}  // namespace
+}  // namespace lddmm
+
+namespace lddmm {
+namespace {
+
+TEST(Scene, DenseSchemesKeepTheModelsOwnPointsGreen) {
+  const Scheme s = find_scheme("300w68");
+  const Scheme dense = dense_scheme(s, 2);
+  FrameResult r;
+  FaceResult f;
+  f.raw = s.mean_face.points;
+  f.points = dense.mean_face.points;  // the sparse points first, then new ones between them
+  r.faces.push_back(f);
+  SceneOptions o;
+  o.boxes = false;
+  const Scene scene = build_scene(r, s, dense, o);
+  size_t green = 0, red = 0;
+  for (const auto& d : scene.dots) (d.colour == colours::kModelPoint ? green : red) += 1;
+  EXPECT_EQ(green, 68u);
+  EXPECT_EQ(red, static_cast<size_t>(dense.num_points - 68));
+}
+
+// Real footage (../shared/data/video): a talking head is found and followed in every frame with one id.
+TEST(RealVideo, TalkingHeadIsFollowedWithOneId) {
+  const char* env = std::getenv("LDDMM_DATA");
+  const fs::path video = fs::path(env ? env : LDDMM_DEFAULT_DATA) / "video" / "talking_d6.mp4";
+  if (!fs::exists(video)) GTEST_SKIP() << video << " is absent: real-footage test skipped";
+  torch::set_num_threads(1);
+  TrackerOptions to;
+  to.parallel_frames = 2;
+  LddmmBackendOptions bo;
+  bo.cuda = false;
+  bo.grid_cells = 0;
+  Tracker t(make_lddmm_backend(load_model(LDDMM_MODEL_FILE), bo), BoxMap::installed(), to);
+  Engine e(open_source(video.string()), t);
+  EngineOutput o;
+  std::set<int> ids;
+  int frames = 0, with_face = 0;
+  while (frames < 90 && e.next(o)) {
+    ++frames;
+    with_face += o.result.faces.size() == 1 ? 1 : 0;
+    for (const FaceResult& f : o.result.faces) {
+      ids.insert(f.id);
+      EXPECT_GT(f.box.w, 60);  // a close-up face, not a speck
+    }
+  }
+  EXPECT_EQ(frames, 90);
+  EXPECT_EQ(with_face, 90);
+  EXPECT_EQ(ids.size(), 1u);
 }
 
 }  // namespace

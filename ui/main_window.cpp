@@ -416,6 +416,7 @@ void MainWindow::redraw() {
   else
     scene = build_scene(cur->result, *player_.modelScheme(), *player_.outputScheme(), scene_options_);
   view_->setFrame(to_qimage(cur->image), std::move(scene));
+  view_->setMomentumLegend(scene_options_.momenta, scene_options_.momentum_scale);
 }
 
 void MainWindow::setTeaching(bool on) {

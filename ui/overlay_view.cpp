@@ -73,6 +73,12 @@ void OverlayView::setScene(Scene scene) {
   update();
 }
 
+void OverlayView::setMomentumLegend(bool show, double scale) {
+  legend_ = show;
+  legend_scale_ = scale;
+  update();
+}
+
 void OverlayView::setPlaceholder(const QString& text) {
   placeholder_ = text;
   update();
@@ -97,6 +103,17 @@ void OverlayView::paintEvent(QPaintEvent*) {
     // Lines stay about 1.5 device pixels wide whatever the zoom.
     paint_scene(p, scene_, 1.5 / std::max(t.m11(), 1e-6));
     p.resetTransform();
+    if (legend_ && legend_scale_ > 0) {
+      // A 60-pixel reference arrow and the momentum it stands for, in image pixels.
+      const double alpha = 60.0 / (t.m11() * legend_scale_);
+      const QPointF a(16, height() - 18), b(76, height() - 18);
+      p.setPen(QPen(QColor(colours::kMomentum.r, colours::kMomentum.g, colours::kMomentum.b), 2));
+      p.drawLine(a, b);
+      p.drawLine(b, b + QPointF(-7, -4));
+      p.drawLine(b, b + QPointF(-7, 4));
+      p.setPen(QColor(235, 235, 235));
+      p.drawText(QPointF(84, height() - 13), QString("|α| = %1 px").arg(alpha, 0, 'f', 1));
+    }
   }
   if (!placeholder_.isEmpty()) {
     p.setPen(QColor(220, 220, 220));

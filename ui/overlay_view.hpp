@@ -24,6 +24,8 @@ class OverlayView : public QWidget {
   void setFrame(const QImage& image, Scene scene);
   void setScene(Scene scene);
   void setPlaceholder(const QString& text);
+  /// Shows the momentum arrows' length legend (arrows are drawn `scale` × |α| image pixels long).
+  void setMomentumLegend(bool show, double scale);
   const Scene& scene() const { return scene_; }
   const QImage& image() const { return image_; }
   /// The frame with the overlay at the frame's own resolution.
@@ -42,6 +44,8 @@ class OverlayView : public QWidget {
   QImage image_;
   Scene scene_;
   QString placeholder_;
+  bool legend_ = false;
+  double legend_scale_ = 1;
 };
 
 }  // namespace lddmm::ui

@@ -28,6 +28,7 @@ Scene build_scene(const FrameResult& result, const Scheme& model, const Scheme& 
                   const SceneOptions& o) {
   Scene s;
   const bool own = output.id == model.id;
+  const bool dense_of_model = output.id.rfind(model.id + "@", 0) == 0;
   for (const FaceResult& f : result.faces) {
     if (f.flow) {
       const FaceFlow& fl = *f.flow;
@@ -62,8 +63,9 @@ Scene build_scene(const FrameResult& result, const Scheme& model, const Scheme& 
       }
     if (o.landmarks) {
       for (Eigen::Index i = 0; i < f.points.rows(); ++i) {
-        // Added points: those of another scheme, or a dense scheme's points beyond the model's own.
-        const bool added = !own;
+        // Added points: another scheme's, or a dense scheme's points between the model's own (a dense
+        // scheme lists the model's points first, at their own positions: those stay green).
+        const bool added = !own && !(dense_of_model && i < model.num_points);
         s.dots.push_back({f.points.row(i), added ? colours::kAddedPoint : colours::kModelPoint, 2});
         if (o.indices)
           s.labels.push_back({f.points.row(i) + Eigen::RowVector2d(3, -3), std::to_string(i),
