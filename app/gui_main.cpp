@@ -61,8 +61,8 @@ int main(int argc, char** argv) {
       int rc = window.framesShown() >= n ? 0 : 1;
       if (cli.isSet(overlay) && !window.view().renderOverlay().save(cli.value(overlay))) rc = 1;
       if (cli.isSet(shot) && !window.saveScreenshot(cli.value(shot))) rc = 1;
-      std::printf("lddmm-face-gui: %d frames shown; %s\n", window.framesShown(),
-                  qPrintable(window.statusText()));
+      std::printf("lddmm-face-gui: %d frames shown (%.1f per second); %s\n", window.framesShown(),
+                  window.displayRate(), qPrintable(window.statusText()));
       QApplication::exit(rc);
     });
     timer->start(50);

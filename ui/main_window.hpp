@@ -49,6 +49,7 @@ class MainWindow : public QMainWindow {
   QComboBox* schemeBox() const { return scheme_box_; }
   QString statusText() const;
   int framesShown() const { return frames_shown_; }
+  double displayRate() const { return fps_avg_; }
 
  protected:
   void closeEvent(QCloseEvent* event) override;
