@@ -37,7 +37,7 @@ struct EngineOpts {
   std::string input, model, scheme;
   int detect_every = 10, detect_width = 320, upsample = 0, max_faces = 8, threads = 0, grid = 16,
       parallel = 0;
-  bool no_smooth = false, cpu = false, dlib = false;
+  bool no_smooth = false, cpu = false, dlib = false, flip = false;
   double min_cutoff = SmoothingOptions{}.min_cutoff, beta = SmoothingOptions{}.beta;
 };
 
@@ -66,6 +66,7 @@ void add_engine_options(CLI::App* cmd, EngineOpts& o, bool with_input = true) {
                   "Files: frames aligned at once on separate threads (default: one per 1–2 threads, up to 2)")
       ->check(CLI::Range(1, 8));
   cmd->add_flag("--cpu", o.cpu, "Stay on the CPU even when a GPU is present");
+  cmd->add_flag("--flip", o.flip, "Test-time mirroring: more accurate landmarks at twice the network work");
   cmd->add_flag("--dlib", o.dlib, "Align with dlib's 68-point shape predictor instead of the model");
 }
 
@@ -96,6 +97,7 @@ Tracker make_tracker(const EngineOpts& o, bool flow) {
     bo.output_scheme = o.scheme;
     bo.grid_cells = o.grid;
     bo.cuda = !o.cpu;
+    bo.flip = o.flip;
     backend = make_lddmm_backend(load_model(file), bo);
   }
   TrackerOptions to;

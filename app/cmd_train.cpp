@@ -152,11 +152,13 @@ void add_eval_command(CLI::App& app, Action& action) {
   auto* cmd = app.add_subcommand("eval", "Evaluate a model on annotated faces: NME, FR, AUC, NME_c, DetJ");
   struct Opts {
     std::string model, data, list = "val.txt", csv, boxes = "landmarks";
-    bool json = false, vs_dlib = false;
+    bool json = false, vs_dlib = false, flip = false;
     int threads = 0;
   };
   auto o = std::make_shared<Opts>();
   cmd->add_option("-m,--model", o->model, "Model file")->required();
+  cmd->add_flag("--flip", o->flip,
+                "Test-time mirroring: average with the mirrored crop's prediction (2x time)");
   cmd->add_option("--boxes", o->boxes,
                   "Face boxes: landmarks (from the annotation) or dlib (HOG detector, mapped)")
       ->check(CLI::IsMember({"landmarks", "dlib"}))
@@ -193,7 +195,7 @@ void add_eval_command(CLI::App& app, Action& action) {
           missed += detections[i] ? 0 : 1;
         }
       }
-      const EvalResult r = evaluate(model, set, o->boxes == "dlib" ? &boxes : nullptr);
+      const EvalResult r = evaluate(model, set, o->boxes == "dlib" ? &boxes : nullptr, 32, o->flip);
       std::optional<NmeSummary> dlib_row;
       if (o->vs_dlib) {
         const ShapePredictor predictor;

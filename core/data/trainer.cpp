@@ -61,7 +61,8 @@ TrainConfig load_train_config(const std::filesystem::path& file) {
   return c;
 }
 
-EvalResult evaluate(Aligner& model, const FaceDataset& data, const std::vector<Box>* boxes, int batch_size) {
+EvalResult evaluate(Aligner& model, const FaceDataset& data, const std::vector<Box>* boxes, int batch_size,
+                    bool flip) {
   if (boxes != nullptr && boxes->size() != data.size())
     throw std::invalid_argument("evaluate: one box per face is needed");
   torch::NoGradGuard no_grad;
@@ -99,6 +100,18 @@ EvalResult evaluate(Aligner& model, const FaceDataset& data, const std::vector<B
       }
     } else {
       pred = model->template_points().unsqueeze(0) + head;
+    }
+    if (flip) {
+      // The mirrored crop's prediction, mirrored back: x → S − x as in the training flips, point i ↔
+      // mirror[i].
+      const torch::Tensor head_f = model->head_output(images.flip({3}));
+      torch::Tensor pf = cfg.head == Head::Lddmm ? model->layer().forward(model->template_points(), head_f)
+                                                 : model->template_points().unsqueeze(0) + head_f;
+      const auto& mirror = model->scheme().mirror;
+      pf = pf.index_select(1,
+                           torch::tensor(std::vector<int64_t>(mirror.begin(), mirror.end()), torch::kInt64));
+      pf = torch::stack({S - pf.select(2, 0), pf.select(2, 1)}, 2);
+      pred = 0.5 * (pred + pf.to(pred.scalar_type()));
     }
     pred = pred.to(torch::kFloat64).contiguous();
     for (size_t k = 0; k < count; ++k) {

@@ -66,6 +66,7 @@ class LddmmBackend : public AlignBackend {
       grid_nodes_ = to_tensor(grid_.nodes * scale_).to(torch::kFloat32);
       grid_curve_ = torch::tensor(grid_.curve, torch::kInt64);
     }
+    mirror_ = torch::tensor(std::vector<int64_t>(s.mirror.begin(), s.mirror.end()), torch::kInt64);
     describe_ = s.id + " model (" +
                 std::string(model_->config().head == Head::Lddmm ? "LDDMM" : "coordinates") + ", " +
                 std::to_string(S) + " px) on " + (device_.is_cuda() ? "CUDA" : "CPU");
@@ -93,7 +94,16 @@ class LddmmBackend : public AlignBackend {
     const torch::Tensor head = model_->head_output(x);
     const bool lddmm = model_->config().head == Head::Lddmm;
     const torch::Tensor tmpl = model_->template_points();
-    const torch::Tensor pts = lddmm ? model_->layer().forward(tmpl, head) : tmpl.unsqueeze(0) + head;
+    torch::Tensor pts = lddmm ? model_->layer().forward(tmpl, head) : tmpl.unsqueeze(0) + head;
+    if (options_.flip) {
+      // The mirrored crops' landmarks, mirrored back (x → S − x as in the training flips, point i ↔
+      // mirror[i]), averaged in.
+      const torch::Tensor head_f = model_->head_output(x.flip({3}));
+      torch::Tensor pf = lddmm ? model_->layer().forward(tmpl, head_f) : tmpl.unsqueeze(0) + head_f;
+      pf = pf.index_select(1, mirror_.to(pf.device()));
+      pf = torch::stack({S - pf.select(2, 0), pf.select(2, 1)}, 2);
+      pts = 0.5 * (pts + pf);
+    }
     const torch::Tensor pts_cpu = pts.to(torch::kCPU, torch::kFloat64);
     torch::Tensor carried;
     if (corr_) carried = carry_points(model_->layer(), *corr_, tmpl, head);
@@ -134,7 +144,7 @@ class LddmmBackend : public AlignBackend {
   Scheme output_;
   std::optional<Correspondence> corr_;
   Grid grid_;
-  torch::Tensor grid_nodes_, grid_curve_;
+  torch::Tensor grid_nodes_, grid_curve_, mirror_;
   std::string describe_;
 };
 

@@ -54,8 +54,9 @@ struct EvalResult {
 };
 
 /// Runs the model on every face of `data`, no augmentation, cropping around `boxes` (one per face, in the
-/// records' pixels) or, when null, around each face's landmark box.
+/// records' pixels) or, when null, around each face's landmark box. `flip`: test-time mirroring — the
+/// prediction on the mirrored crop, mirrored back with the scheme's permutation, is averaged in.
 EvalResult evaluate(Aligner& model, const FaceDataset& data, const std::vector<Box>* boxes = nullptr,
-                    int batch_size = 32);
+                    int batch_size = 32, bool flip = false);
 
 }  // namespace lddmm
