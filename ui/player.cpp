@@ -45,8 +45,10 @@ bool Player::build_tracker(QString* error) {
     TrackerOptions to;
     to.flow = true;
     to.smoothing.enabled = settings_.smoothing;
-    // The GUI thread and capture need a core: one LibTorch thread, frames one at a time.
-    torch::set_num_threads(std::max(1, static_cast<int>(std::thread::hardware_concurrency()) - 1));
+    // One LibTorch thread per frame; files align two frames at once on 2+ cores (cameras: one, newest).
+    const int cores = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+    to.parallel_frames = std::min(2, cores);
+    torch::set_num_threads(1);
     tracker_ = std::make_unique<Tracker>(make_lddmm_backend(load_model(file), bo), BoxMap::installed(), to);
     return true;
   } catch (const std::exception& e) {
