@@ -90,3 +90,58 @@ TEST(Cofw, BadFilesNameTheProblem) {
 
 }  // namespace
 }  // namespace lddmm
+
+#include <opencv2/imgcodecs.hpp>
+
+#include "lddmm/dataset.hpp"
+#include "lddmm/scheme.hpp"
+
+namespace lddmm {
+namespace {
+
+TEST(Datasets, WflwHelenAndCofwFilesFeedTheTrainingDataset) {
+  const testing::ScratchDir dir;
+  cv::imwrite((dir / "face.png").string(), cv::Mat(300, 300, CV_8UC3, cv::Scalar(50, 60, 70)));
+  // WFLW: one line of 98 points, a box, six attributes and the image path.
+  const Scheme wflw = find_scheme("wflw98");
+  const Points pw = wflw.mean_face.points * 0.5;
+  {
+    std::ofstream list(dir / "wflw.txt");
+    list.precision(10);
+    for (Eigen::Index i = 0; i < pw.rows(); ++i) list << pw(i, 0) << ' ' << pw(i, 1) << ' ';
+    list << "10 10 200 200 0 0 0 0 0 0 face.png\n";
+  }
+  const FaceDataset a(dir.path(), dir / "wflw.txt", wflw, wflw, 200);
+  ASSERT_EQ(a.size(), 1u);
+  EXPECT_LT((a.target_points(0) - pw).cwiseAbs().maxCoeff(), 1e-4);
+  // HELEN: a folder of annotation files; images are root/<name>.jpg.
+  const Scheme helen = find_scheme("helen194");
+  const Points ph = helen.mean_face.points * 0.6;
+  cv::imwrite((dir / "h1.jpg").string(), cv::Mat(300, 300, CV_8UC3, cv::Scalar(50, 60, 70)));
+  std::filesystem::create_directories(dir / "helen");
+  {
+    std::ofstream f(dir / "helen" / "1.txt");
+    f.precision(10);
+    f << "h1\n";
+    for (Eigen::Index i = 0; i < ph.rows(); ++i) f << ph(i, 0) << " , " << ph(i, 1) << "\n";
+  }
+  const FaceDataset b(dir.path(), dir / "helen", helen, helen, 200);
+  ASSERT_EQ(b.size(), 1u);
+  EXPECT_LT((b.target_points(0) - ph).cwiseAbs().maxCoeff(), 1e-3);
+  // COFW: the .mat file holds the images.
+  write_fixture(dir / "cofw.mat", MAT_FT_MAT5, "Tr");
+  const Scheme cofw = find_scheme("cofw29");
+  const FaceDataset c(dir.path(), dir / "cofw.mat", cofw, cofw, 200);
+  ASSERT_EQ(c.size(), 2u);
+  EXPECT_DOUBLE_EQ(c.target_points(1)(0, 0), 100);
+  // The wrong scheme for the file is a clear error.
+  try {
+    const FaceDataset d(dir.path(), dir / "cofw.mat", find_scheme("300w68"), find_scheme("300w68"), 200);
+    FAIL() << "expected an error";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("has 29 points, expected 68"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace lddmm

@@ -7,12 +7,33 @@
 
 #include <algorithm>
 #include <cmath>
+#include <fstream>
 #include <numeric>
+#include <sstream>
 #include <stdexcept>
 
+#include "lddmm/annotations.hpp"
+#include "lddmm/cofw.hpp"
 #include "lddmm/pts_io.hpp"
 
 namespace lddmm {
+namespace {
+
+// A WFLW annotation list: its first non-empty line holds at least 98 × 2 + 4 + 6 numbers and a path.
+bool is_wflw_list(const std::filesystem::path& list) {
+  std::ifstream in(list);
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream words(line);
+    std::string w;
+    int count = 0;
+    while (words >> w) ++count;
+    if (count > 0) return count >= 98 * 2 + 4 + 6 + 1;
+  }
+  return false;
+}
+
+}  // namespace
 
 FaceDataset::FaceDataset(const std::filesystem::path& root, const std::filesystem::path& list,
                          const Scheme& annotation, const Scheme& target, int cache_side)
@@ -26,24 +47,42 @@ FaceDataset::FaceDataset(const std::filesystem::path& root, const std::filesyste
     throw std::invalid_argument("dataset: scheme " + target.id + " is neither " + annotation.id +
                                 " nor a subset of it");
   }
-  for (const auto& item : read_image_list(root, list)) {
-    FaceRecord r;
-    r.name = std::filesystem::relative(item.image, root).string();
-    r.points = read_pts(item.pts);
-    if (r.points.rows() != annotation.num_points)
-      throw std::runtime_error(item.pts.string() + ": has " + std::to_string(r.points.rows()) +
-                               " points, expected " + std::to_string(annotation.num_points));
-    cv::Mat img = cv::imread(item.image.string(), cv::IMREAD_COLOR);
-    if (img.empty()) throw std::runtime_error(item.image.string() + ": cannot read the image");
-    const Eigen::RowVector2d lo = r.points.colwise().minCoeff(), hi = r.points.colwise().maxCoeff();
+  // The list's format decides the reader: a COFW .mat file, a HELEN annotation folder, a WFLW list (a
+  // line of 98 × 2 coordinates, a box, attributes and an image path) or a 300-W image list.
+  auto add = [&](std::string name, cv::Mat img, Points points, const std::string& origin) {
+    if (points.rows() != annotation.num_points)
+      throw std::runtime_error(origin + ": has " + std::to_string(points.rows()) + " points, expected " +
+                               std::to_string(annotation.num_points) + " (scheme " + annotation.id + ")");
+    if (img.empty()) throw std::runtime_error(origin + ": cannot read the image");
+    const Eigen::RowVector2d lo = points.colwise().minCoeff(), hi = points.colwise().maxCoeff();
     const double box = (hi - lo).maxCoeff();
     const double f = std::min(1.0, cache_side / std::max(box, 1.0));
     if (f < 1.0) {
       cv::resize(img, img, cv::Size(), f, f, cv::INTER_AREA);
-      r.points *= f;
+      points *= f;
     }
-    r.image = img;
-    records_.push_back(std::move(r));
+    records_.push_back({std::move(name), img, std::move(points)});
+  };
+  const std::string ext = list.extension().string();
+  if (ext == ".mat") {
+    int k = 0;
+    for (CofwFace& face : read_cofw(list)) {
+      const std::string number = std::to_string(++k);
+      add(list.filename().string() + "#" + number, face.image, face.points,
+          list.string() + " face " + number);
+    }
+  } else if (std::filesystem::is_directory(list)) {
+    for (const Annotation& a : read_helen_folder(list, root))
+      add(std::filesystem::relative(a.image, root).string(), cv::imread(a.image.string(), cv::IMREAD_COLOR),
+          a.points, a.image.string());
+  } else if (is_wflw_list(list)) {
+    for (const Annotation& a : read_wflw_list(list, root))
+      add(std::filesystem::relative(a.image, root).string(), cv::imread(a.image.string(), cv::IMREAD_COLOR),
+          a.points, a.image.string());
+  } else {
+    for (const auto& item : read_image_list(root, list))
+      add(std::filesystem::relative(item.image, root).string(),
+          cv::imread(item.image.string(), cv::IMREAD_COLOR), read_pts(item.pts), item.pts.string());
   }
 }
 

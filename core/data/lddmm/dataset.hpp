@@ -40,9 +40,10 @@ struct FaceRecord {
   Points points;  // in `image` pixels, the annotation scheme's layout
 };
 
-/// Annotated faces from an image list (one "folder/name.jpg" a line, .pts beside each image), in the
-/// layout of `annotation` (300W-68 for ../shared/data/300w). Samples are returned in the layout of
-/// `target` (the annotation scheme itself, or a subset of it such as 300W-50).
+/// Annotated faces, in the layout of `annotation` (300W-68 for ../shared/data/300w). `list` is a 300-W
+/// image list (one "folder/name.jpg" a line, .pts beside each image), a WFLW annotation list (images under
+/// `root`), a HELEN annotation folder (images `root`/name.jpg) or a COFW .mat file. Samples are returned in
+/// the layout of `target` (the annotation scheme itself, or a subset of it such as 300W-50).
 class FaceDataset {
  public:
   FaceDataset(const std::filesystem::path& root, const std::filesystem::path& list, const Scheme& annotation,
