@@ -20,6 +20,7 @@
 #include "lddmm/pts_io.hpp"
 #include "lddmm/register.hpp"
 #include "lddmm/scheme.hpp"
+#include "lddmm/tensor_points.hpp"
 
 namespace lddmm::app {
 namespace {
@@ -38,17 +39,6 @@ struct RenderOpts {
   int iterations = 300;
 };
 
-torch::Tensor to_tensor(const Points& p) {
-  return torch::from_blob(const_cast<double*>(p.data()), {p.rows(), 2}, torch::kFloat64).clone();
-}
-
-Points to_points(const torch::Tensor& t) {
-  const torch::Tensor c = t.to(torch::kFloat64).contiguous().view({-1, 2});
-  Points p(c.size(0), 2);
-  std::copy(c.data_ptr<double>(), c.data_ptr<double>() + c.numel(), p.data());
-  return p;
-}
-
 int run_render(const RenderOpts& o) {
   using Clock = std::chrono::steady_clock;
   const Scheme scheme = find_scheme(o.scheme);
@@ -61,7 +51,7 @@ int run_render(const RenderOpts& o) {
     flow_opt = {*integ, o.steps, true};
   }
   const DeformationLayer layer(CurveSet::from_scheme(scheme), flow_opt);
-  const torch::Tensor tmpl = to_tensor(scheme.mean_face.points);
+  const torch::Tensor tmpl = points_to_tensor(scheme.mean_face.points);
   const double frame = scheme.mean_face.frame;
 
   // Momenta, and the map from the mean-face frame to the canvas.
@@ -77,7 +67,7 @@ int run_render(const RenderOpts& o) {
       throw std::runtime_error(o.fit + ": has " + std::to_string(target_img.rows()) + " points, scheme " +
                                scheme.id + " has " + std::to_string(scheme.num_points));
     img_to_frame = fit_similarity(target_img, scheme.mean_face.points);
-    const torch::Tensor target = to_tensor(apply_affine(img_to_frame, target_img)).unsqueeze(0);
+    const torch::Tensor target = points_to_tensor(apply_affine(img_to_frame, target_img)).unsqueeze(0);
     const auto t0 = Clock::now();
     const FitResult fit =
         fit_momenta(layer, CurveLoss::from_scheme(scheme), tmpl, target, {o.iterations, 1.0});
@@ -105,7 +95,7 @@ int run_render(const RenderOpts& o) {
     const Points m = read_pts(o.momenta);
     if (m.rows() != scheme.num_points)
       throw std::runtime_error(o.momenta + ": expected " + std::to_string(scheme.num_points) + " momenta");
-    momenta = to_tensor(m).unsqueeze(0);
+    momenta = points_to_tensor(m).unsqueeze(0);
   } else {
     // Smooth random momenta: one random vector per curve plus a smaller one per point.
     torch::manual_seed(o.seed);
@@ -119,7 +109,7 @@ int run_render(const RenderOpts& o) {
 
   // Flow the template, the grid and any extra scheme's points.
   const Grid grid = make_grid(scheme, o.grid);
-  const torch::Tensor extra = to_tensor(grid.nodes);
+  const torch::Tensor extra = points_to_tensor(grid.nodes);
   const std::vector<int64_t> extra_curve(grid.curve.begin(), grid.curve.end());
   std::optional<Scheme> other;
   Correspondence corr;
@@ -135,10 +125,11 @@ int run_render(const RenderOpts& o) {
 
   FlowDrawing d;
   d.template_points = scheme.mean_face.points;
-  d.points = to_points(tr.points[0]);
-  d.momenta = to_points(momenta[0]);
-  for (int64_t k = 0; k < tr.point_path.size(0); ++k) d.trajectory.push_back(to_points(tr.point_path[k][0]));
-  d.grid = to_points(tr.extra[0]);
+  d.points = tensor_to_points(tr.points[0]);
+  d.momenta = tensor_to_points(momenta[0]);
+  for (int64_t k = 0; k < tr.point_path.size(0); ++k)
+    d.trajectory.push_back(tensor_to_points(tr.point_path[k][0]));
+  d.grid = tensor_to_points(tr.extra[0]);
   const torch::Tensor det = tr.extra_det[0].contiguous();
   d.grid_det.assign(det.data_ptr<double>(), det.data_ptr<double>() + n_grid);
   d.grid_cells = grid.cells;
@@ -148,7 +139,7 @@ int run_render(const RenderOpts& o) {
   draw.thickness = std::max(1, canvas.cols / 500);
   draw_flow(canvas, scheme, d, frame_to_canvas, draw);
   if (other) {
-    const Points carried = to_points(carry_points(layer, corr, tmpl, momenta)[0]);
+    const Points carried = tensor_to_points(carry_points(layer, corr, tmpl, momenta)[0]);
     for (Eigen::Index i = 0; i < carried.rows(); ++i) {
       const Eigen::Vector2d q =
           frame_to_canvas.leftCols<2>() * carried.row(i).transpose() + frame_to_canvas.col(2);

@@ -9,20 +9,10 @@
 #include <limits>
 
 #include "lddmm/register.hpp"
+#include "lddmm/tensor_points.hpp"
 
 namespace lddmm {
 namespace {
-
-torch::Tensor to_tensor(const Points& p) {
-  return torch::from_blob(const_cast<double*>(p.data()), {p.rows(), 2}, torch::kFloat64).clone();
-}
-
-Points to_points(const torch::Tensor& t) {
-  const torch::Tensor c = t.to(torch::kCPU, torch::kFloat64).contiguous().view({-1, 2});
-  Points p(c.size(0), 2);
-  std::copy(c.data_ptr<double>(), c.data_ptr<double>() + c.numel(), p.data());
-  return p;
-}
 
 Points lerp(const std::vector<Points>& path, double t) {
   if (path.empty()) return {};
@@ -68,16 +58,17 @@ TeachingFlow teach_flow(const Scheme& scheme, const Points& tmpl, const Points& 
     all = both;
     owner.insert(owner.end(), grid.curve.begin(), grid.curve.end());
   }
-  const FlowTrace tr = all.rows() > 0 ? layer.trace(to_tensor(tmpl), to_tensor(momenta).unsqueeze(0),
-                                                    to_tensor(all), torch::tensor(owner, torch::kInt64))
-                                      : layer.trace(to_tensor(tmpl), to_tensor(momenta).unsqueeze(0));
+  const FlowTrace tr = all.rows() > 0
+                           ? layer.trace(points_to_tensor(tmpl), points_to_tensor(momenta).unsqueeze(0),
+                                         points_to_tensor(all), torch::tensor(owner, torch::kInt64))
+                           : layer.trace(points_to_tensor(tmpl), points_to_tensor(momenta).unsqueeze(0));
   TeachingFlow f;
   const int64_t T = tr.point_path.size(0);
   for (int64_t k = 0; k < T; ++k) {
-    f.points.push_back(to_points(tr.point_path[k][0]));
-    f.momenta.push_back(to_points(tr.momentum_path[k][0]));
+    f.points.push_back(tensor_to_points(tr.point_path[k][0]));
+    f.momenta.push_back(tensor_to_points(tr.momentum_path[k][0]));
     if (all.rows() > 0) {
-      const Points e = to_points(tr.extra_path[k][0]);
+      const Points e = tensor_to_points(tr.extra_path[k][0]);
       f.extra.push_back(e.topRows(extra.rows()));
       if (o.grid_cells > 0) f.grid.push_back(e.bottomRows(e.rows() - extra.rows()));
     }

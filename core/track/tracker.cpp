@@ -16,6 +16,7 @@
 
 #include "lddmm/correspondence.hpp"
 #include "lddmm/register.hpp"
+#include "lddmm/tensor_points.hpp"
 
 namespace lddmm {
 namespace {
@@ -23,17 +24,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 double ms_since(Clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-}
-
-torch::Tensor to_tensor(const Points& p) {
-  return torch::from_blob(const_cast<double*>(p.data()), {p.rows(), 2}, torch::kFloat64).clone();
-}
-
-Points to_points(const torch::Tensor& t) {
-  const torch::Tensor c = t.to(torch::kCPU, torch::kFloat64).contiguous().view({-1, 2});
-  Points p(c.size(0), 2);
-  std::copy(c.data_ptr<double>(), c.data_ptr<double>() + c.numel(), p.data());
-  return p;
 }
 
 Points vectors_through(const Affine2& m, const Points& v) { return v * m.leftCols<2>().transpose(); }
@@ -63,7 +53,7 @@ class LddmmBackend : public AlignBackend {
     }
     if (o.grid_cells > 0) {
       grid_ = make_grid(s, o.grid_cells);
-      grid_nodes_ = to_tensor(grid_.nodes * scale_).to(torch::kFloat32);
+      grid_nodes_ = points_to_tensor(grid_.nodes * scale_).to(torch::kFloat32);
       grid_curve_ = torch::tensor(grid_.curve, torch::kInt64);
     }
     mirror_ = torch::tensor(std::vector<int64_t>(s.mirror.begin(), s.mirror.end()), torch::kInt64);
@@ -111,20 +101,20 @@ class LddmmBackend : public AlignBackend {
     if (with_flow && lddmm)
       trace = model_->layer().trace(
           tmpl, head, grid_nodes_.defined() ? grid_nodes_.to(tmpl.device()) : grid_nodes_, grid_curve_);
-    const Points tmpl_pts = to_points(tmpl);
+    const Points tmpl_pts = tensor_to_points(tmpl);
     for (size_t i = 0; i < crops.size(); ++i) {
       const auto b = static_cast<int64_t>(i);
       AlignedFace& f = out[i];
-      f.points = apply_affine(back[i], to_points(pts_cpu[b]));
-      f.output = corr_ ? apply_affine(back[i], to_points(carried[b])) : f.points;
+      f.points = apply_affine(back[i], tensor_to_points(pts_cpu[b]));
+      f.output = corr_ ? apply_affine(back[i], tensor_to_points(carried[b])) : f.points;
       if (trace) {
         FaceFlow fl;
         fl.template_points = apply_affine(back[i], tmpl_pts);
-        fl.momenta = vectors_through(back[i], to_points(head[b]));
+        fl.momenta = vectors_through(back[i], tensor_to_points(head[b]));
         for (int64_t k = 0; k < trace->point_path.size(0); ++k)
-          fl.trajectory.push_back(apply_affine(back[i], to_points(trace->point_path[k][b])));
+          fl.trajectory.push_back(apply_affine(back[i], tensor_to_points(trace->point_path[k][b])));
         if (trace->extra.defined()) {
-          fl.grid = apply_affine(back[i], to_points(trace->extra[b]));
+          fl.grid = apply_affine(back[i], tensor_to_points(trace->extra[b]));
           const torch::Tensor det = trace->extra_det[b].to(torch::kCPU, torch::kFloat64).contiguous();
           fl.grid_det.assign(det.data_ptr<double>(), det.data_ptr<double>() + det.numel());
           fl.grid_curve = grid_.curve;
