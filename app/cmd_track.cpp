@@ -31,8 +31,6 @@ namespace {
 std::atomic<bool> g_interrupted{false};
 extern "C" void on_sigint(int) { g_interrupted = true; }
 
-std::string default_model() { return default_model_path(); }
-
 struct EngineOpts {
   std::string input, model, scheme;
   int detect_every = 10, detect_width = 320, upsample = 0, max_faces = 8, threads = 0, grid = 16,
@@ -92,7 +90,7 @@ Tracker make_tracker(const EngineOpts& o, bool flow) {
       throw std::runtime_error("dlib's predictor gives only 300w68 points (drop --scheme or --dlib)");
     backend = make_dlib_backend(map);
   } else {
-    const std::string file = o.model.empty() ? default_model() : o.model;
+    const std::string file = o.model.empty() ? default_model_path() : o.model;
     LddmmBackendOptions bo;
     bo.output_scheme = o.scheme;
     bo.grid_cells = o.grid;

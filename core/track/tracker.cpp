@@ -28,6 +28,11 @@ double ms_since(Clock::time_point t0) {
 
 Points vectors_through(const Affine2& m, const Points& v) { return v * m.leftCols<2>().transpose(); }
 
+/// The square landmark box a crop is centred on.
+Box crop_box(const FaceCrop& c) {
+  return {c.centre.x() - c.side / 2, c.centre.y() - c.side / 2, c.side, c.side, 0};
+}
+
 class LddmmBackend : public AlignBackend {
  public:
   LddmmBackend(Aligner model, const LddmmBackendOptions& o) : model_(std::move(model)), options_(o) {
@@ -101,7 +106,7 @@ class LddmmBackend : public AlignBackend {
     if (with_flow && lddmm)
       trace = model_->layer().trace(
           tmpl, head, grid_nodes_.defined() ? grid_nodes_.to(tmpl.device()) : grid_nodes_, grid_curve_);
-    const Points tmpl_pts = tensor_to_points(tmpl);
+    const Points tmpl_pts = trace ? tensor_to_points(tmpl) : Points();
     for (size_t i = 0; i < crops.size(); ++i) {
       const auto b = static_cast<int64_t>(i);
       AlignedFace& f = out[i];
@@ -148,10 +153,7 @@ class DlibBackend : public AlignBackend {
     std::vector<AlignedFace> out(crops.size());
     for (size_t i = 0; i < crops.size(); ++i) {
       const FaceCrop& c = crops[i];
-      const Box box =
-          c.detection
-              ? *c.detection
-              : map_.invert(Box{c.centre.x() - c.side / 2, c.centre.y() - c.side / 2, c.side, c.side, 0});
+      const Box box = c.detection ? *c.detection : map_.invert(crop_box(c));
       out[i].points = predictor_.predict(bgr, box);
       out[i].output = out[i].points;
     }
@@ -168,10 +170,8 @@ struct FaceTrack {
   int id = 0;
   FaceCrop crop;                     // where to look on the next frame
   std::optional<FaceCrop> previous;  // the crop one frame earlier (for the motion prediction)
-  Points raw;                        // last model-scheme landmarks
   double score = 0;
   int misses = 0;  // detector runs without a matching box
-  int age = 0;
   LandmarkSmoother smoother;
 };
 
@@ -290,8 +290,7 @@ std::vector<FrameResult> Tracker::process_batch(const std::vector<Frame>& frames
     std::vector<bool> used(boxes.size(), false);
     for (size_t ti = 0; ti < s.tracks.size(); ++ti) {
       const FaceTrack& t = s.tracks[ti];
-      const Box tb{t.crop.centre.x() - t.crop.side / 2, t.crop.centre.y() - t.crop.side / 2, t.crop.side,
-                   t.crop.side, 0};
+      const Box tb = crop_box(t.crop);
       double best = 0.3;
       int pick = -1;
       for (size_t di = 0; di < boxes.size(); ++di) {
@@ -411,8 +410,6 @@ std::vector<FrameResult> Tracker::process_batch(const std::vector<Frame>& frames
       }
       t.previous = t.crop;
       t.crop = next;
-      t.raw = a.points;
-      ++t.age;
       FaceResult r;
       r.id = t.id;
       r.score = t.score;
@@ -431,11 +428,8 @@ std::vector<FrameResult> Tracker::process_batch(const std::vector<Frame>& frames
   std::vector<int> dropped;
   for (size_t i = 0; i < kept.size(); ++i)
     for (size_t j = i + 1; j < kept.size(); ++j) {
-      auto box = [](const FaceTrack& t) {
-        return Box{t.crop.centre.x() - t.crop.side / 2, t.crop.centre.y() - t.crop.side / 2, t.crop.side,
-                   t.crop.side, 0};
-      };
-      if (iou(box(kept[i]), box(kept[j])) > 0.5) dropped.push_back(std::max(kept[i].id, kept[j].id));
+      if (iou(crop_box(kept[i].crop), crop_box(kept[j].crop)) > 0.5)
+        dropped.push_back(std::max(kept[i].id, kept[j].id));
     }
   s.tracks.clear();
   for (FaceTrack& t : kept)
