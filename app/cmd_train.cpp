@@ -153,12 +153,16 @@ void add_eval_command(CLI::App& app, Action& action) {
   struct Opts {
     std::string model, data, list = "val.txt", csv, boxes = "landmarks";
     bool json = false, vs_dlib = false, flip = false;
-    int threads = 0;
+    int threads = 0, refine = 0;
   };
   auto o = std::make_shared<Opts>();
   cmd->add_option("-m,--model", o->model, "Model file")->required();
   cmd->add_flag("--flip", o->flip,
                 "Test-time mirroring: average with the mirrored crop's prediction (2x time)");
+  cmd->add_option("--refine", o->refine,
+                  "Passes that crop again around the previous prediction's landmark box (each 1x time)")
+      ->check(CLI::Range(0, 5))
+      ->capture_default_str();
   cmd->add_option("--boxes", o->boxes,
                   "Face boxes: landmarks (from the annotation) or dlib (HOG detector, mapped)")
       ->check(CLI::IsMember({"landmarks", "dlib"}))
@@ -195,7 +199,8 @@ void add_eval_command(CLI::App& app, Action& action) {
           missed += detections[i] ? 0 : 1;
         }
       }
-      const EvalResult r = evaluate(model, set, o->boxes == "dlib" ? &boxes : nullptr, 32, o->flip);
+      const EvalResult r =
+          evaluate(model, set, o->boxes == "dlib" ? &boxes : nullptr, 32, o->flip, o->refine);
       std::optional<NmeSummary> dlib_row;
       if (o->vs_dlib) {
         const ShapePredictor predictor;
@@ -238,6 +243,8 @@ void add_eval_command(CLI::App& app, Action& action) {
               {"of_mean", r.detj.det_of_mean}}},
             {"ms_per_face", 1000 * r.seconds / std::max(1, r.summary.faces)},
             {"boxes", o->boxes},
+            {"flip", o->flip},
+            {"refine", o->refine},
             {"detector_missed", missed}};
         if (dlib_row)
           j["dlib"] = {{"nme", dlib_row->mean}, {"fr_0.1", dlib_row->failure}, {"auc_0.1", dlib_row->auc}};

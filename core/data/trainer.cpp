@@ -62,9 +62,20 @@ TrainConfig load_train_config(const std::filesystem::path& file) {
 }
 
 EvalResult evaluate(Aligner& model, const FaceDataset& data, const std::vector<Box>* boxes, int batch_size,
-                    bool flip) {
+                    bool flip, int refine) {
   if (boxes != nullptr && boxes->size() != data.size())
     throw std::invalid_argument("evaluate: one box per face is needed");
+  if (refine > 0) {
+    // Crop again around the landmark box of the previous pass's prediction: the crop the network was
+    // trained on, instead of one mapped from a detector box.
+    const EvalResult first = evaluate(model, data, boxes, batch_size, flip, refine - 1);
+    std::vector<Box> again;
+    again.reserve(first.predicted.size());
+    for (const Points& p : first.predicted) again.push_back(landmark_box(p));
+    EvalResult r = evaluate(model, data, &again, batch_size, flip, 0);
+    r.seconds += first.seconds;
+    return r;
+  }
   torch::NoGradGuard no_grad;
   model->eval();
   const auto t0 = Clock::now();

@@ -258,6 +258,16 @@ std::vector<FrameResult> Tracker::process_batch(const std::vector<Frame>& frames
   for (const Frame& frame : frames)
     if (frame.image.empty() || frame.image.type() != CV_8UC3)
       throw std::invalid_argument("Tracker::process: needs a BGR 8-bit frame");
+  if (o.stills) {
+    // Unrelated photos: nothing carries over from one to the next.
+    if (frames.size() > 1) {
+      std::vector<FrameResult> results;
+      for (const Frame& frame : frames) results.push_back(process_batch({frame}).front());
+      return results;
+    }
+    s.tracks.clear();
+    s.need_detection = true;
+  }
   const Frame& first = frames.front();
   const auto K = static_cast<int64_t>(frames.size());
   std::vector<FrameResult> results(frames.size());
@@ -360,6 +370,22 @@ std::vector<FrameResult> Tracker::process_batch(const std::vector<Frame>& frames
   auto align_one = [&](size_t k) {
     const auto ta = Clock::now();
     aligned[k] = s.backend->align(frames[k].image, planned[k], o.flow);
+    if (o.refine_new) {
+      std::vector<size_t> which;
+      std::vector<FaceCrop> again;
+      for (size_t i = 0; i < planned[k].size(); ++i)
+        if (planned[k][i].detection && aligned[k][i].points.allFinite()) {
+          which.push_back(i);
+          again.push_back(crop_from_points(aligned[k][i].points, s.backend->scheme()));
+        }
+      if (!again.empty()) {
+        std::vector<AlignedFace> second = s.backend->align(frames[k].image, again, o.flow);
+        for (size_t j = 0; j < which.size(); ++j) {
+          aligned[k][which[j]] = std::move(second[j]);
+          planned[k][which[j]] = again[j];
+        }
+      }
+    }
     align_ms[k] = ms_since(ta);
   };
   if (frames.size() == 1 || crops.empty()) {

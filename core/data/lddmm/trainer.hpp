@@ -56,7 +56,8 @@ struct EvalResult {
 /// Runs the model on every face of `data`, no augmentation, cropping around `boxes` (one per face, in the
 /// records' pixels) or, when null, around each face's landmark box. `flip`: test-time mirroring — the
 /// prediction on the mirrored crop, mirrored back with the scheme's permutation, is averaged in.
+/// `refine`: that many more passes, each cropping around the landmark box of the previous prediction.
 EvalResult evaluate(Aligner& model, const FaceDataset& data, const std::vector<Box>* boxes = nullptr,
-                    int batch_size = 32, bool flip = false);
+                    int batch_size = 32, bool flip = false, int refine = 0);
 
 }  // namespace lddmm

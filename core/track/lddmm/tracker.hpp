@@ -78,6 +78,10 @@ struct TrackerOptions {
   bool flow = false;           // fill AlignedFace::flow (template, momenta, trajectories, grid)
   int parallel_frames = 1;     // frames the engine hands to process_batch at once (files only)
   bool predict_motion = true;  // place crops where the face's last motion will take it
+  // A face the detector has just found is aligned twice, the second time in the crop its first landmarks
+  // imply (the kind of crop the network was trained on) instead of the one mapped from the detector box.
+  bool refine_new = true;
+  bool stills = false;  // every frame on its own (a folder of photos): detect afresh, no tracks, no smoothing
   SmoothingOptions smoothing;
 };
 
