@@ -3,6 +3,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -202,6 +203,7 @@ void add_eval_command(CLI::App& app, Action& action) {
       const EvalResult r =
           evaluate(model, set, o->boxes == "dlib" ? &boxes : nullptr, 32, o->flip, o->refine);
       std::optional<NmeSummary> dlib_row;
+      std::vector<double> dlib_errors;
       if (o->vs_dlib) {
         const ShapePredictor predictor;
         const Scheme s68 = find_scheme("300w68");
@@ -216,15 +218,48 @@ void add_eval_command(CLI::App& app, Action& action) {
               p.row(k) = p68.row(scheme.subset_of->indices[static_cast<size_t>(k)]);
           }
           const Points truth = set.target_points(i);
-          errors.push_back(nme(p, truth, normalising_distance(truth, scheme.normalisation)));
+          dlib_errors.push_back(nme(p, truth, normalising_distance(truth, scheme.normalisation)));
         }
-        dlib_row = summarize(errors);
+        dlib_row = summarize(dlib_errors);
+      }
+      // What detector misses cost: the rows on the faces it found, and FR@0.1 if a miss counts as a failure
+      // (a product that sees no face gives no landmarks).
+      struct MissCost {
+        NmeSummary ours, dlib;
+        double ours_fr = 0, dlib_fr = 0;
+      };
+      std::optional<MissCost> miss_cost;
+      if (use_dlib && missed > 0) {
+        MissCost c;
+        std::vector<double> ours_found, dlib_found;
+        for (size_t i = 0; i < set.size(); ++i) {
+          if (!detections[i]) continue;
+          ours_found.push_back(r.nme[i]);
+          if (!dlib_errors.empty()) dlib_found.push_back(dlib_errors[i]);
+        }
+        c.ours = summarize(ours_found);
+        const auto fr = [&](const std::vector<double>& found) {
+          const auto fails = std::count_if(found.begin(), found.end(), [](double e) { return e > 0.1; });
+          return static_cast<double>(fails + missed) / static_cast<double>(set.size());
+        };
+        c.ours_fr = fr(ours_found);
+        if (!dlib_found.empty()) {
+          c.dlib = summarize(dlib_found);
+          c.dlib_fr = fr(dlib_found);
+        }
+        miss_cost = c;
       }
       if (!o->csv.empty()) {
         std::ofstream csv(o->csv);
         if (!csv) throw std::runtime_error(o->csv + ": cannot write");
-        csv << "face,nme\n";
-        for (size_t k = 0; k < r.names.size(); ++k) csv << r.names[k] << ',' << r.nme[k] << '\n';
+        csv << "face,nme" << (use_dlib ? ",detected" : "") << (dlib_errors.empty() ? "" : ",dlib_nme")
+            << '\n';
+        for (size_t k = 0; k < r.names.size(); ++k) {
+          csv << r.names[k] << ',' << r.nme[k];
+          if (use_dlib) csv << ',' << (detections[k] ? 1 : 0);
+          if (!dlib_errors.empty()) csv << ',' << dlib_errors[k];
+          csv << '\n';
+        }
       }
       const auto& p = r.mean_parts.part;
       if (o->json) {
@@ -248,6 +283,14 @@ void add_eval_command(CLI::App& app, Action& action) {
             {"detector_missed", missed}};
         if (dlib_row)
           j["dlib"] = {{"nme", dlib_row->mean}, {"fr_0.1", dlib_row->failure}, {"auc_0.1", dlib_row->auc}};
+        if (miss_cost) {
+          j["found_faces"] = {{"faces", miss_cost->ours.faces},
+                              {"nme", miss_cost->ours.mean},
+                              {"fr_0.1_misses_failed", miss_cost->ours_fr}};
+          if (dlib_row)
+            j["found_faces"]["dlib"] = {{"nme", miss_cost->dlib.mean},
+                                        {"fr_0.1_misses_failed", miss_cost->dlib_fr}};
+        }
         std::printf("%s\n", j.dump(2).c_str());
         return 0;
       }
@@ -263,6 +306,14 @@ void add_eval_command(CLI::App& app, Action& action) {
       if (use_dlib)
         std::printf("dlib's detector missed %d of %zu faces: those were cropped around their landmark box\n",
                     missed, set.size());
+      if (miss_cost) {
+        std::printf("on the %d faces it found: ours %.2f %%", miss_cost->ours.faces,
+                    100 * miss_cost->ours.mean);
+        if (dlib_row) std::printf(", dlib %.2f %%", 100 * miss_cost->dlib.mean);
+        std::printf("; a miss counted as a failure makes FR@0.1 %.2f %%", 100 * miss_cost->ours_fr);
+        if (dlib_row) std::printf(" (dlib %.2f %%)", 100 * miss_cost->dlib_fr);
+        std::printf("\n");
+      }
       std::printf("NME_c %%:  O %.2f  F %.2f  E %.2f  N %.2f  I %.2f  M %.2f\n", 100 * r.mean_parts.overall,
                   100 * p[0], 100 * p[1], 100 * p[2], 100 * p[3], 100 * p[4]);
       if (r.detj.count > 0)
