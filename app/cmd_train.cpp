@@ -283,6 +283,21 @@ void add_eval_command(CLI::App& app, Action& action) {
             {"detector_missed", missed}};
         if (dlib_row)
           j["dlib"] = {{"nme", dlib_row->mean}, {"fr_0.1", dlib_row->failure}, {"auc_0.1", dlib_row->auc}};
+        if (r.dense) {
+          const auto& dp = r.dense->mean_parts.part;
+          j["dense"] = {{"scheme", r.dense->scheme},
+                        {"nme_c",
+                         {{"O", r.dense->mean_parts.overall},
+                          {"F", dp[0]},
+                          {"E", dp[1]},
+                          {"N", dp[2]},
+                          {"I", dp[3]},
+                          {"M", dp[4]}}}};
+          if (!r.dense->nme.empty()) {
+            j["dense"]["nme"] = r.dense->summary.mean;
+            j["dense"]["fr_0.1"] = r.dense->summary.failure;
+          }
+        }
         if (miss_cost) {
           j["found_faces"] = {{"faces", miss_cost->ours.faces},
                               {"nme", miss_cost->ours.mean},
@@ -316,6 +331,16 @@ void add_eval_command(CLI::App& app, Action& action) {
       }
       std::printf("NME_c %%:  O %.2f  F %.2f  E %.2f  N %.2f  I %.2f  M %.2f\n", 100 * r.mean_parts.overall,
                   100 * p[0], 100 * p[1], 100 * p[2], 100 * p[3], 100 * p[4]);
+      if (r.dense) {
+        const auto& dp = r.dense->mean_parts.part;
+        std::printf("sparse to dense, all %s points:", r.dense->scheme.c_str());
+        if (!r.dense->nme.empty())
+          std::printf(" NME_l %.2f %%  FR@0.1 %.2f %%;", 100 * r.dense->summary.mean,
+                      100 * r.dense->summary.failure);
+        std::printf(" NME_c O %.2f  F %.2f  E %.2f  N %.2f  I %.2f  M %.2f\n",
+                    100 * r.dense->mean_parts.overall, 100 * dp[0], 100 * dp[1], 100 * dp[2], 100 * dp[3],
+                    100 * dp[4]);
+      }
       if (r.detj.count > 0)
         std::printf("DetJ: DetJA %.3f  DetJN %ld  DetJAM %.3f  (%ld landmarks)\n", r.detj.mean_det,
                     r.detj.nonpositive, r.detj.det_of_mean, r.detj.count);

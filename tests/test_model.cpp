@@ -108,5 +108,54 @@ TEST(Model, DamagedOrForeignFilesGiveClearErrors) {
             (dir / "lddmm_other.pt").string() + ": not an lddmm-face model");
 }
 
+// Mirror partners of a subset: 300W-50 keeps jaw points 2, 4, 6 but not their mirrors 14, 12, 10. Checked
+// on the symmetric mean face: a point's partner sits where the point lands in the mirror image, and a
+// point without one has no point of the subset there.
+TEST(Mirroring, SubsetPartnersFollowTheMeanFaceGeometry) {
+  EXPECT_EQ(mirror_partners(find_scheme("300w68")), find_scheme("300w68").mirror);
+  const Scheme s = find_scheme("300w50");
+  const auto partners = mirror_partners(s);
+  ASSERT_EQ(partners.size(), 50u);
+  const Points& m = s.mean_face.points;
+  int without = 0;
+  for (int k = 0; k < 50; ++k) {
+    const Eigen::RowVector2d image(s.mean_face.frame - m(k, 0), m(k, 1));
+    double nearest = 1e9;
+    for (int j = 0; j < 50; ++j) nearest = std::min(nearest, (m.row(j) - image).norm());
+    if (partners[static_cast<size_t>(k)] < 0) {
+      ++without;
+      EXPECT_GT(nearest, 1.0) << "point " << k << " has a mirror image in the subset";
+    } else {
+      EXPECT_LT((m.row(partners[static_cast<size_t>(k)]) - image).norm(), 1e-3) << "point " << k;
+      EXPECT_EQ(partners[static_cast<size_t>(partners[static_cast<size_t>(k)])], k) << "not an involution";
+    }
+  }
+  EXPECT_EQ(without, 6);
+}
+
+TEST(Mirroring, MergeAveragesPartneredPointsAndKeepsTheOthers) {
+  const Scheme s = find_scheme("300w50");
+  const auto partners = mirror_partners(s);
+  const double side = 64;
+  torch::manual_seed(0);
+  const torch::Tensor pred = torch::rand({2, 50, 2}, torch::kFloat64) * side;
+  // The same landmarks seen in the mirrored crop: point j of the mirror image is partner-of-j's mirror.
+  torch::Tensor seen = torch::empty_like(pred);
+  for (int j = 0; j < 50; ++j) {
+    const int src = partners[static_cast<size_t>(j)] >= 0 ? partners[static_cast<size_t>(j)] : j;
+    seen.select(1, j).select(1, 0).copy_(side - pred.select(1, src).select(1, 0));
+    seen.select(1, j).select(1, 1).copy_(pred.select(1, src).select(1, 1));
+  }
+  EXPECT_TRUE(torch::allclose(merge_mirrored(pred, seen, partners, side), pred, 0, 1e-12));
+  // A shifted mirrored prediction moves partnered points by half the shift, the others not at all.
+  const torch::Tensor shifted = seen + 2.0;
+  const torch::Tensor merged = merge_mirrored(pred, shifted, partners, side);
+  for (int k = 0; k < 50; ++k) {
+    const bool has = partners[static_cast<size_t>(k)] >= 0;
+    EXPECT_NEAR(merged[0][k][0].item<double>() - pred[0][k][0].item<double>(), has ? -1.0 : 0.0, 1e-9);
+    EXPECT_NEAR(merged[0][k][1].item<double>() - pred[0][k][1].item<double>(), has ? 1.0 : 0.0, 1e-9);
+  }
+}
+
 }  // namespace
 }  // namespace lddmm

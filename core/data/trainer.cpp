@@ -11,7 +11,10 @@
 #include <sstream>
 #include <thread>
 
+#include "lddmm/correspondence.hpp"
 #include "lddmm/loss.hpp"
+#include "lddmm/register.hpp"
+#include "lddmm/tensor_points.hpp"
 
 namespace lddmm {
 namespace {
@@ -86,6 +89,23 @@ EvalResult evaluate(Aligner& model, const FaceDataset& data, const std::vector<B
   std::vector<Eigen::Matrix2d> jacobians;
   const int S = cfg.input_size;
   const int n = scheme.num_points;
+  // Sparse to dense: the annotation has points the model does not predict.
+  const Scheme& annotation = data.annotation();
+  std::optional<Correspondence> corr;
+  std::vector<Part> dense_parts;
+  std::vector<int> dense_partners;
+  const std::vector<int> partners = mirror_partners(scheme);
+  if (annotation.id != scheme.id) {
+    r.dense.emplace();
+    r.dense->scheme = annotation.id;
+    dense_parts = annotation.point_parts();
+    if (cfg.head == Head::Lddmm) {
+      // Both mean faces in the network's input frame (the model's template is there).
+      corr = rescale(correspond(model->scheme(), annotation), S / model->scheme().mean_face.frame,
+                     S / annotation.mean_face.frame);
+      dense_partners = mirror_partners(annotation);
+    }
+  }
   for (size_t start = 0; start < data.size(); start += static_cast<size_t>(batch_size)) {
     const size_t count = std::min(data.size() - start, static_cast<size_t>(batch_size));
     torch::Tensor images = torch::empty({static_cast<int64_t>(count), 3, S, S});
@@ -112,19 +132,27 @@ EvalResult evaluate(Aligner& model, const FaceDataset& data, const std::vector<B
     } else {
       pred = model->template_points().unsqueeze(0) + head;
     }
+    torch::Tensor head_f;
     if (flip) {
       // The mirrored crop's prediction, mirrored back: x → S − x as in the training flips, point i ↔
       // mirror[i].
-      const torch::Tensor head_f = model->head_output(images.flip({3}));
-      torch::Tensor pf = cfg.head == Head::Lddmm ? model->layer().forward(model->template_points(), head_f)
-                                                 : model->template_points().unsqueeze(0) + head_f;
-      const auto& mirror = model->scheme().mirror;
-      pf = pf.index_select(1,
-                           torch::tensor(std::vector<int64_t>(mirror.begin(), mirror.end()), torch::kInt64));
-      pf = torch::stack({S - pf.select(2, 0), pf.select(2, 1)}, 2);
-      pred = 0.5 * (pred + pf.to(pred.scalar_type()));
+      head_f = model->head_output(images.flip({3}));
+      const torch::Tensor pf = cfg.head == Head::Lddmm
+                                   ? model->layer().forward(model->template_points(), head_f)
+                                   : model->template_points().unsqueeze(0) + head_f;
+      pred = merge_mirrored(pred, pf, partners, S);
     }
     pred = pred.to(torch::kFloat64).contiguous();
+    torch::Tensor carried;
+    if (corr) {
+      carried = carry_points(model->layer(), *corr, model->template_points(), head);
+      if (flip) {
+        carried =
+            merge_mirrored(carried, carry_points(model->layer(), *corr, model->template_points(), head_f),
+                           dense_partners, S);
+      }
+      carried = carried.to(torch::kFloat64).contiguous();
+    }
     for (size_t k = 0; k < count; ++k) {
       Points p(n, 2);
       std::copy(pred[static_cast<int64_t>(k)].data_ptr<double>(),
@@ -135,12 +163,28 @@ EvalResult evaluate(Aligner& model, const FaceDataset& data, const std::vector<B
       r.names.push_back(data.record(start + k).name);
       r.nme.push_back(nme(p, truth, d));
       r.parts.push_back(nme_curves(p, parts, truth, parts, d));
+      if (r.dense) {
+        const Points& all = data.record(start + k).points;
+        const double da = normalising_distance(all, annotation.normalisation);
+        if (corr) {
+          const Points q =
+              apply_affine(invert_affine(maps[k]), tensor_to_points(carried[static_cast<int64_t>(k)]));
+          r.dense->nme.push_back(nme(q, all, da));
+          r.dense->parts.push_back(nme_curves(q, dense_parts, all, dense_parts, da));
+        } else {
+          r.dense->parts.push_back(nme_curves(p, parts, all, dense_parts, da));
+        }
+      }
       r.predicted.push_back(std::move(p));
     }
   }
   r.summary = summarize(r.nme);
   r.mean_parts = mean_part_errors(r.parts);
   r.detj = detj_table(jacobians);
+  if (r.dense) {
+    if (!r.dense->nme.empty()) r.dense->summary = summarize(r.dense->nme);
+    r.dense->mean_parts = mean_part_errors(r.dense->parts);
+  }
   r.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
   return r;
 }

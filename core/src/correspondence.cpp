@@ -84,4 +84,13 @@ Correspondence correspond(const Scheme& source, const Scheme& target, int iterat
   return out;
 }
 
+Correspondence rescale(const Correspondence& c, double source_scale, double target_scale) {
+  // x = L y + b (target → source) becomes s x = (s / t) L (t y) + s b.
+  Correspondence r = c;
+  r.target_in_source = c.target_in_source * source_scale;
+  r.target_to_source.leftCols<2>() = c.target_to_source.leftCols<2>() * (source_scale / target_scale);
+  r.target_to_source.col(2) = c.target_to_source.col(2) * source_scale;
+  return r;
+}
+
 }  // namespace lddmm

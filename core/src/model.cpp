@@ -153,4 +153,22 @@ Aligner load_model(const std::filesystem::path& file) {
   return model;
 }
 
+torch::Tensor merge_mirrored(const torch::Tensor& pred, const torch::Tensor& pred_on_mirrored,
+                             const std::vector<int>& partners, double side) {
+  const auto n = static_cast<int64_t>(partners.size());
+  if (pred.dim() != 3 || pred.size(1) != n || !pred.sizes().equals(pred_on_mirrored.sizes()))
+    throw std::invalid_argument("merge_mirrored: predictions of unequal shapes or a wrong partner count");
+  std::vector<int64_t> index(partners.size());
+  std::vector<double> weight(partners.size());
+  for (size_t i = 0; i < partners.size(); ++i) {
+    index[i] = partners[i] >= 0 ? partners[i] : static_cast<int64_t>(i);
+    weight[i] = partners[i] >= 0 ? 0.5 : 0.0;
+  }
+  const auto opts = torch::TensorOptions().device(pred.device());
+  torch::Tensor back = pred_on_mirrored.index_select(1, torch::tensor(index, opts.dtype(torch::kInt64)));
+  back = torch::stack({side - back.select(2, 0), back.select(2, 1)}, 2).to(pred.scalar_type());
+  const torch::Tensor w = torch::tensor(weight, opts.dtype(pred.scalar_type())).view({1, n, 1});
+  return pred + w * (back - pred);
+}
+
 }  // namespace lddmm

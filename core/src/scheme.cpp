@@ -448,4 +448,24 @@ Points derive_mean_face(const Scheme& s, const Scheme& parent) {
   return out;
 }
 
+std::vector<int> mirror_partners(const Scheme& scheme) {
+  if (!scheme.subset_of) return scheme.mirror;
+  const Scheme parent = find_scheme(scheme.subset_of->parent);
+  const auto& idx = scheme.subset_of->indices;
+  std::vector<int> out(idx.size(), -1);
+  for (size_t k = 0; k < idx.size(); ++k) {
+    // The scheme's own entry where it is right (a point listed twice, as a lip corner on two curves,
+    // keeps its curve's partner), else any point of the subset that is the parent's mirror.
+    const int want = parent.mirror.at(static_cast<size_t>(idx[k]));
+    const int own = scheme.mirror.at(k);
+    if (idx.at(static_cast<size_t>(own)) == want) {
+      out[k] = own;
+      continue;
+    }
+    for (size_t j = 0; j < idx.size(); ++j)
+      if (idx[j] == want) out[k] = static_cast<int>(j);
+  }
+  return out;
+}
+
 }  // namespace lddmm

@@ -48,20 +48,15 @@ class LddmmBackend : public AlignBackend {
       if (model_->config().head != Head::Lddmm)
         throw std::runtime_error("a coordinate-regression model predicts only its own scheme (" + s.id + ")");
       output_ = find_scheme(o.output_scheme);
-      Correspondence c = correspond(s, output_);
       // Into the network's input frame: source points × scale_, target points × S / target frame.
-      const double t = S / output_.mean_face.frame;
-      corr_ = c;
-      corr_->target_in_source = c.target_in_source * scale_;
-      corr_->target_to_source.leftCols<2>() = c.target_to_source.leftCols<2>() * (scale_ / t);
-      corr_->target_to_source.col(2) = c.target_to_source.col(2) * scale_;
+      corr_ = rescale(correspond(s, output_), scale_, S / output_.mean_face.frame);
     }
     if (o.grid_cells > 0) {
       grid_ = make_grid(s, o.grid_cells);
       grid_nodes_ = points_to_tensor(grid_.nodes * scale_).to(torch::kFloat32);
       grid_curve_ = torch::tensor(grid_.curve, torch::kInt64);
     }
-    mirror_ = torch::tensor(std::vector<int64_t>(s.mirror.begin(), s.mirror.end()), torch::kInt64);
+    partners_ = mirror_partners(s);
     describe_ = s.id + " model (" +
                 std::string(model_->config().head == Head::Lddmm ? "LDDMM" : "coordinates") + ", " +
                 std::to_string(S) + " px) on " + (device_.is_cuda() ? "CUDA" : "CPU");
@@ -91,13 +86,10 @@ class LddmmBackend : public AlignBackend {
     const torch::Tensor tmpl = model_->template_points();
     torch::Tensor pts = lddmm ? model_->layer().forward(tmpl, head) : tmpl.unsqueeze(0) + head;
     if (options_.flip) {
-      // The mirrored crops' landmarks, mirrored back (x → S − x as in the training flips, point i ↔
-      // mirror[i]), averaged in.
+      // The mirrored crops' landmarks, mirrored back (x → S − x as in the training flips), averaged in.
       const torch::Tensor head_f = model_->head_output(x.flip({3}));
-      torch::Tensor pf = lddmm ? model_->layer().forward(tmpl, head_f) : tmpl.unsqueeze(0) + head_f;
-      pf = pf.index_select(1, mirror_.to(pf.device()));
-      pf = torch::stack({S - pf.select(2, 0), pf.select(2, 1)}, 2);
-      pts = 0.5 * (pts + pf);
+      pts = merge_mirrored(pts, lddmm ? model_->layer().forward(tmpl, head_f) : tmpl.unsqueeze(0) + head_f,
+                           partners_, S);
     }
     const torch::Tensor pts_cpu = pts.to(torch::kCPU, torch::kFloat64);
     torch::Tensor carried;
@@ -139,7 +131,8 @@ class LddmmBackend : public AlignBackend {
   Scheme output_;
   std::optional<Correspondence> corr_;
   Grid grid_;
-  torch::Tensor grid_nodes_, grid_curve_, mirror_;
+  torch::Tensor grid_nodes_, grid_curve_;
+  std::vector<int> partners_;
   std::string describe_;
 };
 

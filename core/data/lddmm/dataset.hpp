@@ -63,6 +63,7 @@ class FaceDataset {
   Points target_points(size_t i) const;
 
   const Scheme& target() const { return target_; }
+  const Scheme& annotation() const { return annotation_; }
 
  private:
   std::vector<FaceRecord> records_;

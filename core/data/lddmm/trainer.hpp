@@ -3,6 +3,7 @@
 
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -51,6 +52,18 @@ struct EvalResult {
   DetJTable detj;                 // LDDMM head only (count 0 otherwise)
   std::vector<Points> predicted;  // per face, record image pixels
   double seconds = 0;
+  /// Sparse to dense, when the model's scheme is a subset of the annotation (a 300W-50 model on 300W-68
+  /// faces): errors on all annotated points. An LDDMM model places the points it does not predict with
+  /// its flow (each carried by the curve of its part, method.md), so NME_l exists; a coordinate model
+  /// has only its own points, so only NME_c (nearest-neighbour distances per part) compares the two.
+  struct Dense {
+    std::string scheme;             // the annotation scheme
+    std::vector<double> nme;        // per face, NME_l on all points (LDDMM models only)
+    std::vector<PartErrors> parts;  // per face, NME_c against all points
+    NmeSummary summary;             // of nme (LDDMM models only)
+    PartErrors mean_parts;
+  };
+  std::optional<Dense> dense;
 };
 
 /// Runs the model on every face of `data`, no augmentation, cropping around `boxes` (one per face, in the

@@ -24,4 +24,8 @@ struct Correspondence {
 /// A target curve goes with the source curve of its part that is closest on average.
 Correspondence correspond(const Scheme& source, const Scheme& target, int iterations = 300);
 
+/// The same correspondence between frames scaled by `source_scale` (source mean-face frame) and
+/// `target_scale` (target frame), for example into a network's input pixels.
+Correspondence rescale(const Correspondence& c, double source_scale, double target_scale);
+
 }  // namespace lddmm

@@ -68,6 +68,12 @@ class ModelError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+/// Test-time mirroring: the average of `pred` (points on the crops, [B, n, 2], crop pixels of side
+/// `side`) and `pred_on_mirrored` (on the horizontally mirrored crops) mirrored back, x → side − x and
+/// point i ↔ partners[i] (mirror_partners). A point without a partner keeps `pred`.
+torch::Tensor merge_mirrored(const torch::Tensor& pred, const torch::Tensor& pred_on_mirrored,
+                             const std::vector<int>& partners, double side);
+
 /// Writes the model (weights as float16 when `half`, else float32).
 void save_model(Aligner& model, const std::filesystem::path& file, bool half);
 /// Reads a model written by save_model; a missing, damaged or foreign file throws ModelError.

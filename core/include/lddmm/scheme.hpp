@@ -111,6 +111,11 @@ std::filesystem::path scheme_dir();
 /// Loads a scheme by id ("300w68") from scheme_dir(), or from a path if `id_or_path` names a file.
 /// Dense variants are spelled "<id>@<k>" (k - 1 points inserted between neighbours, see dense_scheme).
 Scheme find_scheme(const std::string& id_or_path);
+
+/// For each point, the point it becomes in a mirror image, or −1 where the scheme lacks it: a subset may
+/// keep a point of one side only (300W-50 keeps jaw point 2 but not 14), and its "mirror" entry then
+/// names the point itself. Exact for schemes that are not subsets.
+std::vector<int> mirror_partners(const Scheme& scheme);
 /// Ids of the scheme files in scheme_dir().
 std::vector<std::string> list_schemes();
 
