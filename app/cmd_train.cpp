@@ -154,14 +154,16 @@ void add_eval_command(CLI::App& app, Action& action) {
   struct Opts {
     std::string model, data, list = "val.txt", csv, boxes = "landmarks";
     bool json = false, vs_dlib = false, flip = false;
-    int threads = 0, refine = 0;
+    int threads = 0, refine = 1;
   };
   auto o = std::make_shared<Opts>();
   cmd->add_option("-m,--model", o->model, "Model file")->required();
   cmd->add_flag("--flip", o->flip,
                 "Test-time mirroring: average with the mirrored crop's prediction (2x time)");
-  cmd->add_option("--refine", o->refine,
-                  "Passes that crop again around the previous prediction's landmark box (each 1x time)")
+  cmd->add_option(
+         "--refine", o->refine,
+         "Passes that crop again around the previous prediction's landmark box (each 1x time; 1 is what "
+         "the tracker does with a newly detected face)")
       ->check(CLI::Range(0, 5))
       ->capture_default_str();
   cmd->add_option("--boxes", o->boxes,
