@@ -35,7 +35,7 @@ struct EngineOpts {
   std::string input, model, scheme;
   int detect_every = 10, detect_width = 320, upsample = 0, max_faces = 8, threads = 0, grid = 16,
       parallel = 0;
-  bool no_smooth = false, cpu = false, dlib = false, flip = false, stills = false;
+  bool no_smooth = false, cpu = false, dlib = false, flip = false, stills = false, no_refine = false;
   double min_cutoff = SmoothingOptions{}.min_cutoff, beta = SmoothingOptions{}.beta;
 };
 
@@ -66,6 +66,9 @@ void add_engine_options(CLI::App* cmd, EngineOpts& o, bool with_input = true) {
   cmd->add_flag("--cpu", o.cpu, "Stay on the CPU even when a GPU is present");
   cmd->add_flag("--flip", o.flip, "Test-time mirroring: more accurate landmarks at twice the network work");
   cmd->add_flag("--dlib", o.dlib, "Align with dlib's 68-point shape predictor instead of the model");
+  cmd->add_flag(
+      "--no-refine", o.no_refine,
+      "Align a newly detected face once (default: twice, the second time in the crop its landmarks imply)");
   cmd->add_flag(
       "--stills", o.stills,
       "Every image on its own (a folder of unrelated photos): detect on each, no tracking or smoothing");
@@ -109,6 +112,7 @@ Tracker make_tracker(const EngineOpts& o, bool flow) {
   to.parallel_frames = parallel_frames(o);
   to.flow = flow;
   to.stills = o.stills;
+  to.refine_new = !o.no_refine;
   to.smoothing.enabled = !o.no_smooth && !o.stills;
   to.smoothing.min_cutoff = o.min_cutoff;
   to.smoothing.beta = o.beta;

@@ -55,6 +55,8 @@ class AlignBackend {
   virtual std::vector<AlignedFace> align(const cv::Mat& bgr, const std::vector<FaceCrop>& crops,
                                          bool with_flow) = 0;
   virtual std::string describe() const = 0;
+  /// Whether a second pass in the crop its own landmarks imply helps it (TrackerOptions::refine_new).
+  virtual bool refines() const { return true; }
 };
 
 struct LddmmBackendOptions {
