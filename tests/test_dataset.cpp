@@ -19,6 +19,7 @@
 #include "lddmm/scheme.hpp"
 #include "lddmm/trainer.hpp"
 #include "scratch_dir.hpp"
+#include "tiny_model.hpp"
 
 namespace lddmm {
 namespace {
@@ -151,13 +152,7 @@ TEST_F(SyntheticFaces, SparseToDenseEvaluationFlowsTheMissingPoints) {
   const Scheme s68 = find_scheme("300w68");
   const Scheme s50 = find_scheme("300w50");
   const FaceDataset data(dir_, dir_ / "list.txt", s68, s50, 200);
-  AlignerConfig c;
-  c.backbone.width = 4;
-  c.backbone.modules = {1, 1, 1};
-  c.backbone.blocks = 1;
-  c.backbone.stem_blocks = 1;
-  c.backbone.stem_width = 8;
-  c.input_size = 64;
+  AlignerConfig c = testing::tiny_config(Head::Lddmm);
   Aligner lddmm(c, s50);
   c.head = Head::Coordinates;
   Aligner coords(c, s50);

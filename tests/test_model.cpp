@@ -8,21 +8,10 @@
 #include "lddmm/model.hpp"
 #include "lddmm/scheme.hpp"
 #include "scratch_dir.hpp"
+#include "tiny_model.hpp"
 
 namespace lddmm {
 namespace {
-
-AlignerConfig tiny(Head head) {
-  AlignerConfig c;
-  c.backbone.width = 4;
-  c.backbone.modules = {1, 1, 1};
-  c.backbone.blocks = 1;
-  c.backbone.stem_blocks = 1;
-  c.backbone.stem_width = 8;
-  c.input_size = 64;
-  c.head = head;
-  return c;
-}
 
 std::string error_of(const std::filesystem::path& file) {
   try {
@@ -49,7 +38,7 @@ TEST(Model, AFreshModelPredictsTheMeanFace) {
   // The head starts at zero: zero momenta (or offsets) give the template, the mean face in the input frame.
   const Scheme s = find_scheme("300w68");
   for (Head head : {Head::Lddmm, Head::Coordinates}) {
-    Aligner model(tiny(head), s);
+    Aligner model(testing::tiny_config(head), s);
     model->eval();
     const torch::Tensor out = model->forward(torch::randn({3, 3, 64, 64}));
     ASSERT_EQ(out.sizes(), (std::vector<int64_t>{3, 68, 2}));
@@ -63,7 +52,7 @@ TEST(Model, AFreshModelPredictsTheMeanFace) {
 
 TEST(Model, SavedModelsLoadWithTheSameOutputs) {
   const Scheme s = find_scheme("300w50");
-  Aligner model(tiny(Head::Lddmm), s);
+  Aligner model(testing::tiny_config(Head::Lddmm), s);
   {
     torch::NoGradGuard no_grad;
     for (auto& p : model->parameters()) p.add_(0.01 * torch::randn_like(p));
@@ -95,7 +84,7 @@ TEST(Model, DamagedOrForeignFilesGiveClearErrors) {
             (dir / "lddmm_garbage.pt").string() +
                 ": not a readable model file (damaged or not a LibTorch archive)");
   // A truncated real model.
-  Aligner model(tiny(Head::Lddmm), find_scheme("300w68"));
+  Aligner model(testing::tiny_config(Head::Lddmm), find_scheme("300w68"));
   save_model(model, dir / "lddmm_trunc.pt", true);
   const auto size = std::filesystem::file_size(dir / "lddmm_trunc.pt");
   std::filesystem::resize_file(dir / "lddmm_trunc.pt", size / 2);
