@@ -21,6 +21,7 @@
 #include "lddmm/engine.hpp"
 #include "lddmm/landmark_io.hpp"
 #include "lddmm/render.hpp"
+#include "lddmm/source.hpp"
 #include "lddmm/temporal.hpp"
 #include "lddmm/tracker.hpp"
 
@@ -153,7 +154,9 @@ int run_annotate(const AnnotateOpts& o) {
   const std::string target = fmt == LandmarkFormat::Pts ? (o.pts_dir.empty() ? o.out : o.pts_dir) : o.out;
   if (target.empty())
     throw std::runtime_error("give --out (a .csv/.json file, or a folder with --format pts)");
-  auto writer = make_landmark_writer(fmt, target, out_scheme.id, out_scheme.num_points, described);
+  // Photos (a folder or one image): every row names its image file.
+  const bool images = fs::is_directory(o.e.input) || is_image_file(o.e.input);
+  auto writer = make_landmark_writer(fmt, target, out_scheme.id, out_scheme.num_points, described, images);
 
   cv::VideoWriter video;
   SceneOptions draw;
@@ -169,11 +172,12 @@ int run_annotate(const AnnotateOpts& o) {
   try {
     EngineOutput out;
     while (engine.next(out)) {
-      for (const LandmarkRow& r : rows_of(out.result)) {
+      for (LandmarkRow& r : rows_of(out.result)) {
+        r.image = out.frame.name;
         writer->write(r);
         ++ids[r.face];
       }
-      writer->end_frame(out.result.index, out.result.time);
+      writer->end_frame(out.result.index, out.result.time, out.frame.name);
       ++frames;
       with_face += out.result.faces.empty() ? 0 : 1;
       detections += out.result.detector_ran ? 1 : 0;

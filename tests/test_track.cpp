@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <set>
 
@@ -108,6 +109,9 @@ TEST(Source, FoldersGiveTheirImagesSortedByName) {
   Frame f;
   ASSERT_TRUE(s->read(f));
   EXPECT_EQ(f.index, 0);
+  EXPECT_EQ(f.name, "a.jpg");
+  ASSERT_TRUE(s->read(f));
+  EXPECT_EQ(f.name, "b.png");
 }
 
 std::vector<LandmarkRow> sample_rows() {
@@ -158,6 +162,37 @@ TEST(LandmarkFiles, CsvJsonAndPtsRoundTrip) {
     const auto back = fmt == LandmarkFormat::Pts ? read_landmark_pts(target) : read_landmarks(target);
     expect_same(rows, back, fmt != LandmarkFormat::Pts);
   }
+}
+
+// Photos: every row names its image, names with commas and quotes survive CSV, .pts files take the
+// image's name, and JSON lists a photo without a face too.
+TEST(LandmarkFiles, PhotoRowsKeepTheirImageNames) {
+  const testing::ScratchDir dir;
+  const std::vector<std::string> names = {"a, \"odd\" one.jpg", "b.png", "c.jpg"};
+  auto rows = sample_rows();
+  for (auto& r : rows) r.image = names[static_cast<size_t>(r.frame)];
+  for (auto [fmt, target] :
+       {std::pair{LandmarkFormat::Csv, dir / "l.csv"}, std::pair{LandmarkFormat::Json, dir / "l.json"},
+        std::pair{LandmarkFormat::Pts, dir / "pts"}}) {
+    {
+      auto w = make_landmark_writer(fmt, target, "test5", 5, "photos", true);
+      for (int frame = 0; frame < 3; ++frame) {
+        for (const auto& r : rows)
+          if (r.frame == frame) w->write(r);
+        w->end_frame(frame, frame / 30.0, names[static_cast<size_t>(frame)]);
+      }
+      w->end_frame(3, 0.1, "no face.jpg");
+    }
+    const auto back = fmt == LandmarkFormat::Pts ? read_landmark_pts(target) : read_landmarks(target);
+    expect_same(rows, back, fmt != LandmarkFormat::Pts);
+    for (size_t i = 0; i < back.size(); ++i)
+      EXPECT_EQ(back[i].image,
+                fmt == LandmarkFormat::Pts ? fs::path(rows[i].image).stem().string() : rows[i].image);
+  }
+  EXPECT_TRUE(fs::exists(dir / "pts" / "b_face_1.pts"));
+  std::ifstream in(dir / "l.json");
+  const std::string json((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(json.find("\"image\":\"no face.jpg\""), std::string::npos);
 }
 
 TEST(LandmarkFiles, AnInterruptedJsonKeepsItsFramesAndCsvErrorsNameTheLine) {

@@ -20,13 +20,47 @@ std::string num(double v) {
   return buf;
 }
 
+/// A CSV cell: quoted (RFC 4180) when it holds a comma, a quote or a line break.
+std::string csv_cell(const std::string& s) {
+  if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
+  std::string q = "\"";
+  for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return q + '"';
+}
+
+/// The cells of one CSV line (RFC 4180 quoting).
+std::vector<std::string> csv_cells(const std::string& line) {
+  std::vector<std::string> cells(1);
+  bool quoted = false;
+  for (size_t i = 0; i < line.size(); ++i) {
+    const char c = line[i];
+    if (quoted) {
+      if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') {
+        cells.back() += '"';
+        ++i;
+      } else if (c == '"') {
+        quoted = false;
+      } else {
+        cells.back() += c;
+      }
+    } else if (c == '"') {
+      quoted = true;
+    } else if (c == ',') {
+      cells.emplace_back();
+    } else {
+      cells.back() += c;
+    }
+  }
+  return cells;
+}
+
 class CsvWriter : public LandmarkWriter {
  public:
-  CsvWriter(const fs::path& file, int n) : out_(file) {
+  CsvWriter(const fs::path& file, int n, bool images) : out_(file), images_(images) {
     if (!out_) throw std::runtime_error(file.string() + ": cannot write the file");
     out_ << "frame,time,face,box_x,box_y,box_w,box_h,score";
     for (int i = 0; i < n; ++i) out_ << ",x" << i << ",y" << i;
-    out_ << '\n';
+    out_ << (images ? ",image\n" : "\n");
     out_.flush();
   }
   ~CsvWriter() override { finish(); }
@@ -35,13 +69,15 @@ class CsvWriter : public LandmarkWriter {
          << ',' << num(r.box.w) << ',' << num(r.box.h) << ',' << num(r.box.score);
     for (Eigen::Index i = 0; i < r.points.rows(); ++i)
       out_ << ',' << num(r.points(i, 0)) << ',' << num(r.points(i, 1));
+    if (images_) out_ << ',' << csv_cell(r.image);
     out_ << '\n';
   }
-  void end_frame(int64_t, double) override { out_.flush(); }
+  void end_frame(int64_t, double, const std::string&) override { out_.flush(); }
   void finish() override { out_.flush(); }
 
  private:
   std::ofstream out_;
+  bool images_;
 };
 
 class JsonWriter : public LandmarkWriter {
@@ -64,9 +100,11 @@ class JsonWriter : public LandmarkWriter {
                       {"score", r.box.score},
                       {"points", std::move(pts)}});
   }
-  void end_frame(int64_t frame, double time) override {
+  void end_frame(int64_t frame, double time, const std::string& image) override {
     if (done_) return;
-    const nlohmann::json f = {{"frame", frame}, {"time", time}, {"faces", faces_}};
+    nlohmann::json f = {{"frame", frame}, {"time", time}};
+    if (!image.empty()) f["image"] = image;
+    f["faces"] = faces_;
     out_ << (first_ ? "" : ",\n") << f.dump();
     first_ = false;
     faces_ = nlohmann::json::array();
@@ -95,9 +133,13 @@ class PtsWriter : public LandmarkWriter {
   void write(const LandmarkRow& r) override {
     char name[64];
     std::snprintf(name, sizeof name, "frame_%06lld_face_%d.pts", static_cast<long long>(r.frame), r.face);
-    write_pts(dir_ / name, r.points);
+    // A photo's points are named after it (300-W style: the .pts beside img.jpg is img.pts).
+    const std::string file =
+        r.image.empty() ? std::string(name)
+                        : fs::path(r.image).stem().string() + "_face_" + std::to_string(r.face) + ".pts";
+    write_pts(dir_ / file, r.points);
   }
-  void end_frame(int64_t, double) override {}
+  void end_frame(int64_t, double, const std::string&) override {}
   void finish() override {}
 
  private:
@@ -115,10 +157,10 @@ LandmarkFormat parse_landmark_format(const std::string& name) {
 
 std::unique_ptr<LandmarkWriter> make_landmark_writer(LandmarkFormat format, const fs::path& target,
                                                      const std::string& scheme_id, int points,
-                                                     const std::string& source) {
+                                                     const std::string& source, bool images) {
   switch (format) {
     case LandmarkFormat::Csv:
-      return std::make_unique<CsvWriter>(target, points);
+      return std::make_unique<CsvWriter>(target, points, images);
     case LandmarkFormat::Json:
       return std::make_unique<JsonWriter>(target, scheme_id, points, source);
     case LandmarkFormat::Pts:
@@ -150,18 +192,31 @@ std::vector<LandmarkRow> read_csv(const fs::path& file) {
   std::string line;
   if (!std::getline(in, line) || line.rfind("frame,time,face", 0) != 0)
     throw LandmarkFileError(file.string() + ":1: not a landmark CSV (header frame,time,face,...)");
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  const std::string image_column = ",image";
+  const bool images = line.size() > image_column.size() &&
+                      line.compare(line.size() - image_column.size(), image_column.size(), image_column) == 0;
   const auto columns = static_cast<size_t>(std::count(line.begin(), line.end(), ',') + 1);
-  if (columns < 8 || (columns - 8) % 2 != 0) throw LandmarkFileError(file.string() + ":1: bad header");
+  const size_t numbers = columns - (images ? 1 : 0);
+  if (numbers < 8 || (numbers - 8) % 2 != 0) throw LandmarkFileError(file.string() + ":1: bad header");
   std::vector<LandmarkRow> rows;
   int number = 1;
   while (std::getline(in, line)) {
     ++number;
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (line.empty()) continue;
+    std::vector<std::string> cells = csv_cells(line);
+    if (cells.size() != columns)
+      throw LandmarkFileError(file.string() + ":" + std::to_string(number) + ": " +
+                              std::to_string(cells.size()) + " values, the header has " +
+                              std::to_string(columns));
+    std::string image;
+    if (images) {
+      image = std::move(cells.back());
+      cells.pop_back();
+    }
     std::vector<double> v;
-    std::stringstream ss(line);
-    std::string cell;
-    while (std::getline(ss, cell, ',')) {
+    for (const std::string& cell : cells) {
       try {
         size_t used = 0;
         v.push_back(std::stod(cell, &used));
@@ -171,15 +226,13 @@ std::vector<LandmarkRow> read_csv(const fs::path& file) {
                                 "\"");
       }
     }
-    if (v.size() != columns)
-      throw LandmarkFileError(file.string() + ":" + std::to_string(number) + ": " + std::to_string(v.size()) +
-                              " values, the header has " + std::to_string(columns));
     LandmarkRow r;
+    r.image = std::move(image);
     r.frame = static_cast<int64_t>(v[0]);
     r.time = v[1];
     r.face = static_cast<int>(v[2]);
     r.box = {v[3], v[4], v[5], v[6], v[7]};
-    const auto n = static_cast<Eigen::Index>((columns - 8) / 2);
+    const auto n = static_cast<Eigen::Index>((numbers - 8) / 2);
     r.points.resize(n, 2);
     for (Eigen::Index i = 0; i < n; ++i) {
       r.points(i, 0) = v[static_cast<size_t>(8 + 2 * i)];
@@ -202,6 +255,7 @@ std::vector<LandmarkRow> read_json(const fs::path& file) {
         r.frame = f.at("frame").get<int64_t>();
         r.time = f.at("time").get<double>();
         r.face = face.at("id").get<int>();
+        r.image = f.value("image", std::string());
         const auto& b = face.at("box");
         r.box = {b.at(0).get<double>(), b.at(1).get<double>(), b.at(2).get<double>(), b.at(3).get<double>(),
                  face.at("score").get<double>()};
@@ -231,21 +285,34 @@ std::vector<LandmarkRow> read_landmarks(const fs::path& file) {
 std::vector<LandmarkRow> read_landmark_pts(const fs::path& folder) {
   std::vector<LandmarkRow> rows;
   if (!fs::is_directory(folder)) throw LandmarkFileError(folder.string() + ": no such folder");
-  const std::regex name(R"(frame_(\d+)_face_(\d+)\.pts)");
+  const std::regex frame_name(R"(frame_(\d+)_face_(\d+)\.pts)"), photo_name(R"((.+)_face_(\d+)\.pts)");
+  bool photos = false;
   for (const auto& e : fs::directory_iterator(folder)) {
     std::smatch m;
     const std::string base = e.path().filename().string();
-    if (!std::regex_match(base, m, name)) continue;
     LandmarkRow r;
-    r.frame = std::stoll(m[1]);
+    if (std::regex_match(base, m, frame_name)) {
+      r.frame = std::stoll(m[1]);
+    } else if (std::regex_match(base, m, photo_name)) {
+      r.image = m[1];  // the image's stem: frames are numbered below in name order
+      photos = true;
+    } else {
+      continue;
+    }
     r.face = std::stoi(m[2]);
     r.points = read_pts(e.path());
     r.box = landmark_box(r.points);
     rows.push_back(std::move(r));
   }
   std::sort(rows.begin(), rows.end(), [](const LandmarkRow& a, const LandmarkRow& b) {
-    return std::tie(a.frame, a.face) < std::tie(b.frame, b.face);
+    return std::tie(a.image, a.frame, a.face) < std::tie(b.image, b.frame, b.face);
   });
+  if (photos) {
+    int64_t frame = -1;
+    for (size_t i = 0; i < rows.size(); ++i)
+      if (!rows[i].image.empty())
+        rows[i].frame = i > 0 && rows[i].image == rows[i - 1].image ? frame : ++frame;
+  }
   return rows;
 }
 

@@ -85,6 +85,7 @@ class ImageSource : public FrameSource {
     const fs::path& p = files_[next_];
     f.image = cv::imread(p.string(), cv::IMREAD_COLOR);
     if (f.image.empty()) throw SourceError(p.string() + ": cannot read the image");
+    f.name = p.filename().string();
     f.index = static_cast<int64_t>(next_++);
     f.time = static_cast<double>(f.index) / fps_;
     return true;
@@ -161,7 +162,7 @@ class CameraSource : public FrameSource {
       const double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
       std::lock_guard<std::mutex> lock(mutex_);
       if (fresh_) ++dropped_;  // the consumer never saw the previous one: the newest wins
-      latest_ = Frame{img, index++, t};
+      latest_ = Frame{img, index++, t, {}};
       fresh_ = true;
       cv_.notify_all();
     }

@@ -16,6 +16,7 @@ struct Frame {
   cv::Mat image;      // BGR, 8-bit
   int64_t index = 0;  // position in the source (for live sources: frames grabbed so far, counting drops)
   double time = 0;    // seconds since the start (video timestamps, or the capture clock for live sources)
+  std::string name;   // image sources: the image's file name; empty for videos and cameras
 };
 
 /// A source that cannot be opened or read. The message is one line and names the source.
