@@ -67,6 +67,20 @@ TEST(Loss, ThreePointCurveMatchesAHandComputation) {
   EXPECT_NEAR(loss(pz, py).item<double>(), (0.1 * dc + dl + std::sqrt(5.0)) / 8.0, 1e-12);
 }
 
+TEST(Loss, PointWeightingGivesEveryPointTheSameWeight) {
+  // Curves of 3 and 1 points: per curve the mean distances (paper), per point the sums × C / N = × 2 / 4.
+  const CurveLoss curve({{0, 1, 2}, {3}}, {false, false}, {3.0, 1.0}, {0, 3}, {0.0, false});
+  const CurveLoss point({{0, 1, 2}, {3}}, {false, false}, {3.0, 1.0}, {0, 3}, {0.0, true});
+  const torch::Tensor pz = torch::tensor({0., 0., 2., 1., 4., 0., 10., 0.}, torch::kFloat64).view({1, 4, 2});
+  const torch::Tensor py = torch::tensor({0., 1., 2., 2., 5., 1., 8., 1.}, torch::kFloat64).view({1, 4, 2});
+  const double d[4] = {1.0, 1.0, std::sqrt(2.0), std::sqrt(5.0)};
+  EXPECT_NEAR(curve(pz, py).item<double>(), ((d[0] + d[1] + d[2]) / 3 + d[3]) / 8.0, 1e-12);
+  EXPECT_NEAR(point(pz, py).item<double>(), (d[0] + d[1] + d[2] + d[3]) * 2.0 / 4.0 / 8.0, 1e-12);
+  // With the loss at the same scale, a uniform error gives both the same value.
+  const torch::Tensor shifted = py + torch::tensor({3., 4.}, torch::kFloat64);
+  EXPECT_NEAR(curve(shifted, py).item<double>(), point(shifted, py).item<double>(), 1e-12);
+}
+
 TEST(Loss, ClosedCurveAddsTheClosingSegment) {
   const CurveLoss open({{0, 1, 2}}, {false}, {2.0}, {0, 1});
   const CurveLoss closed({{0, 1, 2}}, {true}, {2.0}, {0, 1});

@@ -27,7 +27,8 @@ using Clock = std::chrono::steady_clock;
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(AugmentOptions, enabled, mirror, rotation_deg, scale,
                                                 translation, colour, blur_probability, occlusion_probability)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(TrainOptions, epochs, batch_size, learning_rate,
-                                                warmup_epochs, weight_decay, beta, seed, threads, augment)
+                                                warmup_epochs, weight_decay, beta, point_weighted_loss, seed,
+                                                threads, augment)
 
 namespace {
 
@@ -216,8 +217,9 @@ void train(const TrainConfig& cfg, const std::filesystem::path& data_root,
   // The loss is computed in the authors' 64-pixel frame, so that β weighs the currents term (pixels²)
   // against the landmark term (pixels) as in the paper, whatever the input size.
   constexpr double kLossFrame = 64.0;
-  const CurveLoss loss = CurveLoss::from_scheme(scheme, {cfg.model.head == Head::Lddmm ? o.beta : 0.0},
-                                                kLossFrame / scheme.mean_face.frame);
+  const CurveLoss loss =
+      CurveLoss::from_scheme(scheme, {cfg.model.head == Head::Lddmm ? o.beta : 0.0, o.point_weighted_loss},
+                             kLossFrame / scheme.mean_face.frame);
   const double to_loss_frame = kLossFrame / S;
   int first_epoch = 0;
   double best = 1e9;

@@ -15,7 +15,7 @@ struct CurveLoss::Impl {
   int64_t max_segments = 0;
   at::Tensor point_index;  // [C, P] padded with the curve's first point
   at::Tensor point_mask;   // [C, P] 1 for real points
-  at::Tensor point_count;  // [C]
+  at::Tensor point_count;  // [C] the divisor of each curve's summed distances
   at::Tensor seg_from;     // [C, S] padded
   at::Tensor seg_to;       // [C, S]
   at::Tensor seg_mask;     // [C, S]
@@ -68,6 +68,12 @@ CurveLoss::CurveLoss(std::vector<std::vector<int64_t>> curves, std::vector<bool>
   impl->max_segments = S;
   impl->point_index = torch::tensor(pidx, i64);
   impl->point_mask = torch::tensor(pmask, f64).view({C, P});
+  if (options.point_weighted) {
+    // The sum of a curve's distances over the mean number of points per curve: every point weighs C / N.
+    double total = 0;
+    for (double n : count) total += n;
+    std::fill(count.begin(), count.end(), total / static_cast<double>(C));
+  }
   impl->point_count = torch::tensor(count, f64);
   impl->seg_from = torch::tensor(from, i64);
   impl->seg_to = torch::tensor(to, i64);

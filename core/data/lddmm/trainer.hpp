@@ -19,7 +19,8 @@ struct TrainOptions {
   double learning_rate = 1e-3;  // peak of a cosine schedule after a linear warm-up
   int warmup_epochs = 2;
   double weight_decay = 1e-4;
-  double beta = 0.1;  // currents weight of the loss (0 for the coordinate baseline)
+  double beta = 0.1;                 // currents weight of the loss (0 for the coordinate baseline)
+  bool point_weighted_loss = false;  // every point weighs the same in the landmark term (CurveLossOptions)
   uint64_t seed = 1;
   int threads = 0;  // 0: all cores
   AugmentOptions augment{true};

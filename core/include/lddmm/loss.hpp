@@ -1,6 +1,7 @@
 // The training loss of LDDMM-Face (method.md, "Loss"): per curve, a currents term between the deformed
 // and the true curve in the RKHS of a Gaussian kernel of width σ_W, plus the mean point distance;
-// summed over curves, divided by the face's normalising distance, averaged over faces.
+// summed over curves, divided by the face's normalising distance, averaged over faces. Optionally every
+// point weighs the same in the landmark term (CurveLossOptions::point_weighted).
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -16,6 +17,10 @@ struct Scheme;
 
 struct CurveLossOptions {
   double beta = 0.1;  // weight of the currents term
+  /// false (the paper): D_l,p is the mean distance over curve p's points, so every curve weighs the same
+  /// and a point of a short curve weighs more than a jaw point. true: every point weighs the same (D_l,p =
+  /// the sum of curve p's distances × C / N, N points in all), which is what NME averages; same scale.
+  bool point_weighted = false;
 };
 
 class CurveLoss {
