@@ -21,7 +21,6 @@
 #include "lddmm/engine.hpp"
 #include "lddmm/landmark_io.hpp"
 #include "lddmm/render.hpp"
-#include "lddmm/source.hpp"
 #include "lddmm/temporal.hpp"
 #include "lddmm/tracker.hpp"
 
@@ -155,8 +154,8 @@ int run_annotate(const AnnotateOpts& o) {
   if (target.empty())
     throw std::runtime_error("give --out (a .csv/.json file, or a folder with --format pts)");
   // Photos (a folder or one image): every row names its image file.
-  const bool images = fs::is_directory(o.e.input) || is_image_file(o.e.input);
-  auto writer = make_landmark_writer(fmt, target, out_scheme.id, out_scheme.num_points, described, images);
+  auto writer =
+      make_landmark_writer(fmt, target, out_scheme.id, out_scheme.num_points, described, source->images());
 
   cv::VideoWriter video;
   SceneOptions draw;
@@ -172,8 +171,7 @@ int run_annotate(const AnnotateOpts& o) {
   try {
     EngineOutput out;
     while (engine.next(out)) {
-      for (LandmarkRow& r : rows_of(out.result)) {
-        r.image = out.frame.name;
+      for (const LandmarkRow& r : rows_of(out.result, out.frame.name)) {
         writer->write(r);
         ++ids[r.face];
       }

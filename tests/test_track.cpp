@@ -55,6 +55,7 @@ TEST(Source, VideoFilesGiveEveryFrameInOrderWithTimestamps) {
   write_video(dir / "v.avi", 30);
   auto s = open_source((dir / "v.avi").string());
   EXPECT_FALSE(s->live());
+  EXPECT_FALSE(s->images());
   EXPECT_DOUBLE_EQ(s->fps(), 25);
   Frame f;
   int n = 0;
@@ -105,6 +106,7 @@ TEST(Source, FoldersGiveTheirImagesSortedByName) {
     cv::imwrite((dir / n).string(), cv::Mat(8, 8, CV_8UC3, cv::Scalar(1, 2, 3)));
   { std::ofstream(dir / "notes.txt") << "ignored"; }
   auto s = open_source(dir.path().string());
+  EXPECT_TRUE(s->images());
   EXPECT_EQ(s->frame_count(), 3);
   Frame f;
   ASSERT_TRUE(s->read(f));

@@ -27,7 +27,6 @@
 #include <thread>
 
 #include "lddmm/render.hpp"
-#include "lddmm/source.hpp"
 
 namespace lddmm::ui {
 namespace {
@@ -534,16 +533,13 @@ void MainWindow::annotateVideo() {
       auto source = open_source(in.toStdString());
       total = source->frame_count();
       const Scheme& s = tracker.backend().output_scheme();
-      const bool images = std::filesystem::is_directory(in.toStdString()) || is_image_file(in.toStdString());
-      auto w = make_landmark_writer(out.endsWith(".json") ? LandmarkFormat::Json : LandmarkFormat::Csv,
-                                    out.toStdString(), s.id, s.num_points, in.toStdString(), images);
+      auto w =
+          make_landmark_writer(out.endsWith(".json") ? LandmarkFormat::Json : LandmarkFormat::Csv,
+                               out.toStdString(), s.id, s.num_points, in.toStdString(), source->images());
       Engine engine(std::move(source), tracker);
       EngineOutput o;
       while (!cancel && engine.next(o)) {
-        for (LandmarkRow& r : rows_of(o.result)) {
-          r.image = o.frame.name;
-          w->write(r);
-        }
+        for (const LandmarkRow& r : rows_of(o.result, o.frame.name)) w->write(r);
         w->end_frame(o.result.index, o.result.time, o.frame.name);
         ++done;
       }

@@ -6,7 +6,6 @@
 #include <cstdio>
 #include <fstream>
 #include <regex>
-#include <sstream>
 
 #include "lddmm/pts_io.hpp"
 
@@ -131,13 +130,15 @@ class PtsWriter : public LandmarkWriter {
     if (!fs::is_directory(dir)) throw std::runtime_error(dir.string() + ": cannot create the folder");
   }
   void write(const LandmarkRow& r) override {
+    // A photo's points are named after it (300-W style: the .pts beside img.jpg is img.pts).
+    if (!r.image.empty()) {
+      write_pts(dir_ / (fs::path(r.image).stem().string() + "_face_" + std::to_string(r.face) + ".pts"),
+                r.points);
+      return;
+    }
     char name[64];
     std::snprintf(name, sizeof name, "frame_%06lld_face_%d.pts", static_cast<long long>(r.frame), r.face);
-    // A photo's points are named after it (300-W style: the .pts beside img.jpg is img.pts).
-    const std::string file =
-        r.image.empty() ? std::string(name)
-                        : fs::path(r.image).stem().string() + "_face_" + std::to_string(r.face) + ".pts";
-    write_pts(dir_ / file, r.points);
+    write_pts(dir_ / name, r.points);
   }
   void end_frame(int64_t, double, const std::string&) override {}
   void finish() override {}
@@ -169,7 +170,7 @@ std::unique_ptr<LandmarkWriter> make_landmark_writer(LandmarkFormat format, cons
   throw std::invalid_argument("unknown landmark format");
 }
 
-std::vector<LandmarkRow> rows_of(const FrameResult& result) {
+std::vector<LandmarkRow> rows_of(const FrameResult& result, const std::string& image) {
   std::vector<LandmarkRow> rows;
   for (const FaceResult& f : result.faces) {
     LandmarkRow r;
@@ -179,6 +180,7 @@ std::vector<LandmarkRow> rows_of(const FrameResult& result) {
     r.box = f.box;
     r.box.score = f.score;
     r.points = f.points;
+    r.image = image;
     rows.push_back(std::move(r));
   }
   return rows;

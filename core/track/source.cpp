@@ -91,6 +91,7 @@ class ImageSource : public FrameSource {
     return true;
   }
   bool live() const override { return false; }
+  bool images() const override { return true; }
   double fps() const override { return fps_; }
   int64_t frame_count() const override { return static_cast<int64_t>(files_.size()); }
   std::string describe() const override { return what_; }

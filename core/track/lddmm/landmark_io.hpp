@@ -59,7 +59,7 @@ std::vector<LandmarkRow> read_landmarks(const std::filesystem::path& file);
 /// `image` = the stem and frames numbered in name order.
 std::vector<LandmarkRow> read_landmark_pts(const std::filesystem::path& folder);
 
-/// The rows of one tracker result.
-std::vector<LandmarkRow> rows_of(const FrameResult& result);
+/// The rows of one tracker result; `image`: the frame's image file name, if any.
+std::vector<LandmarkRow> rows_of(const FrameResult& result, const std::string& image = "");
 
 }  // namespace lddmm

@@ -33,6 +33,8 @@ class FrameSource {
   virtual bool read(Frame& frame) = 0;
   /// A camera: frames arrive in real time and stale ones are dropped.
   virtual bool live() const = 0;
+  /// Still images (a folder or one image): frames carry their file name.
+  virtual bool images() const { return false; }
   /// Frames per second (the file's rate, the camera's, or 30 for images).
   virtual double fps() const = 0;
   /// Frame count when known (files, folders), else −1.
