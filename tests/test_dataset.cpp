@@ -7,10 +7,12 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <memory>
 #include <random>
+#include <sstream>
 
 #include "lddmm/dataset.hpp"
 #include "lddmm/metrics.hpp"
@@ -184,6 +186,77 @@ TEST_F(SyntheticFaces, SparseToDenseEvaluationFlowsTheMissingPoints) {
   c.head = Head::Lddmm;
   Aligner m68(c, s68);
   EXPECT_FALSE(evaluate(m68, full).dense.has_value());
+}
+
+// Weight averaging against its closed form: with the weights held at w, k updates take an average a₀ to
+// w + dᵏ (a₀ − w); integer buffers (batch-norm counters) follow the module; swapping twice restores both.
+TEST(WeightAverage, MatchesTheClosedFormAndSwapsBack) {
+  torch::nn::BatchNorm1d bn(3);
+  const torch::Tensor a0 = bn->weight.detach().clone();  // ones
+  WeightAverage avg(*bn, 0.9);
+  const torch::Tensor w = torch::tensor({2.0F, -1.0F, 0.5F});
+  {
+    torch::NoGradGuard no_grad;
+    bn->weight.copy_(w);
+    bn->num_batches_tracked.fill_(7);
+  }
+  const int k = 5;
+  for (int i = 0; i < k; ++i) avg.update(*bn);
+  const torch::Tensor want = w + std::pow(0.9, k) * (a0 - w);
+  const auto& v = avg.values();  // parameters first (weight, bias), then buffers
+  ASSERT_EQ(v.size(), 5U);
+  EXPECT_TRUE(torch::allclose(v[0], want, 1e-6, 1e-6)) << v[0] << want;
+  EXPECT_TRUE(torch::allclose(v[1], torch::zeros(3)));
+  EXPECT_EQ(v[4].item<int64_t>(), 7);
+  avg.swap(*bn);
+  EXPECT_TRUE(torch::allclose(bn->weight, want, 1e-6, 1e-6));
+  EXPECT_TRUE(torch::equal(avg.values()[0], w));
+  avg.swap(*bn);
+  EXPECT_TRUE(torch::equal(bn->weight, w));
+  EXPECT_TRUE(torch::allclose(avg.values()[0], want, 1e-6, 1e-6));
+  EXPECT_THROW(WeightAverage(*bn, 1.0), std::invalid_argument);
+}
+
+// A short run with weight averaging, interrupted after one epoch and resumed: the logged validation NME is
+// the one of ema.pt and the raw column the one of last.pt (each re-evaluated here from the files).
+TEST_F(SyntheticFaces, TrainingWithWeightAveragingResumes) {
+  TrainConfig cfg;
+  cfg.model = testing::tiny_config(Head::Lddmm);
+  cfg.train.epochs = 1;
+  cfg.train.batch_size = 2;
+  cfg.train.learning_rate = 1e-3;
+  cfg.train.warmup_epochs = 0;
+  cfg.train.ema_decay = 0.5;
+  cfg.train.threads = 1;
+  const auto out = dir_ / "run";
+  const auto quiet = [](const std::string&) {};
+  train(cfg, dir_, dir_ / "list.txt", dir_ / "list.txt", out, false, quiet);
+  ASSERT_TRUE(std::filesystem::exists(out / "ema.pt"));
+  cfg.train.epochs = 2;
+  train(cfg, dir_, dir_ / "list.txt", dir_ / "list.txt", out, true, quiet);
+  std::ifstream in(out / "log.csv");
+  std::string header, line, last;
+  std::getline(in, header);
+  EXPECT_EQ(header, "epoch,lr,train_loss,val_nme,val_fr,val_auc,seconds,raw_val_nme");
+  int rows = 0;
+  while (std::getline(in, line)) {
+    if (!line.empty()) last = line, ++rows;
+  }
+  EXPECT_EQ(rows, 2);
+  std::vector<double> f;
+  std::stringstream ss(last);
+  for (std::string cell; std::getline(ss, cell, ',');) f.push_back(std::stod(cell));
+  ASSERT_EQ(f.size(), 8U);
+  EXPECT_EQ(f[0], 2);
+  const Scheme s = find_scheme("300w68");
+  // The trainer caches images at the largest crop the augmentation can ask for.
+  const FaceDataset val(dir_, dir_ / "list.txt", s, s,
+                        static_cast<int>(cfg.model.input_size * (1 + cfg.train.augment.scale)));
+  Aligner ema = load_model(out / "ema.pt");
+  Aligner raw = load_model(out / "last.pt");
+  EXPECT_NEAR(evaluate(ema, val).summary.mean, f[3], 1e-5);
+  EXPECT_NEAR(evaluate(raw, val).summary.mean, f[7], 1e-5);
+  EXPECT_NE(f[3], f[7]);
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -27,8 +28,8 @@ using Clock = std::chrono::steady_clock;
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(AugmentOptions, enabled, mirror, rotation_deg, scale,
                                                 translation, colour, blur_probability, occlusion_probability)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(TrainOptions, epochs, batch_size, learning_rate,
-                                                warmup_epochs, weight_decay, beta, point_weighted_loss, seed,
-                                                threads, augment)
+                                                warmup_epochs, weight_decay, beta, point_weighted_loss,
+                                                ema_decay, seed, threads, augment)
 
 namespace {
 
@@ -40,6 +41,42 @@ std::string hms(double seconds) {
 }
 
 }  // namespace
+
+std::vector<torch::Tensor> WeightAverage::tensors(torch::nn::Module& module) {
+  std::vector<torch::Tensor> t;
+  for (const auto& p : module.named_parameters()) t.push_back(p.value());
+  for (const auto& b : module.named_buffers()) t.push_back(b.value());
+  return t;
+}
+
+WeightAverage::WeightAverage(torch::nn::Module& module, double decay) : decay_(decay) {
+  if (!(decay >= 0 && decay < 1)) throw std::invalid_argument("weight averaging: decay must be in [0, 1)");
+  torch::NoGradGuard no_grad;
+  for (const auto& t : tensors(module)) values_.push_back(t.detach().clone());
+}
+
+void WeightAverage::update(torch::nn::Module& module) {
+  torch::NoGradGuard no_grad;
+  const auto current = tensors(module);
+  if (current.size() != values_.size()) throw std::logic_error("weight averaging: the module changed");
+  for (size_t i = 0; i < current.size(); ++i) {
+    if (torch::isFloatingType(values_[i].scalar_type()))
+      values_[i].mul_(decay_).add_(current[i].detach(), 1 - decay_);
+    else
+      values_[i].copy_(current[i]);
+  }
+}
+
+void WeightAverage::swap(torch::nn::Module& module) {
+  torch::NoGradGuard no_grad;
+  const auto current = tensors(module);
+  if (current.size() != values_.size()) throw std::logic_error("weight averaging: the module changed");
+  for (size_t i = 0; i < current.size(); ++i) {
+    torch::Tensor keep = current[i].detach().clone();
+    current[i].copy_(values_[i]);
+    values_[i] = keep;
+  }
+}
 
 TrainConfig load_train_config(const std::filesystem::path& file) {
   std::ifstream in(file);
@@ -249,8 +286,20 @@ void train(const TrainConfig& cfg, const std::filesystem::path& data_root,
     copy_weights(init);
     log("initialised from " + init.string());
   }
+  std::optional<WeightAverage> average;
+  if (o.ema_decay > 0) {
+    average.emplace(*model, o.ema_decay);
+    if (first_epoch > 0) {
+      if (!std::filesystem::exists(out / "ema.pt"))
+        throw std::runtime_error((out / "ema.pt").string() + ": missing, cannot resume the weight average");
+      average->swap(*model);  // the model holds a copy of the weights now; load the average into it
+      copy_weights(out / "ema.pt");
+      average->swap(*model);
+    }
+  }
   std::ofstream csv(out / "log.csv", std::ios::app);
-  if (first_epoch == 0) csv << "epoch,lr,train_loss,val_nme,val_fr,val_auc,seconds\n";
+  if (first_epoch == 0)
+    csv << "epoch,lr,train_loss,val_nme,val_fr,val_auc,seconds" << (average ? ",raw_val_nme" : "") << '\n';
 
   BatchLoader loader(train_set, o.batch_size, S, o.augment, cfg.model.mean, cfg.model.std, true, o.seed);
   const size_t per_epoch = loader.batches_per_epoch();
@@ -278,6 +327,7 @@ void train(const TrainConfig& cfg, const std::filesystem::path& data_root,
           loss(model->forward(batch.images) * to_loss_frame, batch.points * to_loss_frame);
       value.backward();
       optimizer.step();
+      if (average) average->update(*model);
       sum += value.item<double>();
       ++step;
       const double el = std::chrono::duration<double>(Clock::now() - t0).count();
@@ -289,29 +339,45 @@ void train(const TrainConfig& cfg, const std::filesystem::path& data_root,
                    static_cast<double>(step * static_cast<size_t>(o.batch_size)) / el, lr, hms(eta).c_str());
     }
     std::fprintf(stderr, "\n");
-    const EvalResult val = evaluate(model, val_set);
+    EvalResult val = evaluate(model, val_set);
+    double raw_nme = val.summary.mean;
+    if (average) {
+      // Validate, keep the best of and save the averaged weights; last.pt keeps the raw ones.
+      save_model(model, out / "last.pt.tmp", false);
+      average->swap(*model);
+      val = evaluate(model, val_set);
+      save_model(model, out / "ema.pt.tmp", false);
+    }
     const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
     const double lr_now =
         static_cast<torch::optim::AdamWOptions&>(optimizer.param_groups()[0].options()).lr();
     csv << epoch + 1 << ',' << lr_now << ',' << sum / static_cast<double>(step) << ',' << val.summary.mean
-        << ',' << val.summary.failure << ',' << val.summary.auc << ',' << secs << '\n';
+        << ',' << val.summary.failure << ',' << val.summary.auc << ',' << secs;
+    if (average) csv << ',' << raw_nme;
+    csv << '\n';
     csv.flush();
-    char line[256];
-    std::snprintf(line, sizeof line,
-                  "epoch %d: train loss %.4f, val NME %.2f %%, FR@0.1 %.1f %%, AUC@0.1 %.3f (%.0f s)",
-                  epoch + 1, sum / static_cast<double>(step), 100 * val.summary.mean,
-                  100 * val.summary.failure, val.summary.auc, secs);
+    char line[320];
+    const int len =
+        std::snprintf(line, sizeof line,
+                      "epoch %d: train loss %.4f, val NME %.2f %%, FR@0.1 %.1f %%, AUC@0.1 %.3f (%.0f s)",
+                      epoch + 1, sum / static_cast<double>(step), 100 * val.summary.mean,
+                      100 * val.summary.failure, val.summary.auc, secs);
+    if (average && len > 0 && static_cast<size_t>(len) < sizeof line)
+      std::snprintf(line + len, sizeof line - static_cast<size_t>(len), "; averaged weights (raw %.2f %%)",
+                    100 * raw_nme);
     log(line);
     // Checkpoint: write to temporary files, then rename, so an interruption never leaves a broken one.
-    save_model(model, out / "last.pt.tmp", false);
+    if (!average) save_model(model, out / "last.pt.tmp", false);
     torch::save(optimizer, (out / "optimizer.pt.tmp").string());
     std::filesystem::rename(out / "last.pt.tmp", out / "last.pt");
     std::filesystem::rename(out / "optimizer.pt.tmp", out / "optimizer.pt");
+    if (average) std::filesystem::rename(out / "ema.pt.tmp", out / "ema.pt");
     if (val.summary.mean < best) {
       best = val.summary.mean;
       save_model(model, out / "best.pt", true);
       log("  new best: saved best.pt (float16)");
     }
+    if (average) average->swap(*model);  // back to the raw weights for the next epoch
     std::ofstream(state_file) << json{{"epoch", epoch + 1}, {"best_nme", best}}.dump() << '\n';
   }
 }

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include <torch/nn/module.h>
+
 #include "lddmm/dataset.hpp"
 #include "lddmm/metrics.hpp"
 #include "lddmm/model.hpp"
@@ -21,9 +23,30 @@ struct TrainOptions {
   double weight_decay = 1e-4;
   double beta = 0.1;                 // currents weight of the loss (0 for the coordinate baseline)
   bool point_weighted_loss = false;  // every point weighs the same in the landmark term (CurveLossOptions)
+  /// Weight averaging (Polyak/EMA): 0 is off; otherwise after each step average = d·average + (1-d)·weights
+  /// for every floating-point parameter and buffer. Validation, best.pt and ema.pt then use the average
+  /// (last.pt keeps the raw weights, for resuming).
+  double ema_decay = 0;
   uint64_t seed = 1;
   int threads = 0;  // 0: all cores
   AugmentOptions augment{true};
+};
+
+/// An exponential moving average of a module's floating-point parameters and buffers (other buffers,
+/// such as batch-norm counters, follow the module). The module must keep its structure.
+class WeightAverage {
+ public:
+  WeightAverage(torch::nn::Module& module, double decay);
+  /// average = decay·average + (1-decay)·current
+  void update(torch::nn::Module& module);
+  /// Exchanges the averaged values with the module's (a second call restores them).
+  void swap(torch::nn::Module& module);
+  const std::vector<torch::Tensor>& values() const { return values_; }
+
+ private:
+  static std::vector<torch::Tensor> tensors(torch::nn::Module& module);
+  double decay_;
+  std::vector<torch::Tensor> values_;
 };
 
 /// A training configuration file (JSON): {"scheme", "annotation", "model": {...AlignerConfig...},
@@ -36,7 +59,8 @@ struct TrainConfig {
 };
 TrainConfig load_train_config(const std::filesystem::path& file);
 
-/// Trains into `out_dir` (last.pt, best.pt, optimizer.pt, state.json, log.csv); resumes from last.pt
+/// Trains into `out_dir` (last.pt, best.pt, optimizer.pt, state.json, log.csv, and ema.pt with weight
+/// averaging); resumes from last.pt
 /// when `resume` and it exists; otherwise starts from the weights of `init` when given (a model file of
 /// the same configuration and scheme). `log` receives progress lines.
 void train(const TrainConfig& config, const std::filesystem::path& data,
