@@ -68,7 +68,9 @@ void add_train_command(CLI::App& app, Action& action) {
   cmd->add_option("--val", o->val, "Validation list, relative to --data")->capture_default_str();
   cmd->add_option("-o,--out", o->out, "Run folder: checkpoints, best.pt, log.csv")->required();
   cmd->add_flag("--resume", o->resume, "Continue from the run folder's last checkpoint");
-  cmd->add_option("--init", o->init, "Start from this model's weights (same configuration and scheme)")
+  cmd->add_option(
+         "--init", o->init,
+         "Start from this model's weights (same configuration and scheme; the input size may differ)")
       ->check(CLI::ExistingFile);
   cmd->add_option("--epochs", o->epochs, "Override the configuration's epochs")->check(CLI::PositiveNumber);
   cmd->add_option("--threads", o->threads, "Override the number of threads")->check(CLI::PositiveNumber);

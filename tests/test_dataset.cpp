@@ -259,5 +259,37 @@ TEST_F(SyntheticFaces, TrainingWithWeightAveragingResumes) {
   EXPECT_NE(f[3], f[7]);
 }
 
+// Fine-tuning at another input size starts from the given model's weights (with lr 0 they stay put);
+// a model of another width is refused.
+TEST_F(SyntheticFaces, InitialisationAcceptsAnotherInputSizeOnly) {
+  AlignerConfig small = testing::tiny_config(Head::Lddmm);
+  const Scheme s = find_scheme("300w68");
+  Aligner start(small, s);
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& p : start->parameters()) p.uniform_(-0.1, 0.1);
+  }
+  save_model(start, dir_ / "start.pt", false);
+  TrainConfig cfg;
+  cfg.model = small;
+  cfg.model.input_size = 96;
+  cfg.train.epochs = 1;
+  cfg.train.batch_size = 2;
+  cfg.train.learning_rate = 0;
+  cfg.train.weight_decay = 0;
+  cfg.train.threads = 1;
+  const auto quiet = [](const std::string&) {};
+  train(cfg, dir_, dir_ / "list.txt", dir_ / "list.txt", dir_ / "run", false, quiet, dir_ / "start.pt");
+  Aligner trained = load_model(dir_ / "run" / "last.pt");
+  EXPECT_EQ(trained->config().input_size, 96);
+  const auto want = start->named_parameters();
+  for (const auto& p : trained->named_parameters())
+    EXPECT_TRUE(torch::equal(p.value(), want[p.key()])) << p.key();
+  cfg.model.backbone.width = 6;
+  EXPECT_THROW(
+      train(cfg, dir_, dir_ / "list.txt", dir_ / "list.txt", dir_ / "run2", false, quiet, dir_ / "start.pt"),
+      std::runtime_error);
+}
+
 }  // namespace
 }  // namespace lddmm

@@ -261,9 +261,13 @@ void train(const TrainConfig& cfg, const std::filesystem::path& data_root,
   int first_epoch = 0;
   double best = 1e9;
   const auto state_file = out / "state.json";
-  const auto copy_weights = [&](const std::filesystem::path& file) {
+  // `any_input_size`: the network is convolutional up to a global pool and its momenta scale with the
+  // input, so a model trained at another input size is a valid start (fine-tuning at a larger size).
+  const auto copy_weights = [&](const std::filesystem::path& file, bool any_input_size = false) {
     Aligner saved = load_model(file);
-    if (to_json(saved->config()) != to_json(cfg.model) || saved->scheme().id != scheme.id)
+    AlignerConfig want = cfg.model;
+    if (any_input_size) want.input_size = saved->config().input_size;
+    if (to_json(saved->config()) != to_json(want) || saved->scheme().id != scheme.id)
       throw std::runtime_error(file.string() +
                                ": its configuration or scheme differs from the training configuration");
     torch::NoGradGuard no_grad;
@@ -283,7 +287,7 @@ void train(const TrainConfig& cfg, const std::filesystem::path& data_root,
         std::to_string(best * 100) + " %)");
   }
   if (first_epoch == 0 && !init.empty()) {
-    copy_weights(init);
+    copy_weights(init, true);
     log("initialised from " + init.string());
   }
   std::optional<WeightAverage> average;

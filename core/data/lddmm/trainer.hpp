@@ -62,7 +62,8 @@ TrainConfig load_train_config(const std::filesystem::path& file);
 /// Trains into `out_dir` (last.pt, best.pt, optimizer.pt, state.json, log.csv, and ema.pt with weight
 /// averaging); resumes from last.pt
 /// when `resume` and it exists; otherwise starts from the weights of `init` when given (a model file of
-/// the same configuration and scheme). `log` receives progress lines.
+/// the same configuration and scheme; its input size may differ: the network is convolutional up to a
+/// global pool and its momenta scale with the input). `log` receives progress lines.
 void train(const TrainConfig& config, const std::filesystem::path& data,
            const std::filesystem::path& train_list, const std::filesystem::path& val_list,
            const std::filesystem::path& out_dir, bool resume,
