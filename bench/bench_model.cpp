@@ -24,6 +24,7 @@ void BM_AlignerInference(benchmark::State& state) {
   }
   lddmm::Aligner model(c, lddmm::find_scheme("300w68"));
   model->eval();
+  if (state.range(3) == 1) model->fold_batch_norms();  // what the tracker runs
   torch::NoGradGuard no_grad;
   const torch::Tensor x = torch::randn({1, 3, c.input_size, c.input_size});
   for (auto _ : state) benchmark::DoNotOptimize(model->forward(x).data_ptr<float>());
@@ -33,9 +34,10 @@ void BM_AlignerInference(benchmark::State& state) {
 }
 
 BENCHMARK(BM_AlignerInference)
-    ->ArgNames({"W", "input", "light"})
-    ->ArgsProduct({{8, 12, 18}, {96, 128}, {0, 1}})
-    ->Args({18, 256, 0})
+    ->ArgNames({"W", "input", "light", "folded"})
+    ->ArgsProduct({{8, 12, 18}, {96, 128}, {0, 1}, {0}})
+    ->Args({18, 128, 1, 1})
+    ->Args({18, 256, 0, 0})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 

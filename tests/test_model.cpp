@@ -74,6 +74,48 @@ TEST(Model, SavedModelsLoadWithTheSameOutputs) {
             std::filesystem::file_size(dir / "lddmm_test_f32.pt"));
 }
 
+// Folding the batch norms into the convolutions (inference) against the unfolded network: batch norms
+// with random statistics and affine parameters, so that every fold changes its convolution.
+TEST(Model, FoldedBatchNormsGiveTheSameOutputs) {
+  for (Head head : {Head::Lddmm, Head::Coordinates}) {
+    Aligner model(testing::tiny_config(head), find_scheme("300w68"));
+    int norms = 0;
+    {
+      torch::NoGradGuard no_grad;
+      for (auto& p : model->parameters()) p.add_(0.05 * torch::randn_like(p));
+      for (const auto& m : model->modules()) {
+        if (auto bn = std::dynamic_pointer_cast<FoldableBatchNorm2dImpl>(m)) {
+          bn->running_mean.copy_(0.2 * torch::randn_like(bn->running_mean));
+          bn->running_var.copy_(0.5 + torch::rand_like(bn->running_var));
+          ++norms;
+        }
+      }
+    }
+    ASSERT_GT(norms, 20);
+    const torch::Tensor x = torch::randn({2, 3, 64, 64});
+    EXPECT_THROW(model->fold_batch_norms(), std::logic_error);  // training mode
+    model->eval();
+    const torch::Tensor want_head = model->head_output(x);
+    const torch::Tensor want = model->forward(x);
+    EXPECT_EQ(fold_batch_norms(*model), norms);  // the free function: every norm follows a convolution
+    EXPECT_EQ(fold_batch_norms(*model), 0);
+    model->fold_batch_norms();  // the model's flag; nothing left to fold
+    EXPECT_TRUE(model->folded());
+    for (const auto& m : model->modules()) {
+      if (auto bn = std::dynamic_pointer_cast<FoldableBatchNorm2dImpl>(m)) {
+        EXPECT_TRUE(bn->folded());
+      }
+    }
+    EXPECT_GT((want_head.abs()).max().item<double>(), 1e-3);
+    EXPECT_TRUE(torch::allclose(model->head_output(x), want_head, 1e-4, 1e-5));
+    EXPECT_TRUE(torch::allclose(model->forward(x), want, 1e-4, 1e-4));
+    const testing::ScratchDir scratch;
+    EXPECT_THROW(save_model(model, scratch.path() / "folded.pt", false), std::logic_error);
+    model->train();
+    EXPECT_THROW(model->forward(x), std::logic_error);
+  }
+}
+
 TEST(Model, DamagedOrForeignFilesGiveClearErrors) {
   const testing::ScratchDir scratch;
   const auto& dir = scratch.path();

@@ -65,7 +65,7 @@ AlignerImpl::AlignerImpl(const AlignerConfig& config, const Scheme& scheme)
   backbone_ = register_module("backbone", HRNet(config.backbone));
   const int64_t c = backbone_->out_channels();
   fuse_ = register_module("fuse", torch::nn::Conv2d(torch::nn::Conv2dOptions(c, c, 1).bias(false)));
-  fuse_bn_ = register_module("fuse_bn", torch::nn::BatchNorm2d(c));
+  fuse_bn_ = register_module("fuse_bn", FoldableBatchNorm2d(c));
   fc_ = register_module("fc", torch::nn::Linear(c, 2 * scheme.num_points));
   // Start from the mean face: zero momenta (or offsets).
   torch::NoGradGuard no_grad;
@@ -87,13 +87,22 @@ torch::Tensor AlignerImpl::head_output(const torch::Tensor& images) {
   return (fc_->forward(f) * output_scale_).view({images.size(0), scheme_.num_points, 2});
 }
 
+void AlignerImpl::fold_batch_norms() {
+  if (folded_) return;
+  if (is_training()) throw std::logic_error("fold_batch_norms: the model must be in eval mode");
+  lddmm::fold_batch_norms(*this);
+  folded_ = true;
+}
+
 torch::Tensor AlignerImpl::forward(const torch::Tensor& images) {
+  if (folded_ && is_training()) throw std::logic_error("a model with folded batch norms cannot be trained");
   const torch::Tensor out = head_output(images);
   if (config_.head == Head::Coordinates) return template_.unsqueeze(0) + out;
   return layer_.forward(template_, out);
 }
 
 void save_model(Aligner& model, const std::filesystem::path& file, bool half) {
+  if (model->folded()) throw std::logic_error("save_model: a model with folded batch norms cannot be saved");
   torch::serialize::OutputArchive archive;
   archive.write("format", c10::IValue(std::string(kFormat)));
   archive.write("version", c10::IValue(static_cast<int64_t>(kVersion)));

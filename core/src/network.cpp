@@ -13,7 +13,7 @@ namespace nn = torch::nn;
 nn::Conv2d conv(int64_t in, int64_t out, int64_t k, int64_t stride = 1) {
   return nn::Conv2d(nn::Conv2dOptions(in, out, k).stride(stride).padding(k / 2).bias(false));
 }
-nn::BatchNorm2d bn(int64_t c) { return nn::BatchNorm2d(nn::BatchNorm2dOptions(c)); }
+FoldableBatchNorm2d bn(int64_t c) { return FoldableBatchNorm2d(c); }
 
 class BasicBlockImpl : public nn::Module {
  public:
@@ -31,7 +31,7 @@ class BasicBlockImpl : public nn::Module {
 
  private:
   nn::Conv2d c1_{nullptr}, c2_{nullptr};
-  nn::BatchNorm2d b1_{nullptr}, b2_{nullptr};
+  FoldableBatchNorm2d b1_{nullptr}, b2_{nullptr};
 };
 TORCH_MODULE(BasicBlock);
 
@@ -56,7 +56,7 @@ class BottleneckImpl : public nn::Module {
 
  private:
   nn::Conv2d c1_{nullptr}, c2_{nullptr}, c3_{nullptr};
-  nn::BatchNorm2d b1_{nullptr}, b2_{nullptr}, b3_{nullptr};
+  FoldableBatchNorm2d b1_{nullptr}, b2_{nullptr}, b3_{nullptr};
   nn::Sequential down_{nullptr};
 };
 TORCH_MODULE(Bottleneck);
@@ -127,6 +127,53 @@ class HRModuleImpl : public nn::Module {
 TORCH_MODULE(HRModule);
 
 }  // namespace
+
+FoldableBatchNorm2dImpl::FoldableBatchNorm2dImpl(int64_t channels) {
+  // Registration order and names as in torch::nn::BatchNorm2d.
+  weight = register_parameter("weight", torch::ones({channels}));
+  bias = register_parameter("bias", torch::zeros({channels}));
+  running_mean = register_buffer("running_mean", torch::zeros({channels}));
+  running_var = register_buffer("running_var", torch::ones({channels}));
+  num_batches_tracked = register_buffer("num_batches_tracked", torch::zeros({}, torch::kLong));
+}
+
+torch::Tensor FoldableBatchNorm2dImpl::forward(const torch::Tensor& x) {
+  if (folded_) return x;
+  if (is_training()) {
+    torch::NoGradGuard no_grad;
+    num_batches_tracked.add_(1);
+  }
+  return torch::batch_norm(x, weight, bias, running_mean, running_var, is_training(), kMomentum, kEps,
+                           at::globalContext().userEnabledCuDNN());
+}
+
+int fold_batch_norms(torch::nn::Module& module) {
+  int folded = 0;
+  std::shared_ptr<nn::Conv2dImpl> previous;
+  for (const auto& child : module.named_children()) {
+    const std::shared_ptr<nn::Module> m = child.value();
+    auto norm = std::dynamic_pointer_cast<FoldableBatchNorm2dImpl>(m);
+    if (norm && previous && !norm->folded_) {
+      torch::NoGradGuard no_grad;
+      const torch::Tensor scale =
+          norm->weight / torch::sqrt(norm->running_var + FoldableBatchNorm2dImpl::kEps);  // γ/√(σ²+ε)
+      torch::Tensor bias =
+          previous->bias.defined() ? previous->bias.detach().clone() : torch::zeros_like(norm->running_mean);
+      bias = (bias - norm->running_mean) * scale + norm->bias;
+      previous->weight.mul_(scale.view({-1, 1, 1, 1}));
+      // A convolution made without bias keeps its undefined registered "bias"; its forward reads the member.
+      if (previous->bias.defined())
+        previous->bias.copy_(bias);
+      else
+        previous->bias = bias;
+      norm->folded_ = true;
+      ++folded;
+    }
+    previous = std::dynamic_pointer_cast<nn::Conv2dImpl>(m);
+    folded += fold_batch_norms(*m);
+  }
+  return folded;
+}
 
 HRNetImpl::HRNetImpl(const HRNetConfig& c) : config_(c) {
   if (c.width < 1 || c.blocks < 1 || c.stem_blocks < 1 || c.stem_width < 1)

@@ -40,6 +40,7 @@ class LddmmBackend : public AlignBackend {
     device_ =
         (o.cuda && torch::cuda::is_available()) ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
     model_->to(device_);
+    model_->fold_batch_norms();
     const Scheme& s = model_->scheme();
     const int S = model_->config().input_size;
     scale_ = S / s.mean_face.frame;

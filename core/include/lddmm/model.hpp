@@ -49,6 +49,11 @@ class AlignerImpl : public torch::nn::Module {
   const DeformationLayer& layer() const { return layer_; }
   /// The mean face in the input frame, [n, 2].
   const torch::Tensor& template_points() const { return template_; }
+  /// For inference only: folds the batch norms into their convolutions (same outputs in eval mode,
+  /// about 10 % faster on a CPU). A folded model cannot be trained or saved; fold after moving it
+  /// to its device.
+  void fold_batch_norms();
+  bool folded() const { return folded_; }
 
  private:
   AlignerConfig config_;
@@ -56,10 +61,11 @@ class AlignerImpl : public torch::nn::Module {
   DeformationLayer layer_;
   HRNet backbone_{nullptr};
   torch::nn::Conv2d fuse_{nullptr};
-  torch::nn::BatchNorm2d fuse_bn_{nullptr};
+  FoldableBatchNorm2d fuse_bn_{nullptr};
   torch::nn::Linear fc_{nullptr};
   torch::Tensor template_;
   double output_scale_ = 1.0;
+  bool folded_ = false;
 };
 TORCH_MODULE(Aligner);
 

@@ -13,6 +13,30 @@
 
 namespace lddmm {
 
+/// A 2-d batch norm (the same computation, parameter and buffer names as torch::nn::BatchNorm2d, so model
+/// files are unchanged; momentum 0.1, ε 1e-5) that can be folded into the convolution before it for
+/// inference; once folded it passes its input through. (LibTorch's BatchNorm2dImpl cannot be derived
+/// from: its library does not export the base's virtual members.)
+class FoldableBatchNorm2dImpl : public torch::nn::Module {
+ public:
+  explicit FoldableBatchNorm2dImpl(int64_t channels);
+  torch::Tensor forward(const torch::Tensor& x);
+  bool folded() const { return folded_; }
+  static constexpr double kEps = 1e-5;
+  static constexpr double kMomentum = 0.1;
+  torch::Tensor weight, bias, running_mean, running_var, num_batches_tracked;
+
+ private:
+  friend int fold_batch_norms(torch::nn::Module& module);
+  bool folded_ = false;
+};
+TORCH_MODULE(FoldableBatchNorm2d);
+
+/// Folds every foldable batch norm that directly follows a convolution among its parent's children
+/// (registration order) into that convolution, using the running statistics (inference only):
+/// w' = w·γ/√(σ²+ε), b' = (b − μ)·γ/√(σ²+ε) + β. Returns how many were folded; folding again folds none.
+int fold_batch_norms(torch::nn::Module& module);
+
 struct HRNetConfig {
   int width = 18;                          // W: channels of the highest-resolution branch (W18, W32, ...)
   std::array<int, 3> modules = {1, 4, 3};  // HR modules in stages 2, 3, 4 (W18: 1, 4, 3)
