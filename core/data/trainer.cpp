@@ -343,11 +343,12 @@ void train(const TrainConfig& cfg, const std::filesystem::path& data_root,
                    static_cast<double>(step * static_cast<size_t>(o.batch_size)) / el, lr, hms(eta).c_str());
     }
     std::fprintf(stderr, "\n");
+    // Checkpoint: write to temporary files, renamed below, so an interruption never leaves a broken one.
+    // last.pt holds the raw weights; with averaging, validation, ema.pt and best.pt use the average.
+    save_model(model, out / "last.pt.tmp", false);
     EvalResult val = evaluate(model, val_set);
-    double raw_nme = val.summary.mean;
+    const double raw_nme = val.summary.mean;
     if (average) {
-      // Validate, keep the best of and save the averaged weights; last.pt keeps the raw ones.
-      save_model(model, out / "last.pt.tmp", false);
       average->swap(*model);
       val = evaluate(model, val_set);
       save_model(model, out / "ema.pt.tmp", false);
@@ -370,8 +371,6 @@ void train(const TrainConfig& cfg, const std::filesystem::path& data_root,
       std::snprintf(line + len, sizeof line - static_cast<size_t>(len), "; averaged weights (raw %.2f %%)",
                     100 * raw_nme);
     log(line);
-    // Checkpoint: write to temporary files, then rename, so an interruption never leaves a broken one.
-    if (!average) save_model(model, out / "last.pt.tmp", false);
     torch::save(optimizer, (out / "optimizer.pt.tmp").string());
     std::filesystem::rename(out / "last.pt.tmp", out / "last.pt");
     std::filesystem::rename(out / "optimizer.pt.tmp", out / "optimizer.pt");
