@@ -1,5 +1,6 @@
-// Per-face inference latency of the aligner (backbone + head + LDDMM layer) for candidate sizes, batch 1,
-// float32, eval mode, to choose the configuration that runs in real time on a 2-core CPU.
+// Per-face inference latency of the aligner (backbone + head + LDDMM layer) for candidate sizes, batch 1
+// (batch 2: one face with test-time mirroring), float32, eval mode, to choose the configuration that runs in
+// real time on a 2-core CPU.
 #include <benchmark/benchmark.h>
 #include <torch/torch.h>
 
@@ -24,9 +25,11 @@ void BM_AlignerInference(benchmark::State& state) {
   }
   lddmm::Aligner model(c, lddmm::find_scheme("300w68"));
   model->eval();
-  if (state.range(3) == 1) model->fold_batch_norms();  // what the tracker runs
+  if (state.range(3) >= 1) model->fold_batch_norms();   // prep 1: batch norms folded
+  if (state.range(3) >= 2) model->use_channels_last();  // prep 2: and channels-last, what the tracker runs
   torch::NoGradGuard no_grad;
-  const torch::Tensor x = torch::randn({1, 3, c.input_size, c.input_size});
+  // batch 2 is one face with test-time mirroring (the crop and its mirror image in one batch)
+  const torch::Tensor x = torch::randn({state.range(4), 3, c.input_size, c.input_size});
   for (auto _ : state) benchmark::DoNotOptimize(model->forward(x).data_ptr<float>());
   int64_t params = 0;
   for (const auto& p : model->parameters()) params += p.numel();
@@ -34,10 +37,13 @@ void BM_AlignerInference(benchmark::State& state) {
 }
 
 BENCHMARK(BM_AlignerInference)
-    ->ArgNames({"W", "input", "light", "folded"})
-    ->ArgsProduct({{8, 12, 18}, {96, 128}, {0, 1}, {0}})
-    ->Args({18, 128, 1, 1})
-    ->Args({18, 256, 0, 0})
+    ->ArgNames({"W", "input", "light", "prep", "batch"})
+    ->ArgsProduct({{8, 12, 18}, {96, 128}, {0, 1}, {0}, {1}})
+    ->Args({18, 128, 1, 1, 1})
+    ->Args({18, 128, 1, 2, 1})
+    ->Args({18, 128, 1, 0, 2})
+    ->Args({18, 128, 1, 2, 2})
+    ->Args({18, 256, 0, 0, 1})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 

@@ -116,6 +116,41 @@ TEST(Model, FoldedBatchNormsGiveTheSameOutputs) {
   }
 }
 
+// Channels-last weights and inputs (what the tracker runs on a CPU) against the default layout, folded or
+// not, at batch 1 and 2; a channels-last model still saves standard files.
+TEST(Model, ChannelsLastGivesTheSameOutputs) {
+  for (Head head : {Head::Lddmm, Head::Coordinates}) {
+    Aligner model(testing::tiny_config(head), find_scheme("300w68"));
+    {
+      torch::NoGradGuard no_grad;
+      for (auto& p : model->parameters()) p.add_(0.05 * torch::randn_like(p));
+    }
+    model->eval();
+    const torch::Tensor x1 = torch::randn({1, 3, 64, 64}), x2 = torch::randn({2, 3, 64, 64});
+    const torch::Tensor want1 = model->forward(x1), want2 = model->forward(x2);
+    EXPECT_GT(want2.abs().max().item<double>(), 1e-3);
+    model->use_channels_last();
+    EXPECT_TRUE(model->channels_last());
+    int converted = 0;
+    for (const auto& p : model->parameters()) {
+      if (p.dim() != 4) continue;
+      EXPECT_TRUE(p.is_contiguous(torch::MemoryFormat::ChannelsLast));
+      converted += p.size(1) > 1 && p.size(2) * p.size(3) > 1 ? 1 : 0;  // a layout that really differs
+    }
+    EXPECT_GT(converted, 10);
+    EXPECT_TRUE(torch::allclose(model->forward(x1), want1, 1e-4, 1e-4));
+    EXPECT_TRUE(torch::allclose(model->forward(x2), want2, 1e-4, 1e-4));
+    const testing::ScratchDir scratch;
+    save_model(model, scratch.path() / "channels_last.pt", false);
+    Aligner loaded = load_model(scratch.path() / "channels_last.pt");
+    loaded->eval();
+    EXPECT_FALSE(loaded->channels_last());
+    EXPECT_TRUE(torch::allclose(loaded->forward(x2), want2, 1e-4, 1e-4));
+    model->fold_batch_norms();  // folding keeps the outputs in channels-last too
+    EXPECT_TRUE(torch::allclose(model->forward(x2), want2, 1e-4, 1e-4));
+  }
+}
+
 TEST(Model, DamagedOrForeignFilesGiveClearErrors) {
   const testing::ScratchDir scratch;
   const auto& dir = scratch.path();

@@ -16,14 +16,17 @@
 
 #include "lddmm/clip.hpp"
 #include "lddmm/engine.hpp"
+#include "lddmm/faces.hpp"
 #include "lddmm/landmark_io.hpp"
 #include "lddmm/metrics.hpp"
 #include "lddmm/pts_io.hpp"
 #include "lddmm/scene.hpp"
 #include "lddmm/source.hpp"
 #include "lddmm/teaching.hpp"
+#include "lddmm/tensor_points.hpp"
 #include "lddmm/tracker.hpp"
 #include "scratch_dir.hpp"
+#include "tiny_model.hpp"
 
 namespace lddmm {
 namespace {
@@ -226,6 +229,58 @@ TEST(Crop, FromPointsUndoesTheFaceRotation) {
   EXPECT_NEAR(c.side, std::max(hi.x() - lo.x(), hi.y() - lo.y()), 0.5);
   const Points centre = apply_affine(m, Points((lo + hi) / 2));
   EXPECT_NEAR((c.centre - centre.row(0)).norm(), 0, 0.5);
+}
+
+// The LDDMM backend (batch norms folded, channels-last, the crops and their mirror images in one batch)
+// against the plain network run on each crop by hand: the crop, its mirror image (x → S − x and the
+// scheme's left/right partners), averaged and mapped back to the image.
+TEST(Backend, FoldedChannelsLastAndBatchedMirroringMatchThePlainNetwork) {
+  torch::manual_seed(3);
+  const Scheme& scheme = find_scheme("300w68");
+  Aligner model(testing::tiny_config(), scheme);
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& p : model->parameters()) p.add_(0.05 * torch::randn_like(p));
+  }
+  const testing::ScratchDir scratch;
+  save_model(model, scratch.path() / "tiny.pt", false);
+  model->eval();
+  cv::Mat image(240, 320, CV_8UC3);
+  cv::randu(image, cv::Scalar::all(0), cv::Scalar::all(255));
+  cv::GaussianBlur(image, image, cv::Size(0, 0), 3);
+  std::vector<FaceCrop> crops(2);
+  crops[0].centre = {120, 110};
+  crops[0].side = 90;
+  crops[1].centre = {200, 130};
+  crops[1].side = 120;
+  crops[1].angle = 0.3;
+  const int S = model->config().input_size;
+  for (bool flip : {false, true}) {
+    LddmmBackendOptions bo;
+    bo.cuda = false;
+    bo.flip = flip;
+    const auto backend = make_lddmm_backend(load_model(scratch.path() / "tiny.pt"), bo);
+    const std::vector<AlignedFace> got = backend->align(image, crops, false);
+    ASSERT_EQ(got.size(), crops.size());
+    for (size_t i = 0; i < crops.size(); ++i) {
+      torch::Tensor x = torch::empty({1, 3, S, S});
+      const FaceCrop& c = crops[i];
+      const Affine2 m = crop_face(image, c.centre, 1.25 * c.side, c.angle, S, model->config().mean,
+                                  model->config().std, x.data_ptr<float>());
+      torch::NoGradGuard no_grad;
+      Points want = tensor_to_points(model->forward(x)[0]);
+      if (flip) {
+        const Points mirrored = tensor_to_points(model->forward(x.flip({3}))[0]);
+        for (int k = 0; k < want.rows(); ++k) {
+          const auto partner = static_cast<Eigen::Index>(scheme.mirror[static_cast<size_t>(k)]);
+          want(k, 0) = (want(k, 0) + S - mirrored(partner, 0)) / 2;
+          want(k, 1) = (want(k, 1) + mirrored(partner, 1)) / 2;
+        }
+      }
+      want = apply_affine(invert_affine(m), want);
+      EXPECT_LT((got[i].points - want).cwiseAbs().maxCoeff(), 1e-3) << "crop " << i << " flip " << flip;
+    }
+  }
 }
 
 // The generated clip and the shipped model: ids, accuracy, cross-scheme output, engine order.

@@ -82,7 +82,8 @@ AlignerImpl::AlignerImpl(const AlignerConfig& config, const Scheme& scheme)
 }
 
 torch::Tensor AlignerImpl::head_output(const torch::Tensor& images) {
-  torch::Tensor f = torch::relu(fuse_bn_(fuse_(backbone_->forward(images))));
+  const torch::Tensor in = channels_last_ ? images.contiguous(torch::MemoryFormat::ChannelsLast) : images;
+  torch::Tensor f = torch::relu(fuse_bn_(fuse_(backbone_->forward(in))));
   f = f.mean({2, 3});
   return (fc_->forward(f) * output_scale_).view({images.size(0), scheme_.num_points, 2});
 }
@@ -92,6 +93,13 @@ void AlignerImpl::fold_batch_norms() {
   if (is_training()) throw std::logic_error("fold_batch_norms: the model must be in eval mode");
   lddmm::fold_batch_norms(*this);
   folded_ = true;
+}
+
+void AlignerImpl::use_channels_last() {
+  torch::NoGradGuard no_grad;
+  for (auto& p : parameters())
+    if (p.dim() == 4) p.set_data(p.contiguous(torch::MemoryFormat::ChannelsLast));
+  channels_last_ = true;
 }
 
 torch::Tensor AlignerImpl::forward(const torch::Tensor& images) {
@@ -110,8 +118,8 @@ void save_model(Aligner& model, const std::filesystem::path& file, bool half) {
   archive.write("scheme", c10::IValue(scheme_to_json(model->scheme())));
   torch::NoGradGuard no_grad;
   for (const auto& p : model->named_parameters()) {
-    archive.write("p/" + p.key(), half ? p.value().to(torch::kFloat16) : p.value().to(torch::kFloat32),
-                  false);
+    archive.write("p/" + p.key(),
+                  (half ? p.value().to(torch::kFloat16) : p.value().to(torch::kFloat32)).contiguous(), false);
   }
   for (const auto& b : model->named_buffers()) {
     const bool floating = b.value().is_floating_point();
