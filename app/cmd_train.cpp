@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -196,11 +197,25 @@ void add_eval_command(CLI::App& app, Action& action) {
       const bool use_dlib = o->boxes == "dlib" || o->vs_dlib;
       BoxMap map;
       int missed = 0;
+      // The detector and dlib's predictor see the images at their own resolution (the set above is reduced
+      // to the model's crop scale); detector boxes are scaled into the reduced images for our crops.
+      std::optional<FaceDataset> original;
+      std::vector<double> reduced_by;  // reduced image pixels per original pixel, per face
       if (use_dlib) {
+        original.emplace(data, in_data(data, o->list), annotation, scheme, std::numeric_limits<int>::max());
         map = BoxMap::load(boxmap_file().string());
-        detections = detect_faces(set, map);
+        detections = detect_faces(*original, map);
         for (size_t i = 0; i < set.size(); ++i) {
-          boxes.push_back(detections[i] ? map.apply(*detections[i]) : landmark_box(set.record(i).points));
+          const Box full = landmark_box(original->record(i).points),
+                    reduced = landmark_box(set.record(i).points);
+          reduced_by.push_back(reduced.w / std::max(full.w, 1e-9));
+          const double f = reduced_by.back();
+          if (detections[i]) {
+            const Box b = map.apply(*detections[i]);
+            boxes.push_back({b.x * f, b.y * f, b.w * f, b.h * f, b.score});
+          } else {
+            boxes.push_back(reduced);
+          }
           missed += detections[i] ? 0 : 1;
         }
       }
@@ -213,15 +228,16 @@ void add_eval_command(CLI::App& app, Action& action) {
         const Scheme s68 = find_scheme("300w68");
         std::vector<double> errors;
         for (size_t i = 0; i < set.size(); ++i) {
-          const Box b = detections[i] ? *detections[i] : map.invert(landmark_box(set.record(i).points));
-          const Points p68 = predictor.predict(set.record(i).image, b);
+          const FaceRecord& face = original->record(i);
+          const Box b = detections[i] ? *detections[i] : map.invert(landmark_box(face.points));
+          const Points p68 = predictor.predict(face.image, b);
           Points p = p68;
           if (scheme.subset_of) {
             p.resize(scheme.num_points, 2);
             for (int k = 0; k < scheme.num_points; ++k)
               p.row(k) = p68.row(scheme.subset_of->indices[static_cast<size_t>(k)]);
           }
-          const Points truth = set.target_points(i);
+          const Points truth = original->target_points(i);
           dlib_errors.push_back(nme(p, truth, normalising_distance(truth, scheme.normalisation)));
         }
         dlib_row = summarize(dlib_errors);
