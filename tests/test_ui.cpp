@@ -40,13 +40,18 @@ class UiTest : public QObject {
     MainWindow w;
     for (const char* name :
          {"open", "export", "screenshot", "record", "play", "step", "teach", "grid", "momenta", "landmarks",
-          "indices", "curves", "template", "trajectories", "boxes", "quit"}) {
+          "indices", "curves", "template", "trajectories", "boxes", "smoothing", "mirror", "quit"}) {
       QVERIFY2(w.action(name) != nullptr, name);
       QVERIFY2(!w.action(name)->shortcut().isEmpty(), name);
     }
     const bool grid = w.sceneOptions().grid;
     w.action("grid")->trigger();
     QCOMPARE(w.sceneOptions().grid, !grid);
+    QVERIFY(!w.player().settings().mirror);
+    w.action("mirror")->trigger();  // the tracker is rebuilt with test-time mirroring
+    QVERIFY2(w.player().settings().mirror, qPrintable(w.statusText()));
+    w.action("mirror")->trigger();
+    QVERIFY(!w.player().settings().mirror);
     QVERIFY(w.schemeBox()->count() >= 6);
   }
 

@@ -159,6 +159,11 @@ void MainWindow::buildMenus() {
   smooth->setShortcut(QKeySequence("S"));
   connect(smooth, &QAction::toggled, this, [this] { applySettings(); });
   actions_["smoothing"] = smooth;
+  QAction* mirror = view->addAction("Test-time Mi&rroring (more accurate, slower)");
+  mirror->setCheckable(true);
+  mirror->setShortcut(QKeySequence("R"));
+  connect(mirror, &QAction::toggled, this, [this] { applySettings(); });
+  actions_["mirror"] = mirror;
 
   QMenu* play = menuBar()->addMenu("&Playback");
   add(play, "play", "&Play / Pause", QKeySequence(Qt::Key_Space),
@@ -368,6 +373,7 @@ void MainWindow::applySettings() {
   s.scheme = spec.toStdString();
   s.grid_cells = grid_slider_->value();
   s.smoothing = action("smoothing")->isChecked();
+  s.mirror = action("mirror")->isChecked();
   QString error;
   if (!player_.apply(s, &error)) showError(error);
   onState();
@@ -526,6 +532,7 @@ void MainWindow::annotateVideo() {
       bo.output_scheme = ps.scheme;
       bo.grid_cells = 0;
       bo.cuda = !ps.cpu;
+      bo.flip = ps.mirror;
       TrackerOptions to;
       to.smoothing.enabled = ps.smoothing;
       Tracker tracker(make_lddmm_backend(load_model(ps.model.empty() ? default_model_path() : ps.model), bo),

@@ -42,6 +42,7 @@ bool Player::build_tracker(QString* error) {
     bo.output_scheme = settings_.scheme;
     bo.grid_cells = settings_.grid_cells;
     bo.cuda = !settings_.cpu;
+    bo.flip = settings_.mirror;
     TrackerOptions to;
     to.flow = true;
     to.smoothing.enabled = settings_.smoothing;
@@ -151,7 +152,8 @@ bool Player::seek(int64_t index) {
 
 bool Player::apply(const PlayerSettings& s, QString* error) {
   const bool rebuild = !tracker_ || s.model != settings_.model || s.scheme != settings_.scheme ||
-                       s.grid_cells != settings_.grid_cells || s.cpu != settings_.cpu;
+                       s.grid_cells != settings_.grid_cells || s.cpu != settings_.cpu ||
+                       s.mirror != settings_.mirror;
   const bool smoothing = s.smoothing != settings_.smoothing;
   const PlayerSettings old = settings_;
   settings_ = s;

@@ -24,6 +24,7 @@ struct PlayerSettings {
   int grid_cells = 16;
   bool smoothing = true;
   bool cpu = false;
+  bool mirror = false;  // test-time mirroring: each face averaged with its mirrored crop
 };
 
 class Player : public QObject {
