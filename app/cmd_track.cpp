@@ -64,7 +64,9 @@ void add_engine_options(CLI::App* cmd, EngineOpts& o, bool with_input = true) {
                   "Files: frames aligned at once on separate threads (default: one per 1–2 threads, up to 2)")
       ->check(CLI::Range(1, 8));
   cmd->add_flag("--cpu", o.cpu, "Stay on the CPU even when a GPU is present");
-  cmd->add_flag("--flip", o.flip, "Test-time mirroring: more accurate landmarks at twice the network work");
+  cmd->add_flag("--flip", o.flip,
+                "Test-time mirroring: more accurate landmarks, the crop and its mirror image in one batch "
+                "(about 1.6x the network time)");
   cmd->add_flag("--dlib", o.dlib, "Align with dlib's 68-point shape predictor instead of the model");
   cmd->add_flag(
       "--no-refine", o.no_refine,
