@@ -200,7 +200,6 @@ void add_eval_command(CLI::App& app, Action& action) {
       // The detector and dlib's predictor see the images at their own resolution (the set above is reduced
       // to the model's crop scale); detector boxes are scaled into the reduced images for our crops.
       std::optional<FaceDataset> original;
-      std::vector<double> reduced_by;  // reduced image pixels per original pixel, per face
       if (use_dlib) {
         original.emplace(data, in_data(data, o->list), annotation, scheme, std::numeric_limits<int>::max());
         map = BoxMap::load(boxmap_file().string());
@@ -208,8 +207,7 @@ void add_eval_command(CLI::App& app, Action& action) {
         for (size_t i = 0; i < set.size(); ++i) {
           const Box full = landmark_box(original->record(i).points),
                     reduced = landmark_box(set.record(i).points);
-          reduced_by.push_back(reduced.w / std::max(full.w, 1e-9));
-          const double f = reduced_by.back();
+          const double f = reduced.w / std::max(full.w, 1e-9);  // reduced pixels per original pixel
           if (detections[i]) {
             const Box b = map.apply(*detections[i]);
             boxes.push_back({b.x * f, b.y * f, b.w * f, b.h * f, b.score});

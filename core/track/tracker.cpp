@@ -89,9 +89,8 @@ class LddmmBackend : public AlignBackend {
     const bool lddmm = model_->config().head == Head::Lddmm;
     const torch::Tensor tmpl = model_->template_points();
     torch::Tensor pts = lddmm ? model_->layer().forward(tmpl, heads) : tmpl.unsqueeze(0) + heads;
-    if (options_
-            .flip)  // the mirrored crops' landmarks, mirrored back (x → S − x as in training), averaged in
-      pts = merge_mirrored(pts.narrow(0, 0, B), pts.narrow(0, B, B), partners_, S);
+    // The mirrored crops' landmarks, mirrored back (x → S − x as in training), averaged in.
+    if (options_.flip) pts = merge_mirrored(pts.narrow(0, 0, B), pts.narrow(0, B, B), partners_, S);
     const torch::Tensor pts_cpu = pts.to(torch::kCPU, torch::kFloat64);
     torch::Tensor carried;
     if (corr_) carried = carry_points(model_->layer(), *corr_, tmpl, head);
