@@ -285,9 +285,65 @@ TEST_F(SyntheticFaces, InitialisationAcceptsAnotherInputSizeOnly) {
   const auto want = start->named_parameters();
   for (const auto& p : trained->named_parameters())
     EXPECT_TRUE(torch::equal(p.value(), want[p.key()])) << p.key();
+  // The mean face is the one of the new input size, not the start's (it is a buffer, not a weight).
+  const double scale = 96.0 / s.mean_face.frame;
+  for (int i = 0; i < s.num_points; ++i) {
+    EXPECT_NEAR(trained->template_points()[i][0].item<double>(), s.mean_face.points(i, 0) * scale, 1e-4);
+    EXPECT_NEAR(trained->template_points()[i][1].item<double>(), s.mean_face.points(i, 1) * scale, 1e-4);
+  }
   cfg.model.backbone.width = 6;
   EXPECT_THROW(
       train(cfg, dir_, dir_ / "list.txt", dir_ / "list.txt", dir_ / "run2", false, quiet, dir_ / "start.pt"),
+      std::runtime_error);
+}
+
+// A model with the shape-indexed term can start from one without it: the shared weights are copied,
+// the new term starts at zero, so the start's landmarks are kept exactly (lr 0 here).
+TEST_F(SyntheticFaces, InitialisationAddsALocalTermThatStartsAtZero) {
+  const AlignerConfig plain = testing::tiny_config(Head::Lddmm);
+  const Scheme s = find_scheme("300w68");
+  Aligner start(plain, s);
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& p : start->parameters()) p.uniform_(-0.1, 0.1);
+  }
+  save_model(start, dir_ / "start.pt", false);
+  TrainConfig cfg;
+  cfg.model = plain;
+  cfg.model.local.channels = 4;
+  cfg.train.epochs = 1;
+  cfg.train.batch_size = 2;
+  cfg.train.learning_rate = 0;
+  cfg.train.weight_decay = 0;
+  cfg.train.threads = 1;
+  const auto quiet = [](const std::string&) {};
+  train(cfg, dir_, dir_ / "list.txt", dir_ / "list.txt", dir_ / "run", false, quiet, dir_ / "start.pt");
+  Aligner trained = load_model(dir_ / "run" / "last.pt");
+  EXPECT_EQ(trained->config().local.channels, 4);
+  EXPECT_EQ(trained->named_parameters()["local_weight"].abs().max().item<double>(), 0.0);
+  // Training in train mode moved the batch-norm statistics (lr 0 keeps the weights only): give the start
+  // the same statistics, then both must give the same landmarks.
+  const auto want = start->named_parameters();
+  for (const auto& p : trained->named_parameters())
+    if (p.key() != "local_weight" && p.key().rfind("local_reduce.", 0) != 0) {
+      EXPECT_TRUE(torch::equal(p.value(), want[p.key()])) << p.key();
+    }
+  {
+    torch::NoGradGuard no_grad;
+    auto dst = start->named_buffers();
+    for (const auto& b : trained->named_buffers())
+      if (dst.contains(b.key())) dst[b.key()].copy_(b.value());
+  }
+  start->eval();
+  torch::manual_seed(3);
+  const torch::Tensor x = torch::randn({2, 3, plain.input_size, plain.input_size});
+  torch::NoGradGuard no_grad;
+  EXPECT_TRUE(torch::allclose(trained->forward(x), start->forward(x), 1e-5, 1e-4));
+  // The other way round (a model with the term as the start of one without) is refused.
+  save_model(trained, dir_ / "local.pt", false);
+  cfg.model.local.channels = 0;
+  EXPECT_THROW(
+      train(cfg, dir_, dir_ / "list.txt", dir_ / "list.txt", dir_ / "run3", false, quiet, dir_ / "local.pt"),
       std::runtime_error);
 }
 

@@ -2,8 +2,11 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <utility>
 
 #include "lddmm/model.hpp"
 #include "lddmm/scheme.hpp"
@@ -119,8 +122,11 @@ TEST(Model, FoldedBatchNormsGiveTheSameOutputs) {
 // Channels-last weights and inputs (what the tracker runs on a CPU) against the default layout, folded or
 // not, at batch 1 and 2; a channels-last model still saves standard files.
 TEST(Model, ChannelsLastGivesTheSameOutputs) {
-  for (Head head : {Head::Lddmm, Head::Coordinates}) {
-    Aligner model(testing::tiny_config(head), find_scheme("300w68"));
+  for (const auto& [head, local] :
+       {std::pair{Head::Lddmm, 0}, std::pair{Head::Coordinates, 0}, std::pair{Head::Lddmm, 3}}) {
+    AlignerConfig config = testing::tiny_config(head);
+    config.local.channels = local;
+    Aligner model(config, find_scheme("300w68"));
     {
       torch::NoGradGuard no_grad;
       for (auto& p : model->parameters()) p.add_(0.05 * torch::randn_like(p));
@@ -149,6 +155,70 @@ TEST(Model, ChannelsLastGivesTheSameOutputs) {
     model->fold_batch_norms();  // folding keeps the outputs in channels-last too
     EXPECT_TRUE(torch::allclose(model->forward(x2), want2, 1e-4, 1e-4));
   }
+}
+
+// The shape-indexed term against a double-precision computation by hand: the reduced features
+// relu(W·f + b) sampled bilinearly (zero outside, pixel centres at i + ½ in feature pixels) at each
+// mean-face point plus the grid offsets, then each point's own linear map, in units of S/16.
+TEST(Model, LocalTermIsAPerPointLinearMapOfBilinearSamples) {
+  const Scheme s = find_scheme("300w68");
+  AlignerConfig config = testing::tiny_config(Head::Lddmm);
+  config.local = {3, 3, 0.1};
+  Aligner model(config, s);
+  torch::manual_seed(11);
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& p : model->parameters()) p.add_(0.05 * torch::randn_like(p));
+  }
+  model->eval();
+  torch::NoGradGuard no_grad;
+  const torch::Tensor x = torch::randn({2, 3, 64, 64});
+  const torch::Tensor with = model->head_output(x);
+  auto params = model->named_parameters();
+  const torch::Tensor weight = params["local_weight"].to(torch::kFloat64).clone();
+  params["local_weight"].zero_();
+  const torch::Tensor local = (with - model->head_output(x)).to(torch::kFloat64);
+  EXPECT_GT(local.abs().max().item<double>(), 1e-3);  // the term is not negligible here
+
+  const torch::Tensor f = model->features(x).to(torch::kFloat64);
+  const torch::Tensor w = params["local_reduce.weight"].to(torch::kFloat64).flatten(1);  // [3, C]
+  const torch::Tensor b = params["local_reduce.bias"].to(torch::kFloat64);
+  const auto F = f.accessor<double, 4>();
+  const auto Wr = w.accessor<double, 2>();
+  const auto Wp = weight.accessor<double, 3>();
+  const auto L = local.accessor<double, 3>();
+  const int64_t C = f.size(1), H = f.size(2), Wd = f.size(3);
+  const double S = 64, step = 0.1 * S, fx = Wd / S, fy = H / S;
+  const auto reduced = [&](int64_t bi, int64_t d, int64_t yi, int64_t xi) {
+    if (yi < 0 || yi >= H || xi < 0 || xi >= Wd) return 0.0;
+    double v = b[d].item<double>();
+    for (int64_t c = 0; c < C; ++c) v += Wr[d][c] * F[bi][c][yi][xi];
+    return std::max(v, 0.0);
+  };
+  double worst = 0;
+  for (int64_t bi = 0; bi < 2; ++bi) {
+    for (int i = 0; i < s.num_points; ++i) {
+      double out[2] = {0, 0};
+      for (int gy = 0; gy < 3; ++gy) {
+        for (int gx = 0; gx < 3; ++gx) {
+          const double px = s.mean_face.points(i, 0) * S / s.mean_face.frame + (gx - 1) * step;
+          const double py = s.mean_face.points(i, 1) * S / s.mean_face.frame + (gy - 1) * step;
+          const double u = px * fx - 0.5, v = py * fy - 0.5;
+          const auto x0 = static_cast<int64_t>(std::floor(u)), y0 = static_cast<int64_t>(std::floor(v));
+          const double ax = u - static_cast<double>(x0), ay = v - static_cast<double>(y0);
+          for (int64_t d = 0; d < 3; ++d) {
+            const double sample =
+                (1 - ay) * ((1 - ax) * reduced(bi, d, y0, x0) + ax * reduced(bi, d, y0, x0 + 1)) +
+                ay * ((1 - ax) * reduced(bi, d, y0 + 1, x0) + ax * reduced(bi, d, y0 + 1, x0 + 1));
+            const int64_t k = d * 9 + gy * 3 + gx;  // [channel, grid row, grid column]
+            for (int o = 0; o < 2; ++o) out[o] += sample * Wp[i][k][o];
+          }
+        }
+      }
+      for (int o = 0; o < 2; ++o) worst = std::max(worst, std::abs(out[o] * S / 16 - L[bi][i][o]));
+    }
+  }
+  EXPECT_LT(worst, 1e-4);
 }
 
 TEST(Model, DamagedOrForeignFilesGiveClearErrors) {

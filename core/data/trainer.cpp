@@ -261,12 +261,16 @@ void train(const TrainConfig& cfg, const std::filesystem::path& data_root,
   int first_epoch = 0;
   double best = 1e9;
   const auto state_file = out / "state.json";
-  // `any_input_size`: the network is convolutional up to a global pool and its momenta scale with the
-  // input, so a model trained at another input size is a valid start (fine-tuning at a larger size).
-  const auto copy_weights = [&](const std::filesystem::path& file, bool any_input_size = false) {
+  // `as_start`: the network is convolutional up to a global pool and its momenta scale with the input, so a
+  // model trained at another input size is a valid start (fine-tuning at a larger size); so is one
+  // without the shape-indexed term, which then starts from zero (the start's outputs are kept).
+  const auto copy_weights = [&](const std::filesystem::path& file, bool as_start = false) {
     Aligner saved = load_model(file);
     AlignerConfig want = cfg.model;
-    if (any_input_size) want.input_size = saved->config().input_size;
+    if (as_start) {
+      want.input_size = saved->config().input_size;
+      if (saved->config().local.channels == 0) want.local = saved->config().local;
+    }
     if (to_json(saved->config()) != to_json(want) || saved->scheme().id != scheme.id)
       throw std::runtime_error(file.string() +
                                ": its configuration or scheme differs from the training configuration");
@@ -274,7 +278,9 @@ void train(const TrainConfig& cfg, const std::filesystem::path& data_root,
     auto dst = model->named_parameters();
     for (const auto& p : saved->named_parameters()) dst[p.key()].copy_(p.value());
     auto dstb = model->named_buffers();
-    for (const auto& b : saved->named_buffers()) dstb[b.key()].copy_(b.value());
+    // Buffers that depend on the input size (mean face, sampling grid) stay as this model built them.
+    for (const auto& b : saved->named_buffers())
+      if (!as_start || (b.key() != "template" && b.key() != "local_grid")) dstb[b.key()].copy_(b.value());
   };
   if (resume && std::filesystem::exists(out / "last.pt") && std::filesystem::exists(state_file)) {
     copy_weights(out / "last.pt");

@@ -27,6 +27,9 @@ std::string to_json(const AlignerConfig& c) {
                {"shooting", c.flow.shooting}};
   j["mean"] = c.mean;
   j["std"] = c.std;
+  // Written only when used, so that the paper's head keeps its configuration text (older files).
+  if (c.local.channels > 0)
+    j["local"] = {{"channels", c.local.channels}, {"grid", c.local.grid}, {"spacing", c.local.spacing}};
   return j.dump();
 }
 
@@ -50,11 +53,20 @@ AlignerConfig aligner_config_from_json(const std::string& text, const std::strin
     c.flow = {*integ, f.at("steps").get<int>(), f.at("shooting").get<bool>()};
     c.mean = j.at("mean").get<std::array<double, 3>>();
     c.std = j.at("std").get<std::array<double, 3>>();
+    if (j.contains("local")) {
+      const json& l = j.at("local");
+      c.local.channels = l.at("channels").get<int>();
+      c.local.grid = l.value("grid", c.local.grid);
+      c.local.spacing = l.value("spacing", c.local.spacing);
+    }
   } catch (const std::exception& e) {
     throw ModelError(origin + ": bad model configuration (" + e.what() + ")");
   }
   if (c.input_size < 32 || c.input_size % 32 != 0)
     throw ModelError(origin + ": input_size must be a positive multiple of 32");
+  if (c.local.channels < 0 || c.local.grid < 1 || c.local.grid > 9 || !(c.local.spacing >= 0) ||
+      c.local.spacing > 0.5)
+    throw ModelError(origin + ": local head needs channels >= 0, grid 1..9 and spacing 0..0.5");
   return c;
 }
 
@@ -77,15 +89,47 @@ AlignerImpl::AlignerImpl(const AlignerConfig& config, const Scheme& scheme)
                                                    {scheme.num_points, 2}, torch::kFloat64)
                                           .to(torch::kFloat32) *
                                       scale);
+  if (config.local.channels > 0) {
+    const int64_t d = config.local.channels;
+    const int64_t g = config.local.grid;
+    local_reduce_ = register_module("local_reduce", torch::nn::Conv2d(torch::nn::Conv2dOptions(c, d, 1)));
+    // Zero: a new shape-indexed term starts by adding nothing (fine-tuning keeps the global head's output).
+    local_weight_ = register_parameter("local_weight", torch::zeros({scheme.num_points, d * g * g, 2}));
+    // Mean-face point + grid offset, in crop pixels → grid_sample's frame (align_corners false: -1 and 1
+    // are the outer edges of the crop, 0 … S in pixels).
+    const double step = config.local.spacing * config.input_size;
+    const torch::Tensor offs = (torch::arange(g, torch::kFloat32) - (g - 1) / 2.0) * step;
+    const torch::Tensor oy = offs.view({g, 1}).expand({g, g}).reshape({1, g * g});
+    const torch::Tensor ox = offs.view({1, g}).expand({g, g}).reshape({1, g * g});
+    const torch::Tensor px = template_.select(1, 0).view({-1, 1}) + ox;
+    const torch::Tensor py = template_.select(1, 1).view({-1, 1}) + oy;
+    local_grid_ = register_buffer("local_grid",
+                                  (torch::stack({px, py}, 2) * (2.0 / config.input_size) - 1.0).unsqueeze(0));
+  }
   // The fully connected layer works in units of 1/16 of the crop, so its weights stay near 1.
   output_scale_ = config.input_size / 16.0;
 }
 
-torch::Tensor AlignerImpl::head_output(const torch::Tensor& images) {
+torch::Tensor AlignerImpl::features(const torch::Tensor& images) {
   const torch::Tensor in = channels_last_ ? images.contiguous(torch::MemoryFormat::ChannelsLast) : images;
-  torch::Tensor f = torch::relu(fuse_bn_(fuse_(backbone_->forward(in))));
-  f = f.mean({2, 3});
-  return (fc_->forward(f) * output_scale_).view({images.size(0), scheme_.num_points, 2});
+  return torch::relu(fuse_bn_(fuse_(backbone_->forward(in))));
+}
+
+torch::Tensor AlignerImpl::head_output(const torch::Tensor& images) {
+  const torch::Tensor features = this->features(images);
+  const int64_t B = images.size(0);
+  torch::Tensor out = fc_->forward(features.mean({2, 3})).view({B, scheme_.num_points, 2});
+  if (local_reduce_) {
+    namespace F = torch::nn::functional;
+    const torch::Tensor r = torch::relu(local_reduce_(features));
+    // [B, d, n, g²] → [n, B, d·g²] → per point [B, d·g²] × [d·g², 2].
+    const torch::Tensor s = F::grid_sample(
+        r, local_grid_.expand({B, -1, -1, -1}),
+        F::GridSampleFuncOptions().mode(torch::kBilinear).padding_mode(torch::kZeros).align_corners(false));
+    const torch::Tensor per_point = s.permute({2, 0, 1, 3}).reshape({scheme_.num_points, B, -1});
+    out = out + torch::bmm(per_point, local_weight_).transpose(0, 1);
+  }
+  return out * output_scale_;
 }
 
 void AlignerImpl::fold_batch_norms() {

@@ -1,7 +1,10 @@
 // The face alignment model: HRNetV2 backbone → head → landmarks. The LDDMM head is the paper's momentum
 // estimator (a 1×1 fusion convolution, global average pool, one fully connected layer) whose momenta
 // drive the deformation layer from the scheme's mean face; the baseline head regresses the coordinates
-// directly (as offsets from the mean face) from the same features. A model is saved as one
+// directly (as offsets from the mean face) from the same features. An optional shape-indexed term adds,
+// for each point, a linear map of features sampled on a small grid around that point of the mean face
+// (LocalHeadConfig): the global pool keeps what the face is, the samples keep where its parts are.
+// A model is saved as one
 // self-describing file: configuration, scheme (with its mean face) and weights.
 #pragma once
 
@@ -23,11 +26,22 @@ namespace lddmm {
 
 enum class Head { Lddmm, Coordinates };
 
+/// The shape-indexed term of the head: the backbone features are reduced to `channels` (1×1
+/// convolution, ReLU), sampled bilinearly on a `grid`×`grid` pattern of spacing `spacing` (a fraction of
+/// the crop side) centred on each mean-face point, and mapped by that point's own linear map to its
+/// 2-vector, added to the global term. channels = 0: no such term (the paper's head).
+struct LocalHeadConfig {
+  int channels = 0;
+  int grid = 3;
+  double spacing = 1.0 / 16;
+};
+
 struct AlignerConfig {
   HRNetConfig backbone;
   int input_size = 128;  // square crop side, pixels
   Head head = Head::Lddmm;
   FlowOptions flow;                                    // integrator, steps, shooting
+  LocalHeadConfig local;                               // shape-indexed term (off by default)
   std::array<double, 3> mean = {0.485, 0.456, 0.406};  // per-channel normalisation of RGB in [0, 1]
   std::array<double, 3> std = {0.229, 0.224, 0.225};
 };
@@ -41,6 +55,8 @@ class AlignerImpl : public torch::nn::Module {
 
   /// images: [B, 3, S, S] normalised float → landmarks [B, n, 2] in crop pixels (S-pixel frame).
   torch::Tensor forward(const torch::Tensor& images);
+  /// The backbone's fused features the head reads, [B, 15W, S/4, S/4].
+  torch::Tensor features(const torch::Tensor& images);
   /// The head's raw output: momenta (LDDMM head) or offsets from the mean face (baseline), [B, n, 2].
   torch::Tensor head_output(const torch::Tensor& images);
 
@@ -68,6 +84,9 @@ class AlignerImpl : public torch::nn::Module {
   torch::nn::Conv2d fuse_{nullptr};
   FoldableBatchNorm2d fuse_bn_{nullptr};
   torch::nn::Linear fc_{nullptr};
+  torch::nn::Conv2d local_reduce_{nullptr};
+  torch::Tensor local_weight_;  // [n, channels·grid², 2], per point
+  torch::Tensor local_grid_;    // [1, n, grid², 2] sampling positions, grid_sample's [-1, 1] frame
   torch::Tensor template_;
   double output_scale_ = 1.0;
   bool folded_ = false;
