@@ -47,6 +47,32 @@ class SyntheticFaces : public ::testing::Test {
     }
   }
   void TearDown() override { scratch_.reset(); }
+  // A model with random weights saved as dir_/start.pt, the start of a fine-tune.
+  Aligner save_random_start(const AlignerConfig& config) {
+    Aligner start(config, find_scheme("300w68"));
+    {
+      torch::NoGradGuard no_grad;
+      for (auto& p : start->parameters()) p.uniform_(-0.1, 0.1);
+    }
+    save_model(start, dir_ / "start.pt", false);
+    return start;
+  }
+  // One epoch at learning rate 0 (the weights stay put), one thread.
+  static TrainConfig frozen_run(const AlignerConfig& model) {
+    TrainConfig cfg;
+    cfg.model = model;
+    cfg.train.epochs = 1;
+    cfg.train.batch_size = 2;
+    cfg.train.learning_rate = 0;
+    cfg.train.weight_decay = 0;
+    cfg.train.threads = 1;
+    return cfg;
+  }
+  void fine_tune(const TrainConfig& cfg, const std::string& run, const std::string& start) {
+    train(
+        cfg, dir_, dir_ / "list.txt", dir_ / "list.txt", dir_ / run, false, [](const std::string&) {},
+        dir_ / start);
+  }
   std::unique_ptr<testing::ScratchDir> scratch_;
 
   static cv::Scalar colour(int k) { return cv::Scalar(20 + 3 * k, 250 - 3 * k, (k * 37) % 256); }
@@ -262,24 +288,11 @@ TEST_F(SyntheticFaces, TrainingWithWeightAveragingResumes) {
 // Fine-tuning at another input size starts from the given model's weights (with lr 0 they stay put);
 // a model of another width is refused.
 TEST_F(SyntheticFaces, InitialisationAcceptsAnotherInputSizeOnly) {
-  AlignerConfig small = testing::tiny_config(Head::Lddmm);
   const Scheme s = find_scheme("300w68");
-  Aligner start(small, s);
-  {
-    torch::NoGradGuard no_grad;
-    for (auto& p : start->parameters()) p.uniform_(-0.1, 0.1);
-  }
-  save_model(start, dir_ / "start.pt", false);
-  TrainConfig cfg;
-  cfg.model = small;
+  Aligner start = save_random_start(testing::tiny_config(Head::Lddmm));
+  TrainConfig cfg = frozen_run(testing::tiny_config(Head::Lddmm));
   cfg.model.input_size = 96;
-  cfg.train.epochs = 1;
-  cfg.train.batch_size = 2;
-  cfg.train.learning_rate = 0;
-  cfg.train.weight_decay = 0;
-  cfg.train.threads = 1;
-  const auto quiet = [](const std::string&) {};
-  train(cfg, dir_, dir_ / "list.txt", dir_ / "list.txt", dir_ / "run", false, quiet, dir_ / "start.pt");
+  fine_tune(cfg, "run", "start.pt");
   Aligner trained = load_model(dir_ / "run" / "last.pt");
   EXPECT_EQ(trained->config().input_size, 96);
   const auto want = start->named_parameters();
@@ -292,32 +305,17 @@ TEST_F(SyntheticFaces, InitialisationAcceptsAnotherInputSizeOnly) {
     EXPECT_NEAR(trained->template_points()[i][1].item<double>(), s.mean_face.points(i, 1) * scale, 1e-4);
   }
   cfg.model.backbone.width = 6;
-  EXPECT_THROW(
-      train(cfg, dir_, dir_ / "list.txt", dir_ / "list.txt", dir_ / "run2", false, quiet, dir_ / "start.pt"),
-      std::runtime_error);
+  EXPECT_THROW(fine_tune(cfg, "run2", "start.pt"), std::runtime_error);
 }
 
 // A model with the shape-indexed term can start from one without it: the shared weights are copied,
 // the new term starts at zero, so the start's landmarks are kept exactly (lr 0 here).
 TEST_F(SyntheticFaces, InitialisationAddsALocalTermThatStartsAtZero) {
   const AlignerConfig plain = testing::tiny_config(Head::Lddmm);
-  const Scheme s = find_scheme("300w68");
-  Aligner start(plain, s);
-  {
-    torch::NoGradGuard no_grad;
-    for (auto& p : start->parameters()) p.uniform_(-0.1, 0.1);
-  }
-  save_model(start, dir_ / "start.pt", false);
-  TrainConfig cfg;
-  cfg.model = plain;
+  Aligner start = save_random_start(plain);
+  TrainConfig cfg = frozen_run(plain);
   cfg.model.local.channels = 4;
-  cfg.train.epochs = 1;
-  cfg.train.batch_size = 2;
-  cfg.train.learning_rate = 0;
-  cfg.train.weight_decay = 0;
-  cfg.train.threads = 1;
-  const auto quiet = [](const std::string&) {};
-  train(cfg, dir_, dir_ / "list.txt", dir_ / "list.txt", dir_ / "run", false, quiet, dir_ / "start.pt");
+  fine_tune(cfg, "run", "start.pt");
   Aligner trained = load_model(dir_ / "run" / "last.pt");
   EXPECT_EQ(trained->config().local.channels, 4);
   EXPECT_EQ(trained->named_parameters()["local_weight"].abs().max().item<double>(), 0.0);
@@ -342,9 +340,7 @@ TEST_F(SyntheticFaces, InitialisationAddsALocalTermThatStartsAtZero) {
   // The other way round (a model with the term as the start of one without) is refused.
   save_model(trained, dir_ / "local.pt", false);
   cfg.model.local.channels = 0;
-  EXPECT_THROW(
-      train(cfg, dir_, dir_ / "list.txt", dir_ / "list.txt", dir_ / "run3", false, quiet, dir_ / "local.pt"),
-      std::runtime_error);
+  EXPECT_THROW(fine_tune(cfg, "run3", "local.pt"), std::runtime_error);
 }
 
 }  // namespace
