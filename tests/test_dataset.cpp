@@ -308,23 +308,28 @@ TEST_F(SyntheticFaces, InitialisationAcceptsAnotherInputSizeOnly) {
   EXPECT_THROW(fine_tune(cfg, "run2", "start.pt"), std::runtime_error);
 }
 
-// A model with the shape-indexed term can start from one without it: the shared weights are copied,
-// the new term starts at zero, so the start's landmarks are kept exactly (lr 0 here).
-TEST_F(SyntheticFaces, InitialisationAddsALocalTermThatStartsAtZero) {
+// A model with the shape-indexed terms (local and cascade) can start from one without them: the shared
+// weights are copied, the new terms start at zero, so the start's landmarks are kept exactly (lr 0 here).
+TEST_F(SyntheticFaces, InitialisationAddsShapeIndexedTermsThatStartAtZero) {
   const AlignerConfig plain = testing::tiny_config(Head::Lddmm);
   Aligner start = save_random_start(plain);
   TrainConfig cfg = frozen_run(plain);
   cfg.model.local.channels = 4;
+  cfg.model.cascade.channels = 3;
   fine_tune(cfg, "run", "start.pt");
   Aligner trained = load_model(dir_ / "run" / "last.pt");
   EXPECT_EQ(trained->config().local.channels, 4);
+  EXPECT_EQ(trained->config().cascade.channels, 3);
   EXPECT_EQ(trained->named_parameters()["local_weight"].abs().max().item<double>(), 0.0);
+  EXPECT_EQ(trained->named_parameters()["cascade_weight"].abs().max().item<double>(), 0.0);
   // Training in train mode moved the batch-norm statistics (lr 0 keeps the weights only): give the start
   // the same statistics, then both must give the same landmarks.
   const auto want = start->named_parameters();
   for (const auto& p : trained->named_parameters())
-    if (p.key() != "local_weight" && p.key().rfind("local_reduce.", 0) != 0) {
+    if (want.contains(p.key())) {
       EXPECT_TRUE(torch::equal(p.value(), want[p.key()])) << p.key();
+    } else {
+      EXPECT_TRUE(p.key().rfind("local_", 0) == 0 || p.key().rfind("cascade_", 0) == 0) << p.key();
     }
   {
     torch::NoGradGuard no_grad;
@@ -337,10 +342,13 @@ TEST_F(SyntheticFaces, InitialisationAddsALocalTermThatStartsAtZero) {
   const torch::Tensor x = torch::randn({2, 3, plain.input_size, plain.input_size});
   torch::NoGradGuard no_grad;
   EXPECT_TRUE(torch::allclose(trained->forward(x), start->forward(x), 1e-5, 1e-4));
-  // The other way round (a model with the term as the start of one without) is refused.
-  save_model(trained, dir_ / "local.pt", false);
+  // The other way round (a model with a term as the start of one without it) is refused.
+  save_model(trained, dir_ / "terms.pt", false);
+  cfg.model.cascade.channels = 0;
+  EXPECT_THROW(fine_tune(cfg, "run3", "terms.pt"), std::runtime_error);
+  cfg.model.cascade.channels = 3;
   cfg.model.local.channels = 0;
-  EXPECT_THROW(fine_tune(cfg, "run3", "local.pt"), std::runtime_error);
+  EXPECT_THROW(fine_tune(cfg, "run4", "terms.pt"), std::runtime_error);
 }
 
 }  // namespace

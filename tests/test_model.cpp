@@ -122,10 +122,11 @@ TEST(Model, FoldedBatchNormsGiveTheSameOutputs) {
 // Channels-last weights and inputs (what the tracker runs on a CPU) against the default layout, folded or
 // not, at batch 1 and 2; a channels-last model still saves standard files.
 TEST(Model, ChannelsLastGivesTheSameOutputs) {
-  for (const auto& [head, local] :
-       {std::pair{Head::Lddmm, 0}, std::pair{Head::Coordinates, 0}, std::pair{Head::Lddmm, 3}}) {
+  for (const auto& [head, local] : {std::pair{Head::Lddmm, 0}, std::pair{Head::Coordinates, 0},
+                                    std::pair{Head::Lddmm, 3}, std::pair{Head::Coordinates, 3}}) {
     AlignerConfig config = testing::tiny_config(head);
     config.local.channels = local;
+    config.cascade.channels = local;  // with the shape-indexed terms: the cascade's sampling too
     Aligner model(config, find_scheme("300w68"));
     {
       torch::NoGradGuard no_grad;
@@ -219,6 +220,80 @@ TEST(Model, LocalTermIsAPerPointLinearMapOfBilinearSamples) {
     }
   }
   EXPECT_LT(worst, 1e-4);
+}
+
+// The cascade term the same way, sampled around the points the model gives without it (here with a
+// local term too, which the first stage includes): the first stage's landmarks come from the model with
+// the cascade's weights zeroed, the rest (reduction, bilinear samples, per-point maps) by hand.
+TEST(Model, CascadeTermSamplesAroundTheFirstStagePoints) {
+  const Scheme s = find_scheme("300w68");
+  AlignerConfig config = testing::tiny_config(Head::Lddmm);
+  config.local = {2, 3, 0.1};
+  config.cascade = {3, 2, 0.05};
+  Aligner model(config, s);
+  torch::manual_seed(12);
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& p : model->parameters()) p.add_(0.05 * torch::randn_like(p));
+    model->named_parameters()["fc.bias"].add_(
+        0.5 * torch::randn({2 * s.num_points}));  // a first stage far from the mean face
+  }
+  model->eval();
+  torch::NoGradGuard no_grad;
+  const torch::Tensor x = torch::randn({2, 3, 64, 64});
+  const torch::Tensor with = model->head_output(x);
+  auto params = model->named_parameters();
+  const torch::Tensor weight = params["cascade_weight"].to(torch::kFloat64).clone();
+  params["cascade_weight"].zero_();
+  const torch::Tensor first_head = model->head_output(x);
+  const torch::Tensor cascade = (with - first_head).to(torch::kFloat64);
+  EXPECT_GT(cascade.abs().max().item<double>(), 1e-3);
+  const torch::Tensor first = model->points_from(first_head).to(torch::kFloat64);
+  // The first stage moved the points away from the mean face (else this test could not tell them apart).
+  const torch::Tensor mean = model->template_points().to(torch::kFloat64).unsqueeze(0);
+  EXPECT_GT((first - mean).norm(2, 2).mean().item<double>(), 1.0);
+
+  const torch::Tensor f = model->features(x).to(torch::kFloat64);
+  const torch::Tensor w = params["cascade_reduce.weight"].to(torch::kFloat64).flatten(1);  // [3, C]
+  const torch::Tensor b = params["cascade_reduce.bias"].to(torch::kFloat64);
+  const auto F = f.accessor<double, 4>();
+  const auto Wr = w.accessor<double, 2>();
+  const auto Wp = weight.accessor<double, 3>();
+  const auto P = first.accessor<double, 3>();
+  const auto Cs = cascade.accessor<double, 3>();
+  const int64_t C = f.size(1), H = f.size(2), Wd = f.size(3);
+  const double S = 64, step = 0.05 * S, fx = Wd / S, fy = H / S;
+  const auto reduced = [&](int64_t bi, int64_t d, int64_t yi, int64_t xi) {
+    if (yi < 0 || yi >= H || xi < 0 || xi >= Wd) return 0.0;
+    double v = b[d].item<double>();
+    for (int64_t c = 0; c < C; ++c) v += Wr[d][c] * F[bi][c][yi][xi];
+    return std::max(v, 0.0);
+  };
+  double worst = 0;
+  for (int64_t bi = 0; bi < 2; ++bi) {
+    for (int i = 0; i < s.num_points; ++i) {
+      double out[2] = {0, 0};
+      for (int gy = 0; gy < 2; ++gy) {
+        for (int gx = 0; gx < 2; ++gx) {
+          const double px = P[bi][i][0] + (gx - 0.5) * step, py = P[bi][i][1] + (gy - 0.5) * step;
+          const double u = px * fx - 0.5, v = py * fy - 0.5;
+          const auto x0 = static_cast<int64_t>(std::floor(u)), y0 = static_cast<int64_t>(std::floor(v));
+          const double ax = u - static_cast<double>(x0), ay = v - static_cast<double>(y0);
+          for (int64_t d = 0; d < 3; ++d) {
+            const double sample =
+                (1 - ay) * ((1 - ax) * reduced(bi, d, y0, x0) + ax * reduced(bi, d, y0, x0 + 1)) +
+                ay * ((1 - ax) * reduced(bi, d, y0 + 1, x0) + ax * reduced(bi, d, y0 + 1, x0 + 1));
+            const int64_t k = d * 4 + gy * 2 + gx;  // [channel, grid row, grid column]
+            for (int o = 0; o < 2; ++o) out[o] += sample * Wp[i][k][o];
+          }
+        }
+      }
+      for (int o = 0; o < 2; ++o) worst = std::max(worst, std::abs(out[o] * S / 16 - Cs[bi][i][o]));
+    }
+  }
+  EXPECT_LT(worst, 1e-4);
+  // forward() flows the mean face with the summed momenta.
+  EXPECT_TRUE(torch::allclose(model->forward(x), model->points_from(first_head), 1e-5, 1e-5));
 }
 
 TEST(Model, DamagedOrForeignFilesGiveClearErrors) {

@@ -269,7 +269,9 @@ void train(const TrainConfig& cfg, const std::filesystem::path& data_root,
     AlignerConfig want = cfg.model;
     if (as_start) {
       want.input_size = saved->config().input_size;
+      // A term the start lacks starts at zero (the start's landmarks are kept).
       if (saved->config().local.channels == 0) want.local = saved->config().local;
+      if (saved->config().cascade.channels == 0) want.cascade = saved->config().cascade;
     }
     if (to_json(saved->config()) != to_json(want) || saved->scheme().id != scheme.id)
       throw std::runtime_error(file.string() +
@@ -280,7 +282,8 @@ void train(const TrainConfig& cfg, const std::filesystem::path& data_root,
     auto dstb = model->named_buffers();
     // Buffers that depend on the input size (mean face, sampling grid) stay as this model built them.
     for (const auto& b : saved->named_buffers())
-      if (!as_start || (b.key() != "template" && b.key() != "local_grid")) dstb[b.key()].copy_(b.value());
+      if (!as_start || (b.key() != "template" && b.key() != "local_grid" && b.key() != "cascade_offsets"))
+        dstb[b.key()].copy_(b.value());
   };
   if (resume && std::filesystem::exists(out / "last.pt") && std::filesystem::exists(state_file)) {
     copy_weights(out / "last.pt");

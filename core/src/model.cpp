@@ -28,8 +28,11 @@ std::string to_json(const AlignerConfig& c) {
   j["mean"] = c.mean;
   j["std"] = c.std;
   // Written only when used, so that the paper's head keeps its configuration text (older files).
-  if (c.local.channels > 0)
-    j["local"] = {{"channels", c.local.channels}, {"grid", c.local.grid}, {"spacing", c.local.spacing}};
+  const auto write = [&](const char* key, const LocalHeadConfig& l) {
+    if (l.channels > 0) j[key] = {{"channels", l.channels}, {"grid", l.grid}, {"spacing", l.spacing}};
+  };
+  write("local", c.local);
+  write("cascade", c.cascade);
   return j.dump();
 }
 
@@ -53,20 +56,23 @@ AlignerConfig aligner_config_from_json(const std::string& text, const std::strin
     c.flow = {*integ, f.at("steps").get<int>(), f.at("shooting").get<bool>()};
     c.mean = j.at("mean").get<std::array<double, 3>>();
     c.std = j.at("std").get<std::array<double, 3>>();
-    if (j.contains("local")) {
-      const json& l = j.at("local");
-      c.local.channels = l.at("channels").get<int>();
-      c.local.grid = l.value("grid", c.local.grid);
-      c.local.spacing = l.value("spacing", c.local.spacing);
-    }
+    const auto read = [&](const char* key, LocalHeadConfig& l) {
+      if (!j.contains(key)) return;
+      const json& o = j.at(key);
+      l.channels = o.at("channels").get<int>();
+      l.grid = o.value("grid", l.grid);
+      l.spacing = o.value("spacing", l.spacing);
+    };
+    read("local", c.local);
+    read("cascade", c.cascade);
   } catch (const std::exception& e) {
     throw ModelError(origin + ": bad model configuration (" + e.what() + ")");
   }
   if (c.input_size < 32 || c.input_size % 32 != 0)
     throw ModelError(origin + ": input_size must be a positive multiple of 32");
-  if (c.local.channels < 0 || c.local.grid < 1 || c.local.grid > 9 || !(c.local.spacing >= 0) ||
-      c.local.spacing > 0.5)
-    throw ModelError(origin + ": local head needs channels >= 0, grid 1..9 and spacing 0..0.5");
+  for (const LocalHeadConfig* l : {&c.local, &c.cascade})
+    if (l->channels < 0 || l->grid < 1 || l->grid > 9 || !(l->spacing >= 0) || l->spacing > 0.5)
+      throw ModelError(origin + ": local and cascade terms need channels >= 0, grid 1..9 and spacing 0..0.5");
   return c;
 }
 
@@ -89,22 +95,35 @@ AlignerImpl::AlignerImpl(const AlignerConfig& config, const Scheme& scheme)
                                                    {scheme.num_points, 2}, torch::kFloat64)
                                           .to(torch::kFloat32) *
                                       scale);
+  // A g×g pattern of offsets in crop pixels, [g², 2] (x, y), row-major (grid row = y).
+  const auto offsets = [&](const LocalHeadConfig& l) {
+    const int64_t g = l.grid;
+    const torch::Tensor offs =
+        (torch::arange(g, torch::kFloat32) - (g - 1) / 2.0) * (l.spacing * config.input_size);
+    return torch::stack({offs.view({1, g}).expand({g, g}).reshape({g * g}),
+                         offs.view({g, 1}).expand({g, g}).reshape({g * g})},
+                        1);
+  };
+  // Crop pixels → grid_sample's frame (align_corners false: -1 and 1 are the outer edges of the crop).
+  const double to_grid = 2.0 / config.input_size;
   if (config.local.channels > 0) {
     const int64_t d = config.local.channels;
     const int64_t g = config.local.grid;
     local_reduce_ = register_module("local_reduce", torch::nn::Conv2d(torch::nn::Conv2dOptions(c, d, 1)));
     // Zero: a new shape-indexed term starts by adding nothing (fine-tuning keeps the global head's output).
     local_weight_ = register_parameter("local_weight", torch::zeros({scheme.num_points, d * g * g, 2}));
-    // Mean-face point + grid offset, in crop pixels → grid_sample's frame (align_corners false: -1 and 1
-    // are the outer edges of the crop, 0 … S in pixels).
-    const double step = config.local.spacing * config.input_size;
-    const torch::Tensor offs = (torch::arange(g, torch::kFloat32) - (g - 1) / 2.0) * step;
-    const torch::Tensor oy = offs.view({g, 1}).expand({g, g}).reshape({1, g * g});
-    const torch::Tensor ox = offs.view({1, g}).expand({g, g}).reshape({1, g * g});
-    const torch::Tensor px = template_.select(1, 0).view({-1, 1}) + ox;
-    const torch::Tensor py = template_.select(1, 1).view({-1, 1}) + oy;
-    local_grid_ = register_buffer("local_grid",
-                                  (torch::stack({px, py}, 2) * (2.0 / config.input_size) - 1.0).unsqueeze(0));
+    // Mean-face point + grid offset.
+    local_grid_ = register_buffer(
+        "local_grid",
+        ((template_.unsqueeze(1) + offsets(config.local).unsqueeze(0)) * to_grid - 1.0).unsqueeze(0));
+  }
+  if (config.cascade.channels > 0) {
+    const int64_t d = config.cascade.channels;
+    const int64_t g = config.cascade.grid;
+    cascade_reduce_ = register_module("cascade_reduce", torch::nn::Conv2d(torch::nn::Conv2dOptions(c, d, 1)));
+    cascade_weight_ = register_parameter("cascade_weight", torch::zeros({scheme.num_points, d * g * g, 2}));
+    cascade_offsets_ =
+        register_buffer("cascade_offsets", (offsets(config.cascade) * to_grid).view({1, 1, g * g, 2}));
   }
   // The fully connected layer works in units of 1/16 of the crop, so its weights stay near 1.
   output_scale_ = config.input_size / 16.0;
@@ -115,19 +134,44 @@ torch::Tensor AlignerImpl::features(const torch::Tensor& images) {
   return torch::relu(fuse_bn_(fuse_(backbone_->forward(in))));
 }
 
+namespace {
+
+// Per point i, the linear map weight[i] of the reduced features sampled at grid[:, i, :] ([B, n, g², 2],
+// grid_sample's frame): [B, d, n, g²] → [n, B, d·g²] → per point [B, d·g²] × [d·g², 2] → [B, n, 2].
+torch::Tensor sampled_term(const torch::Tensor& reduced, const torch::Tensor& grid,
+                           const torch::Tensor& weight) {
+  namespace F = torch::nn::functional;
+  const torch::Tensor s = F::grid_sample(
+      reduced, grid,
+      F::GridSampleFuncOptions().mode(torch::kBilinear).padding_mode(torch::kZeros).align_corners(false));
+  const int64_t n = weight.size(0);
+  return torch::bmm(s.permute({2, 0, 1, 3}).reshape({n, reduced.size(0), -1}), weight).transpose(0, 1);
+}
+
+}  // namespace
+
+torch::Tensor AlignerImpl::points_from(const torch::Tensor& head) const {
+  if (config_.head == Head::Coordinates) return template_.unsqueeze(0) + head;
+  return layer_.forward(template_, head);
+}
+
 torch::Tensor AlignerImpl::head_output(const torch::Tensor& images) {
   const torch::Tensor features = this->features(images);
   const int64_t B = images.size(0);
   torch::Tensor out = fc_->forward(features.mean({2, 3})).view({B, scheme_.num_points, 2});
-  if (local_reduce_) {
-    namespace F = torch::nn::functional;
-    const torch::Tensor r = torch::relu(local_reduce_(features));
-    // [B, d, n, g²] → [n, B, d·g²] → per point [B, d·g²] × [d·g², 2].
-    const torch::Tensor s = F::grid_sample(
-        r, local_grid_.expand({B, -1, -1, -1}),
-        F::GridSampleFuncOptions().mode(torch::kBilinear).padding_mode(torch::kZeros).align_corners(false));
-    const torch::Tensor per_point = s.permute({2, 0, 1, 3}).reshape({scheme_.num_points, B, -1});
-    out = out + torch::bmm(per_point, local_weight_).transpose(0, 1);
+  if (local_reduce_)
+    out = out + sampled_term(torch::relu(local_reduce_(features)), local_grid_.expand({B, -1, -1, -1}),
+                             local_weight_);
+  if (cascade_reduce_) {
+    // The second stage reads the features around the first stage's points (held fixed: no gradient
+    // through the sampling positions, as in cascaded shape regression) and adds its correction.
+    torch::Tensor first;
+    {
+      torch::NoGradGuard no_grad;
+      first = points_from(out * output_scale_);
+    }
+    const torch::Tensor grid = (first * (2.0 / config_.input_size) - 1.0).unsqueeze(2) + cascade_offsets_;
+    out = out + sampled_term(torch::relu(cascade_reduce_(features)), grid, cascade_weight_);
   }
   return out * output_scale_;
 }
@@ -148,9 +192,7 @@ void AlignerImpl::use_channels_last() {
 
 torch::Tensor AlignerImpl::forward(const torch::Tensor& images) {
   if (folded_ && is_training()) throw std::logic_error("a model with folded batch norms cannot be trained");
-  const torch::Tensor out = head_output(images);
-  if (config_.head == Head::Coordinates) return template_.unsqueeze(0) + out;
-  return layer_.forward(template_, out);
+  return points_from(head_output(images));
 }
 
 void save_model(Aligner& model, const std::filesystem::path& file, bool half) {

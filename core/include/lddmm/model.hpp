@@ -30,6 +30,8 @@ enum class Head { Lddmm, Coordinates };
 /// convolution, ReLU), sampled bilinearly on a `grid`×`grid` pattern of spacing `spacing` (a fraction of
 /// the crop side) centred on each mean-face point, and mapped by that point's own linear map to its
 /// 2-vector, added to the global term. channels = 0: no such term (the paper's head).
+/// The same pattern centred on the points the head gives without it (global + local terms) is the
+/// cascade term: a second stage that sees the features where the first stage put the points.
 struct LocalHeadConfig {
   int channels = 0;
   int grid = 3;
@@ -42,6 +44,7 @@ struct AlignerConfig {
   Head head = Head::Lddmm;
   FlowOptions flow;                                    // integrator, steps, shooting
   LocalHeadConfig local;                               // shape-indexed term (off by default)
+  LocalHeadConfig cascade;                             // second stage at the first's points (off)
   std::array<double, 3> mean = {0.485, 0.456, 0.406};  // per-channel normalisation of RGB in [0, 1]
   std::array<double, 3> std = {0.229, 0.224, 0.225};
 };
@@ -59,6 +62,9 @@ class AlignerImpl : public torch::nn::Module {
   torch::Tensor features(const torch::Tensor& images);
   /// The head's raw output: momenta (LDDMM head) or offsets from the mean face (baseline), [B, n, 2].
   torch::Tensor head_output(const torch::Tensor& images);
+
+  /// Landmarks from a head output: the flow of the mean face (LDDMM head) or mean face + offsets.
+  torch::Tensor points_from(const torch::Tensor& head) const;
 
   const AlignerConfig& config() const { return config_; }
   const Scheme& scheme() const { return scheme_; }
@@ -87,6 +93,9 @@ class AlignerImpl : public torch::nn::Module {
   torch::nn::Conv2d local_reduce_{nullptr};
   torch::Tensor local_weight_;  // [n, channels·grid², 2], per point
   torch::Tensor local_grid_;    // [1, n, grid², 2] sampling positions, grid_sample's [-1, 1] frame
+  torch::nn::Conv2d cascade_reduce_{nullptr};
+  torch::Tensor cascade_weight_;   // [n, channels·grid², 2], per point
+  torch::Tensor cascade_offsets_;  // [1, 1, grid², 2] offsets around each point, grid_sample's frame
   torch::Tensor template_;
   double output_scale_ = 1.0;
   bool folded_ = false;
