@@ -351,5 +351,86 @@ TEST_F(SyntheticFaces, InitialisationAddsShapeIndexedTermsThatStartAtZero) {
   EXPECT_THROW(fine_tune(cfg, "run4", "terms.pt"), std::runtime_error);
 }
 
+// Reducing crops: a horizontal ramp f = x (pixel-centre coordinate) stays that ramp, sampled at the new
+// pixel centres ((j + ½)·L/size), away from the borders (closed form of any symmetric filter).
+TEST(Distillation, ResizedCropsKeepALinearRamp) {
+  const int L = 96, size = 48;
+  const torch::Tensor x = torch::arange(L, torch::kFloat32) + 0.5;
+  const torch::Tensor ramp = x.view({1, 1, 1, L}).expand({2, 3, L, L}).contiguous();
+  const torch::Tensor r = resize_crops(ramp, size);
+  ASSERT_EQ(r.sizes(), (std::vector<int64_t>{2, 3, size, size}));
+  const auto R = r.accessor<float, 4>();
+  double worst = 0;
+  for (int j = 3; j < size - 3; ++j)
+    worst = std::max(worst, std::abs(R[1][2][size / 2][j] - (j + 0.5) * L / size));
+  EXPECT_LT(worst, 1e-4);
+  EXPECT_TRUE(torch::equal(resize_crops(ramp, L), ramp));
+}
+
+// The targets against a by-hand double computation: the teacher's points on the crops and on their
+// mirror images (point i taken from its mirror partner, x → T - x), averaged, scaled from the teacher's
+// frame to the crops' and blended with the annotation.
+TEST(Distillation, TargetsBlendTheAnnotationWithTheTeachersMirroredLandmarks) {
+  const Scheme s = find_scheme("300w68");
+  Aligner teacher(testing::tiny_config(Head::Lddmm), s);  // 64 px
+  torch::manual_seed(5);
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& p : teacher->parameters()) p.add_(0.05 * torch::randn_like(p));
+  }
+  teacher->eval();
+  const std::vector<int> partners = mirror_partners(s);
+  for (const int L : {64, 128}) {
+    const torch::Tensor images = torch::randn({2, 3, L, L});
+    const torch::Tensor points = torch::rand({2, s.num_points, 2}) * L;
+    const double w = 0.3;
+    const torch::Tensor got = teacher_targets(teacher, images, points, w, true).to(torch::kFloat64);
+    torch::NoGradGuard no_grad;
+    const torch::Tensor in = resize_crops(images, 64);
+    const torch::Tensor p = teacher->forward(in).to(torch::kFloat64);
+    const torch::Tensor m = teacher->forward(in.flip({3})).to(torch::kFloat64);
+    const auto P = p.accessor<double, 3>(), M = m.accessor<double, 3>();
+    const torch::Tensor a = points.to(torch::kFloat64);
+    const auto A = a.accessor<double, 3>();
+    const auto G = got.accessor<double, 3>();
+    double worst = 0, moved = 0;
+    for (int b = 0; b < 2; ++b) {
+      for (int i = 0; i < s.num_points; ++i) {
+        const int k = partners[i];
+        ASSERT_GE(k, 0);
+        const double tx = 0.5 * (P[b][i][0] + (64 - M[b][k][0])), ty = 0.5 * (P[b][i][1] + M[b][k][1]);
+        const double ex = (1 - w) * A[b][i][0] + w * tx * L / 64, ey = (1 - w) * A[b][i][1] + w * ty * L / 64;
+        worst = std::max({worst, std::abs(G[b][i][0] - ex), std::abs(G[b][i][1] - ey)});
+        moved = std::max(moved, std::abs(P[b][i][0] - (64 - M[b][k][0])));  // the mirror pass matters
+      }
+    }
+    EXPECT_LT(worst, 1e-3) << L;
+    EXPECT_GT(moved, 1e-2) << L;
+  }
+}
+
+// A run with a teacher of another input size: crops are made at the larger size (96), the student gets
+// them reduced to its 64 px; the run completes and validates as usual.
+TEST_F(SyntheticFaces, TrainingWithALargerTeacherRuns) {
+  AlignerConfig big = testing::tiny_config(Head::Lddmm);
+  big.input_size = 96;
+  save_random_start(big);
+  TrainConfig cfg = frozen_run(testing::tiny_config(Head::Lddmm));
+  cfg.train.teacher = (dir_ / "start.pt").string();
+  cfg.train.teacher_weight = 0.5;
+  train(cfg, dir_, dir_ / "list.txt", dir_ / "list.txt", dir_ / "run", false, [](const std::string&) {});
+  Aligner trained = load_model(dir_ / "run" / "last.pt");
+  EXPECT_EQ(trained->config().input_size, 64);
+  std::ifstream csv(dir_ / "run" / "log.csv");
+  std::string header, row;
+  std::getline(csv, header);
+  EXPECT_TRUE(static_cast<bool>(std::getline(csv, row)));
+  // A blending weight outside [0, 1] is refused with a message.
+  cfg.train.teacher_weight = 1.5;
+  EXPECT_THROW(
+      train(cfg, dir_, dir_ / "list.txt", dir_ / "list.txt", dir_ / "run2", false, [](const std::string&) {}),
+      std::runtime_error);
+}
+
 }  // namespace
 }  // namespace lddmm

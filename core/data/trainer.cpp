@@ -29,7 +29,8 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(AugmentOptions, enabled, mirror,
                                                 translation, colour, blur_probability, occlusion_probability)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(TrainOptions, epochs, batch_size, learning_rate,
                                                 warmup_epochs, weight_decay, beta, point_weighted_loss,
-                                                ema_decay, seed, threads, augment)
+                                                ema_decay, seed, threads, augment, teacher, teacher_weight,
+                                                teacher_mirror)
 
 namespace {
 
@@ -102,6 +103,29 @@ TrainConfig load_train_config(const std::filesystem::path& file) {
   return c;
 }
 
+torch::Tensor resize_crops(const torch::Tensor& images, int size) {
+  if (images.size(3) == size) return images;
+  namespace F = torch::nn::functional;
+  return F::interpolate(images, F::InterpolateFuncOptions()
+                                    .size(std::vector<int64_t>{size, size})
+                                    .mode(torch::kBilinear)
+                                    .align_corners(false)
+                                    .antialias(size < images.size(3)));
+}
+
+torch::Tensor teacher_targets(Aligner& teacher, const torch::Tensor& images, const torch::Tensor& points,
+                              double weight, bool mirror) {
+  torch::NoGradGuard no_grad;
+  const int T = teacher->config().input_size;
+  const double L = static_cast<double>(images.size(3));
+  const torch::Tensor in = resize_crops(images, T);
+  torch::Tensor pred = teacher->forward(in);
+  if (mirror) {
+    pred = merge_mirrored(pred, teacher->forward(in.flip({3})), mirror_partners(teacher->scheme()), T);
+  }
+  return (1 - weight) * points + weight * pred.to(points.scalar_type()) * (L / T);
+}
+
 EvalResult evaluate(Aligner& model, const FaceDataset& data, const std::vector<Box>* boxes, int batch_size,
                     bool flip, int refine) {
   if (boxes != nullptr && boxes->size() != data.size())
@@ -121,6 +145,7 @@ EvalResult evaluate(Aligner& model, const FaceDataset& data, const std::vector<B
   model->eval();
   const auto t0 = Clock::now();
   const AlignerConfig& cfg = model->config();
+  const torch::Device device = model->parameters().front().device();  // crops go there, results come back
   const Scheme& scheme = data.target();
   const auto parts = scheme.point_parts();
   EvalResult r;
@@ -155,12 +180,13 @@ EvalResult evaluate(Aligner& model, const FaceDataset& data, const std::vector<B
                   images[static_cast<int64_t>(k)].data_ptr<float>(), dummy.data(), &maps[k],
                   boxes != nullptr ? &(*boxes)[start + k] : nullptr);
     }
+    images = images.to(device);
     const torch::Tensor head = model->head_output(images);
     torch::Tensor pred;
     if (cfg.head == Head::Lddmm) {
       const FlowTrace tr = model->layer().trace(model->template_points(), head);
       pred = tr.points;
-      const torch::Tensor jac = tr.point_jacobian.to(torch::kFloat64).contiguous();
+      const torch::Tensor jac = tr.point_jacobian.to(torch::kCPU, torch::kFloat64).contiguous();
       for (int64_t k = 0; k < jac.size(0) * jac.size(1); ++k) {
         const double* j = jac.data_ptr<double>() + 4 * k;
         Eigen::Matrix2d m;
@@ -180,7 +206,7 @@ EvalResult evaluate(Aligner& model, const FaceDataset& data, const std::vector<B
                                    : model->template_points().unsqueeze(0) + head_f;
       pred = merge_mirrored(pred, pf, partners, S);
     }
-    pred = pred.to(torch::kFloat64).contiguous();
+    pred = pred.to(torch::kCPU, torch::kFloat64).contiguous();
     torch::Tensor carried;
     if (corr) {
       carried = carry_points(model->layer(), *corr, model->template_points(), head);
@@ -189,7 +215,7 @@ EvalResult evaluate(Aligner& model, const FaceDataset& data, const std::vector<B
             merge_mirrored(carried, carry_points(model->layer(), *corr, model->template_points(), head_f),
                            dense_partners, S);
       }
-      carried = carried.to(torch::kFloat64).contiguous();
+      carried = carried.to(torch::kCPU, torch::kFloat64).contiguous();
     }
     for (size_t k = 0; k < count; ++k) {
       Points p(n, 2);
@@ -240,15 +266,37 @@ void train(const TrainConfig& cfg, const std::filesystem::path& data_root,
   const Scheme annotation = find_scheme(cfg.annotation);
   std::filesystem::create_directories(out);
   const int S = cfg.model.input_size;
+  // CUDA when present (the crops are prepared on the CPU threads either way).
+  const torch::Device device =
+      torch::cuda::is_available() ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
+  std::optional<Aligner> teacher;
+  if (!o.teacher.empty()) {
+    teacher = load_model(o.teacher);
+    const AlignerConfig& tc = (*teacher)->config();
+    if ((*teacher)->scheme().id != scheme.id || tc.mean != cfg.model.mean || tc.std != cfg.model.std)
+      throw std::runtime_error(o.teacher +
+                               ": the teacher's scheme or normalisation differs from the model's");
+    if (!(o.teacher_weight >= 0 && o.teacher_weight <= 1))
+      throw std::runtime_error("teacher_weight must be in [0, 1]");
+    (*teacher)->to(device);
+    (*teacher)->eval();
+    (*teacher)->fold_batch_norms();
+    if (device.is_cpu()) (*teacher)->use_channels_last();
+    log("distilling from " + o.teacher + " (" + std::to_string(tc.input_size) + " px, weight " +
+        std::to_string(o.teacher_weight) + (o.teacher_mirror ? ", mirrored" : "") + ")");
+  }
+  // Training crops at the larger of the two networks' sizes (each network gets them resized to its own).
+  const int L = teacher ? std::max(S, (*teacher)->config().input_size) : S;
   // Cache images with the landmark box at about the crop size the augmentation can ask for.
-  const int cache = static_cast<int>(S * (1 + o.augment.scale));
+  const auto cache = [&](int side) { return static_cast<int>(side * (1 + o.augment.scale)); };
   log("loading " + train_list.string() + " and " + val_list.string());
-  const FaceDataset train_set(data_root, train_list, annotation, scheme, cache);
-  const FaceDataset val_set(data_root, val_list, annotation, scheme, cache);
+  const FaceDataset train_set(data_root, train_list, annotation, scheme, cache(L));
+  const FaceDataset val_set(data_root, val_list, annotation, scheme, cache(S));
   log(std::to_string(train_set.size()) + " training faces, " + std::to_string(val_set.size()) +
-      " validation faces, " + std::to_string(threads) + " threads");
+      " validation faces, " + std::to_string(threads) + " threads, " + (device.is_cuda() ? "CUDA" : "CPU"));
 
   Aligner model(cfg.model, scheme);
+  model->to(device);
   torch::optim::AdamW optimizer(model->parameters(),
                                 torch::optim::AdamWOptions(o.learning_rate).weight_decay(o.weight_decay));
   // The loss is computed in the authors' 64-pixel frame, so that β weighs the currents term (pixels²)
@@ -314,7 +362,7 @@ void train(const TrainConfig& cfg, const std::filesystem::path& data_root,
   if (first_epoch == 0)
     csv << "epoch,lr,train_loss,val_nme,val_fr,val_auc,seconds" << (average ? ",raw_val_nme" : "") << '\n';
 
-  BatchLoader loader(train_set, o.batch_size, S, o.augment, cfg.model.mean, cfg.model.std, true, o.seed);
+  BatchLoader loader(train_set, o.batch_size, L, o.augment, cfg.model.mean, cfg.model.std, true, o.seed);
   const size_t per_epoch = loader.batches_per_epoch();
   const auto t_start = Clock::now();
   for (int epoch = first_epoch; epoch < o.epochs; ++epoch) {
@@ -336,8 +384,12 @@ void train(const TrainConfig& cfg, const std::filesystem::path& data_root,
       }
       for (auto& g : optimizer.param_groups()) static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
       optimizer.zero_grad();
+      const torch::Tensor images = batch.images.to(device);
+      torch::Tensor targets = batch.points.to(device);
+      if (teacher) targets = teacher_targets(*teacher, images, targets, o.teacher_weight, o.teacher_mirror);
+      const double to_loss = kLossFrame / L;  // crops of side L → the loss frame
       const torch::Tensor value =
-          loss(model->forward(batch.images) * to_loss_frame, batch.points * to_loss_frame);
+          loss(model->forward(resize_crops(images, S)) * to_loss_frame, targets * to_loss);
       value.backward();
       optimizer.step();
       if (average) average->update(*model);

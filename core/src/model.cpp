@@ -205,11 +205,13 @@ void save_model(Aligner& model, const std::filesystem::path& file, bool half) {
   torch::NoGradGuard no_grad;
   for (const auto& p : model->named_parameters()) {
     archive.write("p/" + p.key(),
-                  (half ? p.value().to(torch::kFloat16) : p.value().to(torch::kFloat32)).contiguous(), false);
+                  p.value().to(torch::kCPU, half ? torch::kFloat16 : torch::kFloat32).contiguous(), false);
   }
   for (const auto& b : model->named_buffers()) {
     const bool floating = b.value().is_floating_point();
-    archive.write("b/" + b.key(), floating && half ? b.value().to(torch::kFloat16) : b.value(), true);
+    archive.write("b/" + b.key(),
+                  b.value().to(torch::kCPU, floating && half ? torch::kFloat16 : b.value().scalar_type()),
+                  true);
   }
   try {
     archive.save_to(file.string());

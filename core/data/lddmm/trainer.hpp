@@ -30,6 +30,12 @@ struct TrainOptions {
   uint64_t seed = 1;
   int threads = 0;  // 0: all cores
   AugmentOptions augment{true};
+  /// Distillation: a model file whose landmarks on each augmented training crop are blended into the
+  /// targets, (1 - teacher_weight)·annotation + teacher_weight·teacher (empty: none). Its input size may
+  /// differ: the crops are then made at the larger of the two sizes and resized for the other network.
+  std::string teacher;
+  double teacher_weight = 0.5;
+  bool teacher_mirror = true;  // the teacher averages in its prediction on the mirrored crop
 };
 
 /// An exponential moving average of a module's floating-point parameters and buffers (other buffers,
@@ -68,6 +74,16 @@ void train(const TrainConfig& config, const std::filesystem::path& data,
            const std::filesystem::path& train_list, const std::filesystem::path& val_list,
            const std::filesystem::path& out_dir, bool resume,
            const std::function<void(const std::string&)>& log, const std::filesystem::path& init = {});
+
+/// Normalised crops [B, 3, L, L] resized to side `size` (bilinear; antialiased when reducing).
+torch::Tensor resize_crops(const torch::Tensor& images, int size);
+
+/// Distillation targets for crops `images` ([B, 3, L, L], normalised for the teacher) annotated with
+/// `points` ([B, n, 2], crop pixels of side L): (1 - weight)·points + weight·the teacher's landmarks on
+/// the crops resized to its input size (with `mirror`, averaged with its prediction on the mirrored
+/// crops, mirrored back), in crop pixels of side L. The teacher must be in eval mode.
+torch::Tensor teacher_targets(Aligner& teacher, const torch::Tensor& images, const torch::Tensor& points,
+                              double weight, bool mirror);
 
 struct EvalResult {
   std::vector<std::string> names;

@@ -3,7 +3,9 @@
 // drive the deformation layer from the scheme's mean face; the baseline head regresses the coordinates
 // directly (as offsets from the mean face) from the same features. An optional shape-indexed term adds,
 // for each point, a linear map of features sampled on a small grid around that point of the mean face
-// (LocalHeadConfig): the global pool keeps what the face is, the samples keep where its parts are.
+// (LocalHeadConfig): the global pool keeps what the face is, the samples keep where its parts are. An
+// optional cascade term samples the same way around the points the head gives without it and adds
+// its correction to the same momenta: one flow of the mean face still gives every point.
 // A model is saved as one
 // self-describing file: configuration, scheme (with its mean face) and weights.
 #pragma once
