@@ -56,7 +56,7 @@ void add_train_command(CLI::App& app, Action& action) {
   auto* cmd = app.add_subcommand("train", "Train an aligner from a configuration file on annotated faces");
   struct Opts {
     std::string config, data, list = "train.txt", val = "val.txt", out;
-    std::string init;
+    std::string init, teacher;
     bool resume = false;
     int epochs = 0, threads = 0;
   };
@@ -73,11 +73,16 @@ void add_train_command(CLI::App& app, Action& action) {
          "--init", o->init,
          "Start from this model's weights (same configuration and scheme; the input size may differ)")
       ->check(CLI::ExistingFile);
+  cmd->add_option("--teacher", o->teacher,
+                  "Distil from this model: its landmarks on each training crop are blended into the targets "
+                  "(train.teacher_weight, default 0.5; overrides train.teacher)")
+      ->check(CLI::ExistingFile);
   cmd->add_option("--epochs", o->epochs, "Override the configuration's epochs")->check(CLI::PositiveNumber);
   cmd->add_option("--threads", o->threads, "Override the number of threads")->check(CLI::PositiveNumber);
   cmd->callback([&action, o] {
     action = [o] {
       TrainConfig cfg = load_train_config(o->config);
+      if (!o->teacher.empty()) cfg.train.teacher = o->teacher;
       if (o->epochs > 0) cfg.train.epochs = o->epochs;
       if (o->threads > 0) cfg.train.threads = o->threads;
       const fs::path data = o->data.empty() ? default_data() : fs::path(o->data);
