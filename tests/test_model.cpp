@@ -158,9 +158,55 @@ TEST(Model, ChannelsLastGivesTheSameOutputs) {
   }
 }
 
-// The shape-indexed term against a double-precision computation by hand: the reduced features
-// relu(W·f + b) sampled bilinearly (zero outside, pixel centres at i + ½ in feature pixels) at each
-// mean-face point plus the grid offsets, then each point's own linear map, in units of S/16.
+// A shape-indexed term by hand, in double precision: the reduced features relu(w·f + b) sampled bilinearly
+// (zero outside, pixel centres at i + ½ in feature pixels) on a g×g grid of spacing `step` (crop pixels,
+// crop side S) centred on `centres` [B, n, 2], then each point's own linear map `weight` [n, d·g², 2]
+// (index [channel, grid row, grid column]), in units of S/16 → [B, n, 2].
+torch::Tensor sampled_term_by_hand(const torch::Tensor& features, const torch::Tensor& w,
+                                   const torch::Tensor& b, const torch::Tensor& weight,
+                                   const torch::Tensor& centres, int g, double step, double S) {
+  const torch::Tensor f = features.to(torch::kFloat64);
+  const torch::Tensor wr = w.to(torch::kFloat64).flatten(1), br = b.to(torch::kFloat64);
+  const torch::Tensor wp = weight.to(torch::kFloat64), c = centres.to(torch::kFloat64);
+  const auto F = f.accessor<double, 4>();
+  const auto Wr = wr.accessor<double, 2>();
+  const auto Br = br.accessor<double, 1>();
+  const auto Wp = wp.accessor<double, 3>();
+  const auto P = c.accessor<double, 3>();
+  const int64_t B = f.size(0), C = f.size(1), H = f.size(2), Wd = f.size(3), D = wr.size(0), n = c.size(1);
+  const double fx = Wd / S, fy = H / S;
+  const auto reduced = [&](int64_t bi, int64_t d, int64_t yi, int64_t xi) {
+    if (yi < 0 || yi >= H || xi < 0 || xi >= Wd) return 0.0;
+    double v = Br[d];
+    for (int64_t k = 0; k < C; ++k) v += Wr[d][k] * F[bi][k][yi][xi];
+    return std::max(v, 0.0);
+  };
+  torch::Tensor out = torch::zeros({B, n, 2}, torch::kFloat64);
+  auto O = out.accessor<double, 3>();
+  for (int64_t bi = 0; bi < B; ++bi) {
+    for (int64_t i = 0; i < n; ++i) {
+      for (int gy = 0; gy < g; ++gy) {
+        for (int gx = 0; gx < g; ++gx) {
+          const double px = P[bi][i][0] + (gx - (g - 1) / 2.0) * step;
+          const double py = P[bi][i][1] + (gy - (g - 1) / 2.0) * step;
+          const double u = px * fx - 0.5, v = py * fy - 0.5;
+          const auto x0 = static_cast<int64_t>(std::floor(u)), y0 = static_cast<int64_t>(std::floor(v));
+          const double ax = u - static_cast<double>(x0), ay = v - static_cast<double>(y0);
+          for (int64_t d = 0; d < D; ++d) {
+            const double sample =
+                (1 - ay) * ((1 - ax) * reduced(bi, d, y0, x0) + ax * reduced(bi, d, y0, x0 + 1)) +
+                ay * ((1 - ax) * reduced(bi, d, y0 + 1, x0) + ax * reduced(bi, d, y0 + 1, x0 + 1));
+            const int64_t k = (d * g + gy) * g + gx;
+            for (int o = 0; o < 2; ++o) O[bi][i][o] += sample * Wp[i][k][o] * S / 16;
+          }
+        }
+      }
+    }
+  }
+  return out;
+}
+
+// The shape-indexed term against the computation by hand, sampled around each mean-face point.
 TEST(Model, LocalTermIsAPerPointLinearMapOfBilinearSamples) {
   const Scheme s = find_scheme("300w68");
   AlignerConfig config = testing::tiny_config(Head::Lddmm);
@@ -176,50 +222,20 @@ TEST(Model, LocalTermIsAPerPointLinearMapOfBilinearSamples) {
   const torch::Tensor x = torch::randn({2, 3, 64, 64});
   const torch::Tensor with = model->head_output(x);
   auto params = model->named_parameters();
-  const torch::Tensor weight = params["local_weight"].to(torch::kFloat64).clone();
+  const torch::Tensor weight = params["local_weight"].clone();
   params["local_weight"].zero_();
   const torch::Tensor local = (with - model->head_output(x)).to(torch::kFloat64);
   EXPECT_GT(local.abs().max().item<double>(), 1e-3);  // the term is not negligible here
 
-  const torch::Tensor f = model->features(x).to(torch::kFloat64);
-  const torch::Tensor w = params["local_reduce.weight"].to(torch::kFloat64).flatten(1);  // [3, C]
-  const torch::Tensor b = params["local_reduce.bias"].to(torch::kFloat64);
-  const auto F = f.accessor<double, 4>();
-  const auto Wr = w.accessor<double, 2>();
-  const auto Wp = weight.accessor<double, 3>();
-  const auto L = local.accessor<double, 3>();
-  const int64_t C = f.size(1), H = f.size(2), Wd = f.size(3);
-  const double S = 64, step = 0.1 * S, fx = Wd / S, fy = H / S;
-  const auto reduced = [&](int64_t bi, int64_t d, int64_t yi, int64_t xi) {
-    if (yi < 0 || yi >= H || xi < 0 || xi >= Wd) return 0.0;
-    double v = b[d].item<double>();
-    for (int64_t c = 0; c < C; ++c) v += Wr[d][c] * F[bi][c][yi][xi];
-    return std::max(v, 0.0);
-  };
-  double worst = 0;
-  for (int64_t bi = 0; bi < 2; ++bi) {
-    for (int i = 0; i < s.num_points; ++i) {
-      double out[2] = {0, 0};
-      for (int gy = 0; gy < 3; ++gy) {
-        for (int gx = 0; gx < 3; ++gx) {
-          const double px = s.mean_face.points(i, 0) * S / s.mean_face.frame + (gx - 1) * step;
-          const double py = s.mean_face.points(i, 1) * S / s.mean_face.frame + (gy - 1) * step;
-          const double u = px * fx - 0.5, v = py * fy - 0.5;
-          const auto x0 = static_cast<int64_t>(std::floor(u)), y0 = static_cast<int64_t>(std::floor(v));
-          const double ax = u - static_cast<double>(x0), ay = v - static_cast<double>(y0);
-          for (int64_t d = 0; d < 3; ++d) {
-            const double sample =
-                (1 - ay) * ((1 - ax) * reduced(bi, d, y0, x0) + ax * reduced(bi, d, y0, x0 + 1)) +
-                ay * ((1 - ax) * reduced(bi, d, y0 + 1, x0) + ax * reduced(bi, d, y0 + 1, x0 + 1));
-            const int64_t k = d * 9 + gy * 3 + gx;  // [channel, grid row, grid column]
-            for (int o = 0; o < 2; ++o) out[o] += sample * Wp[i][k][o];
-          }
-        }
-      }
-      for (int o = 0; o < 2; ++o) worst = std::max(worst, std::abs(out[o] * S / 16 - L[bi][i][o]));
-    }
-  }
-  EXPECT_LT(worst, 1e-4);
+  const double S = 64;
+  const torch::Tensor mean =
+      torch::from_blob(const_cast<double*>(s.mean_face.points.data()), {1, s.num_points, 2}, torch::kFloat64)
+          .clone() *
+      (S / s.mean_face.frame);
+  const torch::Tensor want =
+      sampled_term_by_hand(model->features(x), params["local_reduce.weight"], params["local_reduce.bias"],
+                           weight, mean.expand({2, -1, -1}), 3, 0.1 * S, S);
+  EXPECT_LT((want - local).abs().max().item<double>(), 1e-4);
 }
 
 // The cascade term the same way, sampled around the points the model gives without it (here with a
@@ -243,7 +259,7 @@ TEST(Model, CascadeTermSamplesAroundTheFirstStagePoints) {
   const torch::Tensor x = torch::randn({2, 3, 64, 64});
   const torch::Tensor with = model->head_output(x);
   auto params = model->named_parameters();
-  const torch::Tensor weight = params["cascade_weight"].to(torch::kFloat64).clone();
+  const torch::Tensor weight = params["cascade_weight"].clone();
   params["cascade_weight"].zero_();
   const torch::Tensor first_head = model->head_output(x);
   const torch::Tensor cascade = (with - first_head).to(torch::kFloat64);
@@ -253,45 +269,11 @@ TEST(Model, CascadeTermSamplesAroundTheFirstStagePoints) {
   const torch::Tensor mean = model->template_points().to(torch::kFloat64).unsqueeze(0);
   EXPECT_GT((first - mean).norm(2, 2).mean().item<double>(), 1.0);
 
-  const torch::Tensor f = model->features(x).to(torch::kFloat64);
-  const torch::Tensor w = params["cascade_reduce.weight"].to(torch::kFloat64).flatten(1);  // [3, C]
-  const torch::Tensor b = params["cascade_reduce.bias"].to(torch::kFloat64);
-  const auto F = f.accessor<double, 4>();
-  const auto Wr = w.accessor<double, 2>();
-  const auto Wp = weight.accessor<double, 3>();
-  const auto P = first.accessor<double, 3>();
-  const auto Cs = cascade.accessor<double, 3>();
-  const int64_t C = f.size(1), H = f.size(2), Wd = f.size(3);
-  const double S = 64, step = 0.05 * S, fx = Wd / S, fy = H / S;
-  const auto reduced = [&](int64_t bi, int64_t d, int64_t yi, int64_t xi) {
-    if (yi < 0 || yi >= H || xi < 0 || xi >= Wd) return 0.0;
-    double v = b[d].item<double>();
-    for (int64_t c = 0; c < C; ++c) v += Wr[d][c] * F[bi][c][yi][xi];
-    return std::max(v, 0.0);
-  };
-  double worst = 0;
-  for (int64_t bi = 0; bi < 2; ++bi) {
-    for (int i = 0; i < s.num_points; ++i) {
-      double out[2] = {0, 0};
-      for (int gy = 0; gy < 2; ++gy) {
-        for (int gx = 0; gx < 2; ++gx) {
-          const double px = P[bi][i][0] + (gx - 0.5) * step, py = P[bi][i][1] + (gy - 0.5) * step;
-          const double u = px * fx - 0.5, v = py * fy - 0.5;
-          const auto x0 = static_cast<int64_t>(std::floor(u)), y0 = static_cast<int64_t>(std::floor(v));
-          const double ax = u - static_cast<double>(x0), ay = v - static_cast<double>(y0);
-          for (int64_t d = 0; d < 3; ++d) {
-            const double sample =
-                (1 - ay) * ((1 - ax) * reduced(bi, d, y0, x0) + ax * reduced(bi, d, y0, x0 + 1)) +
-                ay * ((1 - ax) * reduced(bi, d, y0 + 1, x0) + ax * reduced(bi, d, y0 + 1, x0 + 1));
-            const int64_t k = d * 4 + gy * 2 + gx;  // [channel, grid row, grid column]
-            for (int o = 0; o < 2; ++o) out[o] += sample * Wp[i][k][o];
-          }
-        }
-      }
-      for (int o = 0; o < 2; ++o) worst = std::max(worst, std::abs(out[o] * S / 16 - Cs[bi][i][o]));
-    }
-  }
-  EXPECT_LT(worst, 1e-4);
+  const double S = 64;
+  const torch::Tensor want =
+      sampled_term_by_hand(model->features(x), params["cascade_reduce.weight"], params["cascade_reduce.bias"],
+                           weight, first, 2, 0.05 * S, S);
+  EXPECT_LT((want - cascade).abs().max().item<double>(), 1e-4);
   // forward() flows the mean face with the summed momenta.
   EXPECT_TRUE(torch::allclose(model->forward(x), model->points_from(first_head), 1e-5, 1e-5));
 }

@@ -306,6 +306,7 @@ void train(const TrainConfig& cfg, const std::filesystem::path& data_root,
       CurveLoss::from_scheme(scheme, {cfg.model.head == Head::Lddmm ? o.beta : 0.0, o.point_weighted_loss},
                              kLossFrame / scheme.mean_face.frame);
   const double to_loss_frame = kLossFrame / S;
+  const double to_loss = kLossFrame / L;  // targets on the crops of side L → the loss frame
   int first_epoch = 0;
   double best = 1e9;
   const auto state_file = out / "state.json";
@@ -387,7 +388,6 @@ void train(const TrainConfig& cfg, const std::filesystem::path& data_root,
       const torch::Tensor images = batch.images.to(device);
       torch::Tensor targets = batch.points.to(device);
       if (teacher) targets = teacher_targets(*teacher, images, targets, o.teacher_weight, o.teacher_mirror);
-      const double to_loss = kLossFrame / L;  // crops of side L → the loss frame
       const torch::Tensor value =
           loss(model->forward(resize_crops(images, S)) * to_loss_frame, targets * to_loss);
       value.backward();
