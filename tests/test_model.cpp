@@ -80,6 +80,7 @@ TEST(Model, SavedModelsLoadWithTheSameOutputs) {
 // Folding the batch norms into the convolutions (inference) against the unfolded network: batch norms
 // with random statistics and affine parameters, so that every fold changes its convolution.
 TEST(Model, FoldedBatchNormsGiveTheSameOutputs) {
+  torch::manual_seed(3);  // random weights, statistics and inputs, the same every run
   for (Head head : {Head::Lddmm, Head::Coordinates}) {
     Aligner model(testing::tiny_config(head), find_scheme("300w68"));
     int norms = 0;
@@ -122,6 +123,7 @@ TEST(Model, FoldedBatchNormsGiveTheSameOutputs) {
 // Channels-last weights and inputs (what the tracker runs on a CPU) against the default layout, folded or
 // not, at batch 1 and 2; a channels-last model still saves standard files.
 TEST(Model, ChannelsLastGivesTheSameOutputs) {
+  torch::manual_seed(4);  // random weights and inputs, the same every run
   for (const auto& [head, local] : {std::pair{Head::Lddmm, 0}, std::pair{Head::Coordinates, 0},
                                     std::pair{Head::Lddmm, 3}, std::pair{Head::Coordinates, 3}}) {
     AlignerConfig config = testing::tiny_config(head);
@@ -211,8 +213,8 @@ TEST(Model, LocalTermIsAPerPointLinearMapOfBilinearSamples) {
   const Scheme s = find_scheme("300w68");
   AlignerConfig config = testing::tiny_config(Head::Lddmm);
   config.local = {3, 3, 0.1};
+  torch::manual_seed(11);  // before the model: its initial weights come from the same generator
   Aligner model(config, s);
-  torch::manual_seed(11);
   {
     torch::NoGradGuard no_grad;
     for (auto& p : model->parameters()) p.add_(0.05 * torch::randn_like(p));
@@ -246,8 +248,8 @@ TEST(Model, CascadeTermSamplesAroundTheFirstStagePoints) {
   AlignerConfig config = testing::tiny_config(Head::Lddmm);
   config.local = {2, 3, 0.1};
   config.cascade = {3, 2, 0.05};
+  torch::manual_seed(12);  // before the model: its initial weights come from the same generator
   Aligner model(config, s);
-  torch::manual_seed(12);
   {
     torch::NoGradGuard no_grad;
     for (auto& p : model->parameters()) p.add_(0.05 * torch::randn_like(p));
