@@ -59,6 +59,7 @@ void add_train_command(CLI::App& app, Action& action) {
     std::string init, teacher;
     bool resume = false;
     int epochs = 0, threads = 0;
+    double minutes = 0;
   };
   auto o = std::make_shared<Opts>();
   cmd->add_option("-c,--config", o->config, "Training configuration (JSON, see configs/)")
@@ -79,9 +80,14 @@ void add_train_command(CLI::App& app, Action& action) {
       ->check(CLI::ExistingFile);
   cmd->add_option("--epochs", o->epochs, "Override the configuration's epochs")->check(CLI::PositiveNumber);
   cmd->add_option("--threads", o->threads, "Override the number of threads")->check(CLI::PositiveNumber);
+  cmd->add_option("--minutes", o->minutes,
+                  "Time budget: after the first epoch, cut the epochs (and fit the schedule) to end in about "
+                  "this many minutes (train.time_budget_minutes)")
+      ->check(CLI::PositiveNumber);
   cmd->callback([&action, o] {
     action = [o] {
       TrainConfig cfg = load_train_config(o->config);
+      if (o->minutes > 0) cfg.train.time_budget_minutes = o->minutes;
       if (!o->teacher.empty()) cfg.train.teacher = o->teacher;
       if (o->epochs > 0) cfg.train.epochs = o->epochs;
       if (o->threads > 0) cfg.train.threads = o->threads;

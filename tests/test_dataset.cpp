@@ -432,5 +432,59 @@ TEST_F(SyntheticFaces, TrainingWithALargerTeacherRuns) {
       std::runtime_error);
 }
 
+// The crops of a batch may be made by several threads: each face has its own generator, so the batches are
+// the same as with one thread (a slot filled from the wrong face or left empty would differ).
+TEST_F(SyntheticFaces, LoaderWorkersGiveTheSameBatches) {
+  const Scheme s = find_scheme("300w68");
+  const FaceDataset data(dir_, dir_ / "list.txt", s, s, 200);
+  AugmentOptions aug;
+  aug.enabled = true;
+  const auto batches = [&](int workers) {
+    BatchLoader loader(data, 2, 64, aug, {0.5, 0.5, 0.5}, {0.25, 0.25, 0.25}, true, 7, workers);
+    std::vector<BatchLoader::Batch> out;
+    for (int epoch = 0; epoch < 2; ++epoch) {
+      loader.start_epoch(epoch);
+      BatchLoader::Batch b;
+      while (loader.next(b)) out.push_back(b);
+    }
+    return out;
+  };
+  const auto one = batches(1), three = batches(3);
+  ASSERT_EQ(one.size(), 4u);  // 3 faces in batches of 2, two epochs
+  ASSERT_EQ(three.size(), one.size());
+  for (size_t k = 0; k < one.size(); ++k) {
+    EXPECT_EQ(one[k].indices, three[k].indices);
+    EXPECT_TRUE(torch::equal(one[k].images, three[k].images)) << "batch " << k;
+    EXPECT_TRUE(torch::equal(one[k].points, three[k].points)) << "batch " << k;
+    EXPECT_GT(one[k].images.abs().sum().item<double>(), 0);
+  }
+}
+
+// A time budget far below one epoch stops the run after its first epoch; a negative one is refused.
+TEST_F(SyntheticFaces, TimeBudgetCutsTheEpochs) {
+  TrainConfig cfg;
+  cfg.model = testing::tiny_config(Head::Lddmm);
+  cfg.train.epochs = 40;
+  cfg.train.batch_size = 2;
+  cfg.train.threads = 1;
+  cfg.train.loader_threads = 2;
+  cfg.train.time_budget_minutes = 1e-6;
+  const auto out = dir_ / "budget";
+  std::vector<std::string> lines;
+  train(cfg, dir_, dir_ / "list.txt", dir_ / "list.txt", out, false,
+        [&](const std::string& l) { lines.push_back(l); });
+  std::ifstream in(out / "log.csv");
+  std::string line;
+  int rows = -1;  // the header
+  while (std::getline(in, line)) rows += line.empty() ? 0 : 1;
+  EXPECT_EQ(rows, 1);
+  bool told = false;
+  for (const auto& l : lines) told |= l.find("1 epochs instead of 40") != std::string::npos;
+  EXPECT_TRUE(told);
+  cfg.train.time_budget_minutes = -1;
+  EXPECT_THROW(train(cfg, dir_, dir_ / "list.txt", dir_ / "list.txt", dir_ / "budget2", false,
+                     [](const std::string&) {}),
+               std::runtime_error);
+}
 }  // namespace
 }  // namespace lddmm

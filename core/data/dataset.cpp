@@ -170,7 +170,8 @@ Points FaceDataset::target_points(size_t i) const {
 }
 
 BatchLoader::BatchLoader(const FaceDataset& data, int batch_size, int input_size, AugmentOptions aug,
-                         std::array<double, 3> mean, std::array<double, 3> stdv, bool shuffle, uint64_t seed)
+                         std::array<double, 3> mean, std::array<double, 3> stdv, bool shuffle, uint64_t seed,
+                         int workers)
     : data_(data),
       batch_size_(batch_size),
       input_size_(input_size),
@@ -178,7 +179,8 @@ BatchLoader::BatchLoader(const FaceDataset& data, int batch_size, int input_size
       mean_(mean),
       std_(stdv),
       shuffle_(shuffle),
-      seed_(seed) {}
+      seed_(seed),
+      workers_(std::max(1, workers)) {}
 
 BatchLoader::~BatchLoader() {
   stop_ = true;
@@ -214,14 +216,25 @@ void BatchLoader::produce(std::vector<size_t> order, int epoch) {
     Batch b;
     b.images = torch::empty({static_cast<int64_t>(count), 3, S, S});
     b.points = torch::empty({static_cast<int64_t>(count), n, 2});
-    for (size_t k = 0; k < count; ++k) {
-      const size_t i = order[start + k];
-      // One generator per (epoch, face): the same seed gives the same augmentation whatever the threads.
-      std::mt19937 rng(static_cast<uint32_t>(seed_ * 7919ULL + static_cast<uint64_t>(epoch) * 104729ULL + i));
-      data_.sample(i, S, aug_, rng, mean_, std_, b.images[static_cast<int64_t>(k)].data_ptr<float>(),
-                   b.points[static_cast<int64_t>(k)].data_ptr<float>());
-      b.indices.push_back(i);
-    }
+    float* images = b.images.data_ptr<float>();
+    float* points = b.points.data_ptr<float>();
+    const auto make = [&](size_t first) {
+      for (size_t k = first; k < count; k += static_cast<size_t>(workers_)) {
+        const size_t i = order[start + k];
+        // One generator per (epoch, face): the same seed gives the same augmentation whatever the threads.
+        std::mt19937 rng(
+            static_cast<uint32_t>(seed_ * 7919ULL + static_cast<uint64_t>(epoch) * 104729ULL + i));
+        data_.sample(i, S, aug_, rng, mean_, std_,
+                     images + k * 3 * static_cast<size_t>(S) * static_cast<size_t>(S),
+                     points + k * 2 * static_cast<size_t>(n));
+      }
+    };
+    std::vector<std::thread> helpers;
+    for (size_t w = 1; w < std::min(count, static_cast<size_t>(workers_)); ++w) helpers.emplace_back(make, w);
+    make(0);
+    for (std::thread& t : helpers) t.join();
+    b.indices.assign(order.begin() + static_cast<std::ptrdiff_t>(start),
+                     order.begin() + static_cast<std::ptrdiff_t>(start + count));
     std::unique_lock<std::mutex> lock(mutex_);
     cv_.wait(lock, [&] { return queue_.size() < 3 || stop_; });
     if (stop_) return;

@@ -2,6 +2,8 @@
 
 #include <torch/torch.h>
 
+#include <ATen/Context.h>
+
 #include <nlohmann/json.hpp>
 
 #include <chrono>
@@ -30,7 +32,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(AugmentOptions, enabled, mirror,
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(TrainOptions, epochs, batch_size, learning_rate,
                                                 warmup_epochs, weight_decay, beta, point_weighted_loss,
                                                 ema_decay, seed, threads, augment, teacher, teacher_weight,
-                                                teacher_mirror)
+                                                teacher_mirror, time_budget_minutes, loader_threads)
 
 namespace {
 
@@ -269,6 +271,8 @@ void train(const TrainConfig& cfg, const std::filesystem::path& data_root,
   // CUDA when present (the crops are prepared on the CPU threads either way).
   const torch::Device device =
       torch::cuda::is_available() ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
+  // The crops keep one size: let cuDNN time its kernels once and keep the fastest.
+  if (device.is_cuda()) at::globalContext().setBenchmarkCuDNN(true);
   std::optional<Aligner> teacher;
   if (!o.teacher.empty()) {
     teacher = load_model(o.teacher);
@@ -363,10 +367,13 @@ void train(const TrainConfig& cfg, const std::filesystem::path& data_root,
   if (first_epoch == 0)
     csv << "epoch,lr,train_loss,val_nme,val_fr,val_auc,seconds" << (average ? ",raw_val_nme" : "") << '\n';
 
-  BatchLoader loader(train_set, o.batch_size, L, o.augment, cfg.model.mean, cfg.model.std, true, o.seed);
+  BatchLoader loader(train_set, o.batch_size, L, o.augment, cfg.model.mean, cfg.model.std, true, o.seed,
+                     o.loader_threads);
   const size_t per_epoch = loader.batches_per_epoch();
   const auto t_start = Clock::now();
-  for (int epoch = first_epoch; epoch < o.epochs; ++epoch) {
+  if (!(o.time_budget_minutes >= 0)) throw std::runtime_error("time_budget_minutes must be ≥ 0");
+  int epochs = o.epochs;  // cut by the time budget after the first epoch
+  for (int epoch = first_epoch; epoch < epochs; ++epoch) {
     model->train();
     const auto t0 = Clock::now();
     loader.start_epoch(epoch);
@@ -380,7 +387,7 @@ void train(const TrainConfig& cfg, const std::filesystem::path& data_root,
         lr *= (progress + 0.1) / (o.warmup_epochs + 0.1);
       } else {
         const double t =
-            (progress - o.warmup_epochs) / std::max(1.0, static_cast<double>(o.epochs - o.warmup_epochs));
+            (progress - o.warmup_epochs) / std::max(1.0, static_cast<double>(epochs - o.warmup_epochs));
         lr *= 0.5 * (1 + std::cos(M_PI * std::min(1.0, t)));
       }
       for (auto& g : optimizer.param_groups()) static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
@@ -398,9 +405,9 @@ void train(const TrainConfig& cfg, const std::filesystem::path& data_root,
       const double el = std::chrono::duration<double>(Clock::now() - t0).count();
       const double done = (epoch - first_epoch) + static_cast<double>(step) / static_cast<double>(per_epoch);
       const double total_el = std::chrono::duration<double>(Clock::now() - t_start).count();
-      const double eta = total_el / done * (o.epochs - first_epoch - done);
+      const double eta = total_el / done * (epochs - first_epoch - done);
       std::fprintf(stderr, "\repoch %d/%d  %zu/%zu  loss %.4f  %.1f img/s  lr %.2e  ETA %s   ", epoch + 1,
-                   o.epochs, step, per_epoch, sum / static_cast<double>(step),
+                   epochs, step, per_epoch, sum / static_cast<double>(step),
                    static_cast<double>(step * static_cast<size_t>(o.batch_size)) / el, lr, hms(eta).c_str());
     }
     std::fprintf(stderr, "\n");
@@ -443,6 +450,22 @@ void train(const TrainConfig& cfg, const std::filesystem::path& data_root,
     }
     if (average) average->swap(*model);  // back to the raw weights for the next epoch
     std::ofstream(state_file) << json{{"epoch", epoch + 1}, {"best_nme", best}}.dump() << '\n';
+    if (o.time_budget_minutes > 0 && epoch <= first_epoch + 1) {
+      // The first epoch is the slowest (cuDNN's kernel search, caches filling): the second one's time sets
+      // how many more fit.
+      const double budget = o.time_budget_minutes * 60;
+      const double elapsed = std::chrono::duration<double>(Clock::now() - t_start).count();
+      int fit = epochs;
+      if (elapsed >= budget)
+        fit = epoch + 1;
+      else if (epoch == first_epoch + 1)
+        fit = epoch + 1 + static_cast<int>((budget - elapsed) / secs);
+      if (fit < epochs) {
+        epochs = fit;
+        log("time budget " + std::to_string(o.time_budget_minutes) + " min: " + std::to_string(epochs) +
+            " epochs instead of " + std::to_string(o.epochs) + " (the schedule is fitted to them)");
+      }
+    }
   }
 }
 

@@ -73,6 +73,8 @@ class FaceDataset {
 };
 
 /// Produces shuffled batches on a background thread, so the trainer never waits for augmentation.
+/// `workers` threads make the crops of each batch (more than one keeps a GPU fed); the batches are the
+/// same whatever their number.
 class BatchLoader {
  public:
   struct Batch {
@@ -81,7 +83,8 @@ class BatchLoader {
     std::vector<size_t> indices;
   };
   BatchLoader(const FaceDataset& data, int batch_size, int input_size, AugmentOptions aug,
-              std::array<double, 3> mean, std::array<double, 3> std, bool shuffle, uint64_t seed);
+              std::array<double, 3> mean, std::array<double, 3> std, bool shuffle, uint64_t seed,
+              int workers = 1);
   ~BatchLoader();
   BatchLoader(const BatchLoader&) = delete;
   BatchLoader& operator=(const BatchLoader&) = delete;
@@ -99,6 +102,7 @@ class BatchLoader {
   std::array<double, 3> mean_, std_;
   bool shuffle_;
   uint64_t seed_;
+  int workers_;
   std::thread thread_;
   std::mutex mutex_;
   std::condition_variable cv_;

@@ -28,7 +28,8 @@ struct TrainOptions {
   /// (last.pt keeps the raw weights, for resuming).
   double ema_decay = 0;
   uint64_t seed = 1;
-  int threads = 0;  // 0: all cores
+  int threads = 0;         // 0: all cores
+  int loader_threads = 1;  // threads making the training crops (BatchLoader workers); more feed a GPU
   AugmentOptions augment{true};
   /// Distillation: a model file whose landmarks on each augmented training crop are blended into the
   /// targets, (1 - teacher_weight)·annotation + teacher_weight·teacher (empty: none). Its input size may
@@ -36,6 +37,10 @@ struct TrainOptions {
   std::string teacher;
   double teacher_weight = 0.5;
   bool teacher_mirror = true;  // the teacher averages in its prediction on the mirrored crop
+  /// A wall-clock budget for this run, in minutes (0: none). After the second epoch the number of epochs is
+  /// cut to what fits at its pace (after the first, when that alone spent the budget), and the
+  /// learning-rate schedule is fitted to the new total.
+  double time_budget_minutes = 0;
 };
 
 /// An exponential moving average of a module's floating-point parameters and buffers (other buffers,
