@@ -1,0 +1,77 @@
+#!/usr/bin/env python3
+"""Makes a smaller copy of a 300-W folder (train.txt, val.txt, images and .pts) for a machine that can only
+receive a few tens of megabytes: each image is reduced so that its landmark box is at most --box pixels
+(ImageMagick, box filter) and every image is written again at JPEG quality --quality and its points are scaled the same way, x -> f·x, as
+FaceDataset does when it caches an image (core/data/dataset.cpp). Usage: pack-data.py SRC DST [--box 160] [--quality 90]"""
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+
+def read_pts(path):
+    with open(path) as f:
+        lines = [l.strip() for l in f]
+    start = lines.index("{") + 1
+    end = lines.index("}")
+    return [tuple(float(v) for v in l.split()) for l in lines[start:end]]
+
+
+def write_pts(path, pts):
+    with open(path, "w") as f:
+        f.write("version: 1\nn_points:  %d\n{\n" % len(pts))
+        for x, y in pts:
+            f.write("%.4f %.4f\n" % (x, y))
+        f.write("}\n")
+
+
+def size_of(image):
+    out = subprocess.run(["/usr/bin/convert", image, "-format", "%w %h", "info:"], check=True, capture_output=True, text=True)
+    w, h = out.stdout.split()
+    return int(w), int(h)
+
+
+def pack(src, dst, name, box_max, quality):
+    image = os.path.join(src, name)
+    pts_file = os.path.splitext(image)[0] + ".pts"
+    pts = read_pts(pts_file)
+    xs, ys = [p[0] for p in pts], [p[1] for p in pts]
+    box = max(max(xs) - min(xs), max(ys) - min(ys))
+    f = min(1.0, box_max / max(box, 1.0))
+    out_image = os.path.join(dst, name)
+    os.makedirs(os.path.dirname(out_image), exist_ok=True)
+    out_pts = os.path.splitext(out_image)[0] + ".pts"
+    if f >= 1.0:
+        subprocess.run(["/usr/bin/convert", image, "-quality", str(quality), out_image], check=True)
+        shutil.copyfile(pts_file, out_pts)
+        return
+    w, h = size_of(image)
+    nw, nh = max(1, round(w * f)), max(1, round(h * f))
+    subprocess.run(["/usr/bin/convert", image, "-filter", "Box", "-resize", "%dx%d!" % (nw, nh), "-quality",
+                    str(quality), out_image], check=True)
+    write_pts(out_pts, [(x * f, y * f) for x, y in pts])
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("src")
+    ap.add_argument("dst")
+    ap.add_argument("--box", type=float, default=160)
+    ap.add_argument("--quality", type=int, default=90)
+    a = ap.parse_args()
+    names = []
+    for lst in ("train.txt", "val.txt"):
+        with open(os.path.join(a.src, lst)) as f:
+            names += [l.strip() for l in f if l.strip()]
+    os.makedirs(a.dst, exist_ok=True)
+    for lst in ("train.txt", "val.txt"):
+        shutil.copyfile(os.path.join(a.src, lst), os.path.join(a.dst, lst))
+    with ThreadPoolExecutor(os.cpu_count() or 2) as ex:
+        list(ex.map(lambda n: pack(a.src, a.dst, n, a.box, a.quality), names))
+    print("packed %d faces into %s" % (len(names), a.dst))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
