@@ -34,7 +34,7 @@ flags=(-O2 -fopenmp -DNDEBUG -D_GLIBCXX_USE_CXX11_ABI="$abi" -DLDDMM_SOURCE_RESO
 
 compile() {  # standard
   printf '%s\n' "${sources[@]}" | xargs -P "$(nproc)" -I{} sh -c \
-    'f="{}"; o="$0/$(basename "${f%.cpp}").o"; [ "$o" -nt "$f" ] && exit 0; extra=""; case "$f" in */flow.cpp) extra="-O3 -fno-math-errno";; esac;
+    'f="{}"; o="$0/$(basename "${f%.cpp}").o"; extra=""; case "$f" in */flow.cpp) extra="-O3 -fno-math-errno";; esac;
      std=$1; shift; g++ -std=$std "$@" $extra -c "$f" -o "$o" 2>"$o.log" || { echo "FAILED: $f"; head -c 3000 "$o.log"; exit 255; }' \
     "$obj" "$1" "${flags[@]}"
 }

@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Makes a smaller copy of a 300-W folder (train.txt, val.txt, images and .pts) for a machine that can only
-receive a few tens of megabytes: each image is reduced so that its landmark box is at most --box pixels
-(ImageMagick, box filter) and every image is written again at JPEG quality --quality and its points are scaled the same way, x -> f·x, as
-FaceDataset does when it caches an image (core/data/dataset.cpp). Usage: pack-data.py SRC DST [--box 160] [--quality 90]"""
+receive a few tens of megabytes. Each image is reduced so that its landmark box is at most --box pixels
+(ImageMagick's convert, box filter), its points scaled the same way (x -> f·x, as FaceDataset does when it
+caches an image, core/data/dataset.cpp), and every image is written again at JPEG quality --quality.
+Needs ImageMagick (apt-get install imagemagick).
+Usage: pack-data.py SRC DST [--box 160] [--quality 90]"""
 import argparse
 import os
 import shutil
