@@ -80,9 +80,10 @@ void add_train_command(CLI::App& app, Action& action) {
       ->check(CLI::ExistingFile);
   cmd->add_option("--epochs", o->epochs, "Override the configuration's epochs")->check(CLI::PositiveNumber);
   cmd->add_option("--threads", o->threads, "Override the number of threads")->check(CLI::PositiveNumber);
-  cmd->add_option("--minutes", o->minutes,
-                  "Time budget: after the first epoch, cut the epochs (and fit the schedule) to end in about "
-                  "this many minutes (train.time_budget_minutes)")
+  cmd->add_option(
+         "--minutes", o->minutes,
+         "Time budget: after the second epoch, cut the epochs (and fit the schedule) to end in about "
+         "this many minutes (train.time_budget_minutes)")
       ->check(CLI::PositiveNumber);
   cmd->callback([&action, o] {
     action = [o] {

@@ -372,7 +372,7 @@ void train(const TrainConfig& cfg, const std::filesystem::path& data_root,
   const size_t per_epoch = loader.batches_per_epoch();
   const auto t_start = Clock::now();
   if (!(o.time_budget_minutes >= 0)) throw std::runtime_error("time_budget_minutes must be ≥ 0");
-  int epochs = o.epochs;  // cut by the time budget after the first epoch
+  int epochs = o.epochs;  // cut by the time budget after the second epoch
   for (int epoch = first_epoch; epoch < epochs; ++epoch) {
     model->train();
     const auto t0 = Clock::now();

@@ -128,9 +128,11 @@ int bench(const std::vector<std::string>& files) {
   allow_tf32(true);
   std::printf("device: %s\n", dev.is_cuda() ? "CUDA" : "CPU");
   for (const std::string& f : files) {
-    Aligner m = fs::path(f).extension() == ".json"
-                    ? Aligner(load_train_config(f).model, find_scheme(load_train_config(f).scheme))
-                    : load_model(f);
+    const auto from_config = [](const std::string& file) {
+      const TrainConfig c = load_train_config(file);
+      return Aligner(c.model, find_scheme(c.scheme));
+    };
+    Aligner m = fs::path(f).extension() == ".json" ? from_config(f) : load_model(f);
     m->to(dev);
     m->eval();
     m->fold_batch_norms();
