@@ -164,20 +164,93 @@ void add_export_command(CLI::App& app, Action& action) {
   });
 }
 
+void add_calibrate_command(CLI::App& app, Action& action) {
+  auto* cmd = app.add_subcommand(
+      "calibrate",
+      "Measure a model's mean landmark offset from the annotation (on its crops and on their mirror "
+      "images) and write the model with that calibration");
+  struct Opts {
+    std::string model, out, data, list = "val.txt";
+    bool full = false;
+    int threads = 0;
+  };
+  auto o = std::make_shared<Opts>();
+  cmd->add_option("-m,--model", o->model, "Model file to read")->required();
+  cmd->add_option("-o,--out", o->out, "Model file to write")->required();
+  cmd->add_option("-d,--data", o->data, "Data folder (default $LDDMM_DATA/300w or ../shared/data/300w)");
+  cmd->add_option("-l,--list", o->list,
+                  "Annotated faces the model was not trained on, relative to --data (a trained network "
+                  "fits its training faces' offsets, so they show none)")
+      ->capture_default_str();
+  cmd->add_flag("--float32", o->full, "Keep float32 weights (default: float16)");
+  cmd->add_option("--threads", o->threads, "Threads (default: all cores)")->check(CLI::PositiveNumber);
+  cmd->callback([&action, o] {
+    action = [o] {
+      torch::set_num_threads(
+          o->threads > 0 ? o->threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+      Aligner model = load_model(o->model);
+      const fs::path data = o->data.empty() ? default_data() : fs::path(o->data);
+      const Scheme& scheme = model->scheme();
+      const Scheme annotation = scheme.subset_of ? find_scheme(scheme.subset_of->parent) : scheme;
+      const FaceDataset set(data, in_data(data, o->list), annotation, scheme,
+                            static_cast<int>(model->config().input_size * 1.25));
+      if (set.size() == 0) throw std::runtime_error(o->list + ": no faces");
+      const Calibration before = model->config().calibration;
+      model->set_calibration({});
+      // One pass on the landmark-box crops, without and with the mirrored crop (whose prediction is the
+      // average of the two): the mirrored crop's own prediction is 2·both − direct.
+      const EvalResult direct = evaluate(model, set, nullptr, 32, false, 0);
+      const EvalResult both = evaluate(model, set, nullptr, 32, true, 0);
+      const double S = model->config().input_size;
+      std::array<double, 2> d{0, 0}, m{0, 0};
+      for (size_t i = 0; i < set.size(); ++i) {
+        const Points truth = set.target_points(i);
+        const Box b = landmark_box(truth);
+        const double to_crop = S / (1.25 * std::max(b.w, b.h));  // record pixels → input-crop pixels
+        const Points mirrored = 2 * both.predicted[i] - direct.predicted[i];
+        for (int a = 0; a < 2; ++a) {
+          d[static_cast<size_t>(a)] += (direct.predicted[i].col(a) - truth.col(a)).mean() * to_crop;
+          m[static_cast<size_t>(a)] += (mirrored.col(a) - truth.col(a)).mean() * to_crop;
+        }
+      }
+      const auto n = static_cast<double>(set.size());
+      Calibration c;
+      c.direct = {d[0] / n, d[1] / n};
+      c.mirrored = {m[0] / n, m[1] / n};
+      model->set_calibration(c);
+      const EvalResult after = evaluate(model, set, nullptr, 32, false, 0);
+      std::printf(
+          "%zu faces of %s, one pass on landmark-box crops; mean offset from the annotation, input-crop "
+          "pixels (was %+.3f %+.3f / %+.3f %+.3f):\n"
+          "  direct   x %+.3f y %+.3f\n  mirrored x %+.3f y %+.3f\n"
+          "NME of the direct pass %.2f %% uncalibrated, %.2f %% calibrated (on the same faces)\n",
+          set.size(), o->list.c_str(), before.direct[0], before.direct[1], before.mirrored[0],
+          before.mirrored[1], c.direct[0], c.direct[1], c.mirrored[0], c.mirrored[1],
+          100 * direct.summary.mean, 100 * after.summary.mean);
+      save_model(model, o->out, !o->full);
+      std::printf("wrote %s\n", o->out.c_str());
+      return 0;
+    };
+  });
+}
+
 void add_eval_command(CLI::App& app, Action& action) {
   auto* cmd = app.add_subcommand("eval", "Evaluate a model on annotated faces: NME, FR, AUC, NME_c, DetJ");
   struct Opts {
     std::string model, data, list = "val.txt", csv, boxes = "landmarks";
-    bool json = false, vs_dlib = false, flip = false;
+    bool json = false, vs_dlib = false, flip = false, no_alternate = false;
     int threads = 0, refine = 1;
   };
   auto o = std::make_shared<Opts>();
   cmd->add_option("-m,--model", o->model, "Model file")->required();
+  cmd->add_flag("--no-alternate", o->no_alternate,
+                "Every refinement pass sees the crop itself and the last one gives the landmarks (default: "
+                "the second pass sees the mirrored crop and the passes are averaged)");
   cmd->add_flag("--flip", o->flip,
                 "Test-time mirroring: average with the mirrored crop's prediction (2x time)");
   cmd->add_option(
          "--refine", o->refine,
-         "Passes that crop again around the previous prediction's landmark box (each 1x time; 1 is what "
+         "Passes that crop again around the landmark box of the landmarks so far (each 1x time; 1 is what "
          "the tracker does with a newly detected face)")
       ->check(CLI::Range(0, 5))
       ->capture_default_str();
@@ -229,8 +302,8 @@ void add_eval_command(CLI::App& app, Action& action) {
           missed += detections[i] ? 0 : 1;
         }
       }
-      const EvalResult r =
-          evaluate(model, set, o->boxes == "dlib" ? &boxes : nullptr, 32, o->flip, o->refine);
+      const EvalResult r = evaluate(model, set, o->boxes == "dlib" ? &boxes : nullptr, 32, o->flip, o->refine,
+                                    !o->no_alternate);
       std::optional<NmeSummary> dlib_row;
       std::vector<double> dlib_errors;
       if (o->vs_dlib) {
@@ -310,6 +383,8 @@ void add_eval_command(CLI::App& app, Action& action) {
             {"boxes", o->boxes},
             {"flip", o->flip},
             {"refine", o->refine},
+            {"alternate", !o->no_alternate},
+            {"calibrated", !model->config().calibration.empty()},
             {"detector_missed", missed}};
         if (dlib_row)
           j["dlib"] = {{"nme", dlib_row->mean}, {"fr_0.1", dlib_row->failure}, {"auc_0.1", dlib_row->auc}};
@@ -341,6 +416,18 @@ void add_eval_command(CLI::App& app, Action& action) {
       }
       std::printf("%s on %s (%d faces, %.1f ms per face incl. cropping)\n", o->model.c_str(), o->list.c_str(),
                   r.summary.faces, 1000 * r.seconds / std::max(1, r.summary.faces));
+      const Calibration& cal = model->config().calibration;
+      std::printf("passes: %d%s%s; calibration (input-crop px) %s\n", 1 + o->refine,
+                  o->flip ? ", each with its mirrored crop" : "",
+                  !o->flip && o->refine > 0
+                      ? (o->no_alternate ? ", the last one kept" : ", alternately mirrored, averaged")
+                      : "",
+                  cal.empty() ? "none"
+                              : ("direct " + std::to_string(cal.direct[0]).substr(0, 6) + " " +
+                                 std::to_string(cal.direct[1]).substr(0, 6) + ", mirrored " +
+                                 std::to_string(cal.mirrored[0]).substr(0, 6) + " " +
+                                 std::to_string(cal.mirrored[1]).substr(0, 6))
+                                    .c_str());
       std::printf("%-26s %8s %8s %8s\n", "", "NME %", "FR@0.1 %", "AUC@0.1");
       std::printf("%-26s %8.2f %8.2f %8.4f\n",
                   (o->boxes == "dlib" ? "ours (dlib boxes)" : "ours (landmark boxes)"), 100 * r.summary.mean,

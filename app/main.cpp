@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   lddmm::app::add_render_command(app, action);
   lddmm::app::add_train_command(app, action);
   lddmm::app::add_eval_command(app, action);
+  lddmm::app::add_calibrate_command(app, action);
   lddmm::app::add_boxmap_command(app, action);
   lddmm::app::add_export_command(app, action);
   lddmm::app::add_annotate_command(app, action);

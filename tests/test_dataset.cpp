@@ -170,6 +170,26 @@ TEST(FaceBoxes, LandmarkBoxAndIoU) {
   EXPECT_DOUBLE_EQ(iou({0, 0, 1, 1, 0}, {5, 5, 1, 1, 0}), 0.0);
 }
 
+// The calibration is subtracted from every prediction: a fresh model predicts the synthetic faces exactly
+// (see below), so with a direct offset of (0.5, −0.25) input-crop pixels its landmarks are off by exactly
+// minus that, converted to each record's pixels by the crop scale (side 1.25 × the landmark box).
+TEST_F(SyntheticFaces, CalibrationOffsetsMoveThePredictions) {
+  const Scheme s68 = find_scheme("300w68");
+  const FaceDataset data(dir_, dir_ / "list.txt", s68, s68, 200);
+  AlignerConfig c = testing::tiny_config(Head::Coordinates);
+  c.calibration.direct = {0.5, -0.25};
+  Aligner model(c, s68);
+  const EvalResult r = evaluate(model, data, nullptr, 32, false, 0);
+  for (size_t i = 0; i < data.size(); ++i) {
+    const Points truth = data.target_points(i);
+    const Box b = landmark_box(truth);
+    const double to_record = 1.25 * std::max(b.w, b.h) / c.input_size;
+    const Eigen::RowVector2d mean_error = (r.predicted[i] - truth).colwise().mean();
+    EXPECT_NEAR(mean_error.x(), -0.5 * to_record, 1e-3) << i;
+    EXPECT_NEAR(mean_error.y(), 0.25 * to_record, 1e-3) << i;
+  }
+}
+
 // Sparse to dense (issue 3): a 300W-50 model evaluated on 300W-68 faces. A fresh model has zero momenta
 // (zero offsets for the coordinate head), so it predicts the mean face; the synthetic faces are the mean
 // face moved and scaled and the crops come from their landmark box, so the prediction is exact. The LDDMM
@@ -181,6 +201,10 @@ TEST_F(SyntheticFaces, SparseToDenseEvaluationFlowsTheMissingPoints) {
   const Scheme s50 = find_scheme("300w50");
   const FaceDataset data(dir_, dir_ / "list.txt", s68, s50, 200);
   AlignerConfig c = testing::tiny_config(Head::Lddmm);
+  // A fresh model does not look at the image: on the mirrored crop (the tensor flipped, pixel column i
+  // showing column S − 1 − i) it still predicts the mean face, which mirror_back puts 1 px left of the
+  // face. The calibration of mirrored predictions corrects exactly that.
+  c.calibration.mirrored = {-1, 0};
   Aligner lddmm(c, s50);
   c.head = Head::Coordinates;
   Aligner coords(c, s50);
@@ -189,8 +213,19 @@ TEST_F(SyntheticFaces, SparseToDenseEvaluationFlowsTheMissingPoints) {
   EXPECT_LT(rl.summary.mean, 1e-4);
   EXPECT_LT(rc.summary.mean, 1e-4);
   EXPECT_LT(evaluate(coords, data, nullptr, 32, true, 0).summary.mean, 1e-4) << "flip";
-  EXPECT_LT(evaluate(coords, data, nullptr, 32, false, 1).summary.mean, 1e-4) << "refine";
+  EXPECT_LT(evaluate(coords, data, nullptr, 32, false, 1).summary.mean, 1e-4) << "refine, mirrored 2nd pass";
   EXPECT_LT(evaluate(lddmm, data, nullptr, 32, true, 0).summary.mean, 1e-4) << "flip lddmm";
+  {
+    // Without the calibration the mirrored view is 1 px off: mirroring halves that, the alternating
+    // refinement (second pass mirrored, the two averaged) too; the crop-only refinement is exact.
+    AlignerConfig u = testing::tiny_config(Head::Coordinates);
+    Aligner plain(u, s50);
+    const double flip = evaluate(plain, data, nullptr, 32, true, 0).summary.mean;
+    EXPECT_GT(flip, 1e-3);
+    EXPECT_NEAR(evaluate(plain, data, nullptr, 32, false, 1).summary.mean, flip, 1e-6);
+    EXPECT_LT(evaluate(plain, data, nullptr, 32, false, 1, false).summary.mean, 1e-4);
+    EXPECT_LT(evaluate(plain, data, nullptr, 32, false, 0).summary.mean, 1e-4);
+  }
   ASSERT_TRUE(rl.dense.has_value());
   ASSERT_TRUE(rc.dense.has_value());
   EXPECT_EQ(rl.dense->scheme, "300w68");
@@ -368,11 +403,15 @@ TEST(Distillation, ResizedCropsKeepALinearRamp) {
 }
 
 // The targets against a by-hand double computation: the teacher's points on the crops and on their
-// mirror images (point i taken from its mirror partner, x → T - x), averaged, scaled from the teacher's
-// frame to the crops' and blended with the annotation.
+// mirror images (point i taken from its mirror partner, x → T − 1 − x), each less the teacher's
+// calibration, averaged, scaled from the teacher's frame to the crops' (pixel centres: x_L + ½ =
+// (x_T + ½)·L/T) and blended with the annotation.
 TEST(Distillation, TargetsBlendTheAnnotationWithTheTeachersMirroredLandmarks) {
   const Scheme s = find_scheme("300w68");
-  Aligner teacher(testing::tiny_config(Head::Lddmm), s);  // 64 px
+  AlignerConfig tc = testing::tiny_config(Head::Lddmm);  // 64 px
+  tc.calibration.direct = {0.3, -0.2};
+  tc.calibration.mirrored = {-0.9, 0.1};
+  Aligner teacher(tc, s);
   torch::manual_seed(5);
   {
     torch::NoGradGuard no_grad;
@@ -398,10 +437,12 @@ TEST(Distillation, TargetsBlendTheAnnotationWithTheTeachersMirroredLandmarks) {
       for (int i = 0; i < s.num_points; ++i) {
         const int k = partners[i];
         ASSERT_GE(k, 0);
-        const double tx = 0.5 * (P[b][i][0] + (64 - M[b][k][0])), ty = 0.5 * (P[b][i][1] + M[b][k][1]);
-        const double ex = (1 - w) * A[b][i][0] + w * tx * L / 64, ey = (1 - w) * A[b][i][1] + w * ty * L / 64;
+        const double tx = 0.5 * (P[b][i][0] - 0.3 + (63 - M[b][k][0]) + 0.9),
+                     ty = 0.5 * (P[b][i][1] + 0.2 + M[b][k][1] - 0.1);
+        const double ex = (1 - w) * A[b][i][0] + w * ((tx + 0.5) * L / 64 - 0.5),
+                     ey = (1 - w) * A[b][i][1] + w * ((ty + 0.5) * L / 64 - 0.5);
         worst = std::max({worst, std::abs(G[b][i][0] - ex), std::abs(G[b][i][1] - ey)});
-        moved = std::max(moved, std::abs(P[b][i][0] - (64 - M[b][k][0])));  // the mirror pass matters
+        moved = std::max(moved, std::abs(P[b][i][0] - (63 - M[b][k][0])));  // the mirror pass matters
       }
     }
     EXPECT_LT(worst, 1e-3) << L;

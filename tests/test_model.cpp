@@ -328,6 +328,46 @@ TEST(Mirroring, SubsetPartnersFollowTheMeanFaceGeometry) {
   EXPECT_EQ(without, 6);
 }
 
+// The crop tensor is mirrored with flip({3}): a pixel at column c moves to column side − 1 − c, so a
+// point found there must come back to c (pixel centres at integer coordinates). The mapping
+// x → side − x, used until the fifteenth session, put every mirrored prediction one pixel right.
+TEST(Mirroring, MirrorBackUndoesTheTensorFlip) {
+  const Scheme s = find_scheme("300w68");
+  const auto partners = mirror_partners(s);
+  const int side = 32;
+  for (const int c : {0, 5, 17, 31}) {
+    torch::Tensor image = torch::zeros({1, 1, side, side});
+    image[0][0][9][c] = 1;
+    const torch::Tensor flipped = image.flip({3});
+    const int64_t column = flipped[0][0][9].argmax().item<int64_t>();
+    // Point 30 (nose tip) is its own partner; put it where the hot pixel is in the mirrored crop.
+    torch::Tensor pts = torch::zeros({1, 68, 2}, torch::kFloat64);
+    pts[0][30][0] = static_cast<double>(column);
+    pts[0][30][1] = 9.0;
+    const torch::Tensor back = mirror_back(pts, partners, side);
+    EXPECT_DOUBLE_EQ(back[0][30][0].item<double>(), c);
+    EXPECT_DOUBLE_EQ(back[0][30][1].item<double>(), 9.0);
+  }
+}
+
+TEST(Calibration, OffsetsAreSubtractedAndTravelWithTheModelFile) {
+  const torch::Tensor pts = torch::ones({2, 3, 2}, torch::kFloat64);
+  const torch::Tensor c = calibrate_points(pts, {0.25, -0.5});
+  EXPECT_DOUBLE_EQ(c[1][2][0].item<double>(), 0.75);
+  EXPECT_DOUBLE_EQ(c[1][2][1].item<double>(), 1.5);
+  AlignerConfig cfg;
+  cfg.calibration.direct = {-0.45, 0.03};
+  cfg.calibration.mirrored = {-0.2, 0.01};
+  const AlignerConfig back = aligner_config_from_json(to_json(cfg), "test");
+  EXPECT_EQ(back.calibration.direct, cfg.calibration.direct);
+  EXPECT_EQ(back.calibration.mirrored, cfg.calibration.mirrored);
+  // Without a calibration the configuration text is what older files hold.
+  EXPECT_EQ(to_json(AlignerConfig{}).find("calibration"), std::string::npos);
+  std::string bad = to_json(cfg);
+  bad.replace(bad.find("-0.45"), 5, "99.00");
+  EXPECT_THROW(aligner_config_from_json(bad, "test"), ModelError);
+}
+
 TEST(Mirroring, MergeAveragesPartneredPointsAndKeepsTheOthers) {
   const Scheme s = find_scheme("300w50");
   const auto partners = mirror_partners(s);
@@ -338,13 +378,14 @@ TEST(Mirroring, MergeAveragesPartneredPointsAndKeepsTheOthers) {
   torch::Tensor seen = torch::empty_like(pred);
   for (int j = 0; j < 50; ++j) {
     const int src = partners[static_cast<size_t>(j)] >= 0 ? partners[static_cast<size_t>(j)] : j;
-    seen.select(1, j).select(1, 0).copy_(side - pred.select(1, src).select(1, 0));
+    seen.select(1, j).select(1, 0).copy_(side - 1 - pred.select(1, src).select(1, 0));
     seen.select(1, j).select(1, 1).copy_(pred.select(1, src).select(1, 1));
   }
-  EXPECT_TRUE(torch::allclose(merge_mirrored(pred, seen, partners, side), pred, 0, 1e-12));
+  EXPECT_TRUE(
+      torch::allclose(merge_mirrored(pred, mirror_back(seen, partners, side), partners), pred, 0, 1e-12));
   // A shifted mirrored prediction moves partnered points by half the shift, the others not at all.
   const torch::Tensor shifted = seen + 2.0;
-  const torch::Tensor merged = merge_mirrored(pred, shifted, partners, side);
+  const torch::Tensor merged = merge_mirrored(pred, mirror_back(shifted, partners, side), partners);
   for (int k = 0; k < 50; ++k) {
     const bool has = partners[static_cast<size_t>(k)] >= 0;
     EXPECT_NEAR(merged[0][k][0].item<double>() - pred[0][k][0].item<double>(), has ? -1.0 : 0.0, 1e-9);

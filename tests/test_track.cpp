@@ -232,8 +232,9 @@ TEST(Crop, FromPointsUndoesTheFaceRotation) {
 }
 
 // The LDDMM backend (batch norms folded, channels-last, the crops and their mirror images in one batch)
-// against the plain network run on each crop by hand: the crop, its mirror image (x → S − x and the
-// scheme's left/right partners), averaged and mapped back to the image.
+// against the plain network run on each crop by hand: the crop, its mirror image (x → S − 1 − x and the
+// scheme's left/right partners), each less its calibration offset (which travels in the model file),
+// averaged and mapped back to the image; and the mirror image alone (align_mirrored).
 TEST(Backend, FoldedChannelsLastAndBatchedMirroringMatchThePlainNetwork) {
   torch::manual_seed(3);
   const Scheme& scheme = find_scheme("300w68");
@@ -242,6 +243,10 @@ TEST(Backend, FoldedChannelsLastAndBatchedMirroringMatchThePlainNetwork) {
     torch::NoGradGuard no_grad;
     for (auto& p : model->parameters()) p.add_(0.05 * torch::randn_like(p));
   }
+  Calibration cal;
+  cal.direct = {0.4, -0.3};
+  cal.mirrored = {-1.1, 0.2};
+  model->set_calibration(cal);
   const testing::ScratchDir scratch;
   save_model(model, scratch.path() / "tiny.pt", false);
   model->eval();
@@ -255,12 +260,15 @@ TEST(Backend, FoldedChannelsLastAndBatchedMirroringMatchThePlainNetwork) {
   crops[1].side = 120;
   crops[1].angle = 0.3;
   const int S = model->config().input_size;
-  for (bool flip : {false, true}) {
+  for (const int mode : {0, 1, 2}) {  // the crop, the crop and its mirror image, the mirror image alone
+    const bool flip = mode == 1;
     LddmmBackendOptions bo;
     bo.cuda = false;
     bo.flip = flip;
     const auto backend = make_lddmm_backend(load_model(scratch.path() / "tiny.pt"), bo);
-    const std::vector<AlignedFace> got = backend->align(image, crops, false);
+    EXPECT_EQ(backend->mirrors(), flip);
+    const std::vector<AlignedFace> got =
+        mode == 2 ? backend->align_mirrored(image, crops) : backend->align(image, crops, false);
     ASSERT_EQ(got.size(), crops.size());
     for (size_t i = 0; i < crops.size(); ++i) {
       torch::Tensor x = torch::empty({1, 3, S, S});
@@ -268,17 +276,19 @@ TEST(Backend, FoldedChannelsLastAndBatchedMirroringMatchThePlainNetwork) {
       const Affine2 m = crop_face(image, c.centre, 1.25 * c.side, c.angle, S, model->config().mean,
                                   model->config().std, x.data_ptr<float>());
       torch::NoGradGuard no_grad;
-      Points want = tensor_to_points(model->forward(x)[0]);
-      if (flip) {
-        const Points mirrored = tensor_to_points(model->forward(x.flip({3}))[0]);
-        for (int k = 0; k < want.rows(); ++k) {
-          const auto partner = static_cast<Eigen::Index>(scheme.mirror[static_cast<size_t>(k)]);
-          want(k, 0) = (want(k, 0) + S - mirrored(partner, 0)) / 2;
-          want(k, 1) = (want(k, 1) + mirrored(partner, 1)) / 2;
-        }
+      const Points direct = tensor_to_points(model->forward(x)[0]);
+      const Points mirrored = tensor_to_points(model->forward(x.flip({3}))[0]);
+      Points want = direct;
+      for (int k = 0; k < want.rows(); ++k) {
+        const auto partner = static_cast<Eigen::Index>(scheme.mirror[static_cast<size_t>(k)]);
+        const double dx = direct(k, 0) - cal.direct[0], dy = direct(k, 1) - cal.direct[1];
+        const double mx = S - 1 - mirrored(partner, 0) - cal.mirrored[0],
+                     my = mirrored(partner, 1) - cal.mirrored[1];
+        want(k, 0) = mode == 0 ? dx : mode == 1 ? (dx + mx) / 2 : mx;
+        want(k, 1) = mode == 0 ? dy : mode == 1 ? (dy + my) / 2 : my;
       }
       want = apply_affine(invert_affine(m), want);
-      EXPECT_LT((got[i].points - want).cwiseAbs().maxCoeff(), 1e-3) << "crop " << i << " flip " << flip;
+      EXPECT_LT((got[i].points - want).cwiseAbs().maxCoeff(), 1e-3) << "crop " << i << " mode " << mode;
     }
   }
 }

@@ -120,57 +120,44 @@ torch::Tensor teacher_targets(Aligner& teacher, const torch::Tensor& images, con
   torch::NoGradGuard no_grad;
   const int T = teacher->config().input_size;
   const double L = static_cast<double>(images.size(3));
+  const Calibration& cal = teacher->config().calibration;
   const torch::Tensor in = resize_crops(images, T);
-  torch::Tensor pred = teacher->forward(in);
+  torch::Tensor pred = calibrate_points(teacher->forward(in), cal.direct);
   if (mirror) {
-    pred = merge_mirrored(pred, teacher->forward(in.flip({3})), mirror_partners(teacher->scheme()), T);
+    const auto partners = mirror_partners(teacher->scheme());
+    pred = merge_mirrored(
+        pred, calibrate_points(mirror_back(teacher->forward(in.flip({3})), partners, T), cal.mirrored),
+        partners);
   }
-  return (1 - weight) * points + weight * pred.to(points.scalar_type()) * (L / T);
+  // resize_crops samples at pixel centres (align_corners false): x_L + ½ = (x_T + ½)·L/T.
+  const torch::Tensor back = (pred.to(points.scalar_type()) + 0.5) * (L / T) - 0.5;
+  return (1 - weight) * points + weight * back;
 }
 
-EvalResult evaluate(Aligner& model, const FaceDataset& data, const std::vector<Box>* boxes, int batch_size,
-                    bool flip, int refine) {
-  if (boxes != nullptr && boxes->size() != data.size())
-    throw std::invalid_argument("evaluate: one box per face is needed");
-  if (refine > 0) {
-    // Crop again around the landmark box of the previous pass's prediction: the crop the network was
-    // trained on, instead of one mapped from a detector box.
-    const EvalResult first = evaluate(model, data, boxes, batch_size, flip, refine - 1);
-    std::vector<Box> again;
-    again.reserve(first.predicted.size());
-    for (const Points& p : first.predicted) again.push_back(landmark_box(p));
-    EvalResult r = evaluate(model, data, &again, batch_size, flip, 0);
-    r.seconds += first.seconds;
-    return r;
-  }
+namespace {
+
+enum class View { Direct, Mirrored, Both };
+
+// One pass over the faces: landmarks (and the annotation's points a sparse model carries with its flow)
+// in the records' pixels, calibrated; the flow's Jacobians at the landmarks when the crop itself is seen.
+struct Pass {
+  std::vector<Points> points, dense;
+  std::vector<Eigen::Matrix2d> jacobians;
+};
+
+Pass run_pass(Aligner& model, const FaceDataset& data, const std::vector<Box>* boxes, int batch_size,
+              View view, const std::optional<Correspondence>& corr) {
   torch::NoGradGuard no_grad;
   model->eval();
-  const auto t0 = Clock::now();
   const AlignerConfig& cfg = model->config();
   const torch::Device device = model->parameters().front().device();  // crops go there, results come back
-  const Scheme& scheme = data.target();
-  const auto parts = scheme.point_parts();
-  EvalResult r;
-  std::vector<Eigen::Matrix2d> jacobians;
   const int S = cfg.input_size;
-  const int n = scheme.num_points;
-  // Sparse to dense: the annotation has points the model does not predict.
-  const Scheme& annotation = data.annotation();
-  std::optional<Correspondence> corr;
-  std::vector<Part> dense_parts;
-  std::vector<int> dense_partners;
-  const std::vector<int> partners = mirror_partners(scheme);
-  if (annotation.id != scheme.id) {
-    r.dense.emplace();
-    r.dense->scheme = annotation.id;
-    dense_parts = annotation.point_parts();
-    if (cfg.head == Head::Lddmm) {
-      // Both mean faces in the network's input frame (the model's template is there).
-      corr = rescale(correspond(model->scheme(), annotation), S / model->scheme().mean_face.frame,
-                     S / annotation.mean_face.frame);
-      dense_partners = mirror_partners(annotation);
-    }
-  }
+  const int n = model->scheme().num_points;
+  const std::vector<int> partners = mirror_partners(model->scheme());
+  const std::vector<int> dense_partners = corr ? mirror_partners(data.annotation()) : std::vector<int>{};
+  const bool lddmm = cfg.head == Head::Lddmm;
+  const torch::Tensor tmpl = model->template_points();
+  Pass r;
   for (size_t start = 0; start < data.size(); start += static_cast<size_t>(batch_size)) {
     const size_t count = std::min(data.size() - start, static_cast<size_t>(batch_size));
     torch::Tensor images = torch::empty({static_cast<int64_t>(count), 3, S, S});
@@ -183,66 +170,130 @@ EvalResult evaluate(Aligner& model, const FaceDataset& data, const std::vector<B
                   boxes != nullptr ? &(*boxes)[start + k] : nullptr);
     }
     images = images.to(device);
-    const torch::Tensor head = model->head_output(images);
-    torch::Tensor pred;
-    if (cfg.head == Head::Lddmm) {
-      const FlowTrace tr = model->layer().trace(model->template_points(), head);
-      pred = tr.points;
-      const torch::Tensor jac = tr.point_jacobian.to(torch::kCPU, torch::kFloat64).contiguous();
-      for (int64_t k = 0; k < jac.size(0) * jac.size(1); ++k) {
-        const double* j = jac.data_ptr<double>() + 4 * k;
-        Eigen::Matrix2d m;
-        m << j[0], j[1], j[2], j[3];
-        jacobians.push_back(m);
+    torch::Tensor pred, carried;
+    if (view != View::Mirrored) {
+      const torch::Tensor head = model->head_output(images);
+      if (lddmm) {
+        const FlowTrace tr = model->layer().trace(tmpl, head);
+        pred = tr.points;
+        const torch::Tensor jac = tr.point_jacobian.to(torch::kCPU, torch::kFloat64).contiguous();
+        for (int64_t k = 0; k < jac.size(0) * jac.size(1); ++k) {
+          const double* j = jac.data_ptr<double>() + 4 * k;
+          Eigen::Matrix2d m;
+          m << j[0], j[1], j[2], j[3];
+          r.jacobians.push_back(m);
+        }
+      } else {
+        pred = tmpl.unsqueeze(0) + head;
       }
-    } else {
-      pred = model->template_points().unsqueeze(0) + head;
+      pred = calibrate_points(pred, cfg.calibration.direct);
+      if (corr)
+        carried = calibrate_points(carry_points(model->layer(), *corr, tmpl, head), cfg.calibration.direct);
     }
-    torch::Tensor head_f;
-    if (flip) {
-      // The mirrored crop's prediction, mirrored back: x → S − x as in the training flips, point i ↔
-      // mirror[i].
-      head_f = model->head_output(images.flip({3}));
-      const torch::Tensor pf = cfg.head == Head::Lddmm
-                                   ? model->layer().forward(model->template_points(), head_f)
-                                   : model->template_points().unsqueeze(0) + head_f;
-      pred = merge_mirrored(pred, pf, partners, S);
+    if (view != View::Direct) {
+      const torch::Tensor head_f = model->head_output(images.flip({3}));
+      const torch::Tensor pf = lddmm ? model->layer().forward(tmpl, head_f) : tmpl.unsqueeze(0) + head_f;
+      const torch::Tensor back = calibrate_points(mirror_back(pf, partners, S), cfg.calibration.mirrored);
+      pred = pred.defined() ? merge_mirrored(pred, back, partners) : back;
+      if (corr) {
+        const torch::Tensor cb = calibrate_points(
+            mirror_back(carry_points(model->layer(), *corr, tmpl, head_f), dense_partners, S),
+            cfg.calibration.mirrored);
+        carried = carried.defined() ? merge_mirrored(carried, cb, dense_partners) : cb;
+      }
     }
     pred = pred.to(torch::kCPU, torch::kFloat64).contiguous();
-    torch::Tensor carried;
-    if (corr) {
-      carried = carry_points(model->layer(), *corr, model->template_points(), head);
-      if (flip) {
-        carried =
-            merge_mirrored(carried, carry_points(model->layer(), *corr, model->template_points(), head_f),
-                           dense_partners, S);
-      }
-      carried = carried.to(torch::kCPU, torch::kFloat64).contiguous();
-    }
+    if (carried.defined()) carried = carried.to(torch::kCPU, torch::kFloat64).contiguous();
     for (size_t k = 0; k < count; ++k) {
-      Points p(n, 2);
-      std::copy(pred[static_cast<int64_t>(k)].data_ptr<double>(),
-                pred[static_cast<int64_t>(k)].data_ptr<double>() + 2 * n, p.data());
-      p = apply_affine(invert_affine(maps[k]), p);
-      const Points truth = data.target_points(start + k);
-      const double d = normalising_distance(truth, scheme.normalisation);
-      r.names.push_back(data.record(start + k).name);
-      r.nme.push_back(nme(p, truth, d));
-      r.parts.push_back(nme_curves(p, parts, truth, parts, d));
-      if (r.dense) {
-        const Points& all = data.record(start + k).points;
-        const double da = normalising_distance(all, annotation.normalisation);
-        if (corr) {
-          const Points q =
-              apply_affine(invert_affine(maps[k]), tensor_to_points(carried[static_cast<int64_t>(k)]));
-          r.dense->nme.push_back(nme(q, all, da));
-          r.dense->parts.push_back(nme_curves(q, dense_parts, all, dense_parts, da));
-        } else {
-          r.dense->parts.push_back(nme_curves(p, parts, all, dense_parts, da));
-        }
-      }
-      r.predicted.push_back(std::move(p));
+      const Affine2 back = invert_affine(maps[k]);
+      r.points.push_back(apply_affine(back, tensor_to_points(pred[static_cast<int64_t>(k)])));
+      if (carried.defined())
+        r.dense.push_back(apply_affine(back, tensor_to_points(carried[static_cast<int64_t>(k)])));
     }
+  }
+  return r;
+}
+
+}  // namespace
+
+EvalResult evaluate(Aligner& model, const FaceDataset& data, const std::vector<Box>* boxes, int batch_size,
+                    bool flip, int refine, bool alternate) {
+  if (boxes != nullptr && boxes->size() != data.size())
+    throw std::invalid_argument("evaluate: one box per face is needed");
+  const auto t0 = Clock::now();
+  const AlignerConfig& cfg = model->config();
+  const Scheme& scheme = data.target();
+  const auto parts = scheme.point_parts();
+  const int S = cfg.input_size;
+  EvalResult r;
+  // Sparse to dense: the annotation has points the model does not predict.
+  const Scheme& annotation = data.annotation();
+  std::optional<Correspondence> corr;
+  std::vector<Part> dense_parts;
+  if (annotation.id != scheme.id) {
+    r.dense.emplace();
+    r.dense->scheme = annotation.id;
+    dense_parts = annotation.point_parts();
+    if (cfg.head == Head::Lddmm) {
+      // Both mean faces in the network's input frame (the model's template is there).
+      corr = rescale(correspond(model->scheme(), annotation), S / model->scheme().mean_face.frame,
+                     S / annotation.mean_face.frame);
+    }
+  }
+  // The passes: each crops around the landmark box of the landmarks so far (the first around `boxes`).
+  // Averaged, a point counts the passes that place it: a mirrored pass has no view of a point without a
+  // mirror partner (a sparse scheme's), which keeps the other passes' mean.
+  const bool average = alternate && !flip;
+  const std::vector<int> partners = mirror_partners(model->scheme());
+  const std::vector<int> dense_partners = corr ? mirror_partners(annotation) : std::vector<int>{};
+  std::vector<Points> points, dense;
+  std::vector<double> seen(partners.size(), 0), dense_seen(dense_partners.size(), 0);
+  std::vector<Eigen::Matrix2d> jacobians;
+  std::vector<Box> again;
+  const auto accumulate = [](std::vector<Points>& sum, const std::vector<Points>& pass,
+                             std::vector<double>& count, const std::vector<int>& partner, bool mirrored) {
+    for (size_t q = 0; q < count.size(); ++q) {
+      if (mirrored && partner[q] < 0) continue;
+      count[q] += 1;
+      const auto row = static_cast<Eigen::Index>(q);
+      for (size_t i = 0; i < sum.size(); ++i)
+        sum[i].row(row) += (pass[i].row(row) - sum[i].row(row)) / count[q];
+    }
+  };
+  for (int k = 0; k <= refine; ++k) {
+    const View view = flip ? View::Both : (alternate && k % 2 == 1 ? View::Mirrored : View::Direct);
+    Pass p = run_pass(model, data, k == 0 ? boxes : &again, batch_size, view, corr);
+    if (!p.jacobians.empty()) jacobians = std::move(p.jacobians);
+    if (k == 0 || !average) {
+      points = std::move(p.points);
+      dense = std::move(p.dense);
+      std::fill(seen.begin(), seen.end(), 1.0);
+      std::fill(dense_seen.begin(), dense_seen.end(), 1.0);
+    } else {
+      accumulate(points, p.points, seen, partners, view == View::Mirrored);
+      if (!dense.empty()) accumulate(dense, p.dense, dense_seen, dense_partners, view == View::Mirrored);
+    }
+    again.clear();
+    for (const Points& q : points) again.push_back(landmark_box(q));
+  }
+  for (size_t i = 0; i < data.size(); ++i) {
+    const Points& p = points[i];
+    const Points truth = data.target_points(i);
+    const double d = normalising_distance(truth, scheme.normalisation);
+    r.names.push_back(data.record(i).name);
+    r.nme.push_back(nme(p, truth, d));
+    r.parts.push_back(nme_curves(p, parts, truth, parts, d));
+    if (r.dense) {
+      const Points& all = data.record(i).points;
+      const double da = normalising_distance(all, annotation.normalisation);
+      if (corr) {
+        r.dense->nme.push_back(nme(dense[i], all, da));
+        r.dense->parts.push_back(nme_curves(dense[i], dense_parts, all, dense_parts, da));
+      } else {
+        r.dense->parts.push_back(nme_curves(p, parts, all, dense_parts, da));
+      }
+    }
+    r.predicted.push_back(p);
   }
   r.summary = summarize(r.nme);
   r.mean_parts = mean_part_errors(r.parts);

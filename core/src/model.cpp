@@ -1,6 +1,7 @@
 #include "lddmm/model.hpp"
 
 #include <torch/torch.h>
+#include <cmath>
 
 #include <nlohmann/json.hpp>
 
@@ -33,6 +34,8 @@ std::string to_json(const AlignerConfig& c) {
   };
   write("local", c.local);
   write("cascade", c.cascade);
+  if (!c.calibration.empty())
+    j["calibration"] = {{"direct", c.calibration.direct}, {"mirrored", c.calibration.mirrored}};
   return j.dump();
 }
 
@@ -65,6 +68,11 @@ AlignerConfig aligner_config_from_json(const std::string& text, const std::strin
     };
     read("local", c.local);
     read("cascade", c.cascade);
+    if (j.contains("calibration")) {
+      const json& k = j.at("calibration");
+      c.calibration.direct = k.at("direct").get<std::array<double, 2>>();
+      c.calibration.mirrored = k.at("mirrored").get<std::array<double, 2>>();
+    }
   } catch (const std::exception& e) {
     throw ModelError(origin + ": bad model configuration (" + e.what() + ")");
   }
@@ -73,6 +81,10 @@ AlignerConfig aligner_config_from_json(const std::string& text, const std::strin
   for (const LocalHeadConfig* l : {&c.local, &c.cascade})
     if (l->channels < 0 || l->grid < 1 || l->grid > 9 || !(l->spacing >= 0) || l->spacing > 0.5)
       throw ModelError(origin + ": local and cascade terms need channels >= 0, grid 1..9 and spacing 0..0.5");
+  for (const double v : {c.calibration.direct[0], c.calibration.direct[1], c.calibration.mirrored[0],
+                         c.calibration.mirrored[1]})
+    if (!std::isfinite(v) || std::abs(v) > 0.1 * c.input_size)
+      throw ModelError(origin + ": calibration offsets must be finite and under a tenth of the input size");
   return c;
 }
 
@@ -258,22 +270,35 @@ Aligner load_model(const std::filesystem::path& file) {
   return model;
 }
 
-torch::Tensor merge_mirrored(const torch::Tensor& pred, const torch::Tensor& pred_on_mirrored,
-                             const std::vector<int>& partners, double side) {
+torch::Tensor mirror_back(const torch::Tensor& pred_on_mirrored, const std::vector<int>& partners,
+                          double side) {
   const auto n = static_cast<int64_t>(partners.size());
-  if (pred.dim() != 3 || pred.size(1) != n || !pred.sizes().equals(pred_on_mirrored.sizes()))
-    throw std::invalid_argument("merge_mirrored: predictions of unequal shapes or a wrong partner count");
+  if (pred_on_mirrored.dim() != 3 || pred_on_mirrored.size(1) != n)
+    throw std::invalid_argument("mirror_back: points of a wrong shape or a wrong partner count");
   std::vector<int64_t> index(partners.size());
-  std::vector<double> weight(partners.size());
-  for (size_t i = 0; i < partners.size(); ++i) {
+  for (size_t i = 0; i < partners.size(); ++i)
     index[i] = partners[i] >= 0 ? partners[i] : static_cast<int64_t>(i);
-    weight[i] = partners[i] >= 0 ? 0.5 : 0.0;
-  }
-  const auto opts = torch::TensorOptions().device(pred.device());
-  torch::Tensor back = pred_on_mirrored.index_select(1, torch::tensor(index, opts.dtype(torch::kInt64)));
-  back = torch::stack({side - back.select(2, 0), back.select(2, 1)}, 2).to(pred.scalar_type());
-  const torch::Tensor w = torch::tensor(weight, opts.dtype(pred.scalar_type())).view({1, n, 1});
-  return pred + w * (back - pred);
+  const auto opts = torch::TensorOptions().device(pred_on_mirrored.device()).dtype(torch::kInt64);
+  const torch::Tensor back = pred_on_mirrored.index_select(1, torch::tensor(index, opts));
+  return torch::stack({(side - 1) - back.select(2, 0), back.select(2, 1)}, 2);
+}
+
+torch::Tensor merge_mirrored(const torch::Tensor& pred, const torch::Tensor& back,
+                             const std::vector<int>& partners) {
+  const auto n = static_cast<int64_t>(partners.size());
+  if (pred.dim() != 3 || pred.size(1) != n || !pred.sizes().equals(back.sizes()))
+    throw std::invalid_argument("merge_mirrored: predictions of unequal shapes or a wrong partner count");
+  std::vector<double> weight(partners.size());
+  for (size_t i = 0; i < partners.size(); ++i) weight[i] = partners[i] >= 0 ? 0.5 : 0.0;
+  const auto opts = torch::TensorOptions().device(pred.device()).dtype(pred.scalar_type());
+  const torch::Tensor w = torch::tensor(weight, opts).view({1, n, 1});
+  return pred + w * (back.to(pred.scalar_type()) - pred);
+}
+
+torch::Tensor calibrate_points(const torch::Tensor& pred, const std::array<double, 2>& offset) {
+  if (offset[0] == 0 && offset[1] == 0) return pred;
+  const auto opts = torch::TensorOptions().device(pred.device()).dtype(pred.scalar_type());
+  return pred - torch::tensor({offset[0], offset[1]}, opts).view({1, 1, 2});
 }
 
 }  // namespace lddmm

@@ -59,6 +59,7 @@ class LddmmBackend : public AlignBackend {
       grid_curve_ = torch::tensor(grid_.curve, torch::kInt64);
     }
     partners_ = mirror_partners(s);
+    output_partners_ = mirror_partners(output_);
     describe_ = s.id + " model (" +
                 std::string(model_->config().head == Head::Lddmm ? "LDDMM" : "coordinates") + ", " +
                 std::to_string(S) + " px) on " + (device_.is_cuda() ? "CUDA" : "CPU");
@@ -67,8 +68,20 @@ class LddmmBackend : public AlignBackend {
   const Scheme& output_scheme() const override { return output_; }
   std::string describe() const override { return describe_; }
 
+  bool mirrors() const override { return options_.flip; }
   std::vector<AlignedFace> align(const cv::Mat& bgr, const std::vector<FaceCrop>& crops,
                                  bool with_flow) override {
+    return run(bgr, crops, with_flow, options_.flip ? View::Both : View::Direct);
+  }
+  std::vector<AlignedFace> align_mirrored(const cv::Mat& bgr, const std::vector<FaceCrop>& crops) override {
+    return run(bgr, crops, false, View::Mirrored);
+  }
+
+ private:
+  enum class View { Direct, Mirrored, Both };
+
+  std::vector<AlignedFace> run(const cv::Mat& bgr, const std::vector<FaceCrop>& crops, bool with_flow,
+                               View view) {
     std::vector<AlignedFace> out(crops.size());
     if (crops.empty()) return out;
     const int S = model_->config().input_size;
@@ -84,18 +97,32 @@ class LddmmBackend : public AlignBackend {
     torch::InferenceMode guard;
     const torch::Tensor x = batch.to(device_);
     // With mirroring, the crops and their mirror images go through the network as one batch of 2B.
-    const torch::Tensor heads = model_->head_output(options_.flip ? torch::cat({x, x.flip({3})}) : x);
-    const torch::Tensor head = options_.flip ? heads.narrow(0, 0, B) : heads;
+    const bool direct = view != View::Mirrored, mirrored = view != View::Direct;
+    const torch::Tensor input = view == View::Both ? torch::cat({x, x.flip({3})})
+                                : mirrored         ? x.flip({3})
+                                                   : x;
+    const torch::Tensor heads = model_->head_output(input);
+    const torch::Tensor head = view == View::Both ? heads.narrow(0, 0, B) : heads;
     const bool lddmm = model_->config().head == Head::Lddmm;
     const torch::Tensor tmpl = model_->template_points();
-    torch::Tensor pts = lddmm ? model_->layer().forward(tmpl, heads) : tmpl.unsqueeze(0) + heads;
-    // The mirrored crops' landmarks, mirrored back (x → S − x as in training), averaged in.
-    if (options_.flip) pts = merge_mirrored(pts.narrow(0, 0, B), pts.narrow(0, B, B), partners_, S);
+    const Calibration& cal = model_->config().calibration;
+    torch::Tensor all = lddmm ? model_->layer().forward(tmpl, heads) : tmpl.unsqueeze(0) + heads;
+    torch::Tensor all_carried;
+    if (corr_) all_carried = carry_points(model_->layer(), *corr_, tmpl, heads);
+    // Each view's landmarks, calibrated; the mirrored crops' mirrored back (x → S − 1 − x, i ↔ partner).
+    const auto combine = [&](const torch::Tensor& t, const std::vector<int>& partners) {
+      const torch::Tensor d = direct ? calibrate_points(t.narrow(0, 0, B), cal.direct) : torch::Tensor();
+      if (!mirrored) return d;
+      const torch::Tensor m =
+          calibrate_points(mirror_back(t.narrow(0, direct ? B : 0, B), partners, S), cal.mirrored);
+      return direct ? merge_mirrored(d, m, partners) : m;
+    };
+    const torch::Tensor pts = combine(all, partners_);
     const torch::Tensor pts_cpu = pts.to(torch::kCPU, torch::kFloat64);
     torch::Tensor carried;
-    if (corr_) carried = carry_points(model_->layer(), *corr_, tmpl, head);
+    if (corr_) carried = combine(all_carried, output_partners_).to(torch::kCPU, torch::kFloat64);
     std::optional<FlowTrace> trace;
-    if (with_flow && lddmm)
+    if (with_flow && lddmm && direct)
       trace = model_->layer().trace(
           tmpl, head, grid_nodes_.defined() ? grid_nodes_.to(tmpl.device()) : grid_nodes_, grid_curve_);
     const Points tmpl_pts = trace ? tensor_to_points(tmpl) : Points();
@@ -123,7 +150,6 @@ class LddmmBackend : public AlignBackend {
     return out;
   }
 
- private:
   Aligner model_;
   LddmmBackendOptions options_;
   torch::Device device_{torch::kCPU};
@@ -132,7 +158,7 @@ class LddmmBackend : public AlignBackend {
   std::optional<Correspondence> corr_;
   Grid grid_;
   torch::Tensor grid_nodes_, grid_curve_;
-  std::vector<int> partners_;
+  std::vector<int> partners_, output_partners_;
   std::string describe_;
 };
 
@@ -375,9 +401,24 @@ std::vector<FrameResult> Tracker::process_batch(const std::vector<Frame>& frames
           again.push_back(crop_from_points(aligned[k][i].points, s.backend->scheme()));
         }
       if (!again.empty()) {
-        std::vector<AlignedFace> second = s.backend->align(frames[k].image, again, o.flow);
+        // The second pass sees the mirror image of the new crop and is averaged with the first (two views
+        // of the face, eval's default); a backend that mirrors every pass just aligns again.
+        const bool two_views = !s.backend->mirrors();
+        // A point without a mirror partner (a sparse scheme's) has no mirrored view: it keeps the first.
+        const auto average = [](Points& a, const Points& b, const std::vector<int>& partners) {
+          for (Eigen::Index r = 0; r < a.rows(); ++r)
+            if (partners[static_cast<size_t>(r)] >= 0) a.row(r) = 0.5 * (a.row(r) + b.row(r));
+        };
+        std::vector<AlignedFace> second = two_views ? s.backend->align_mirrored(frames[k].image, again)
+                                                    : s.backend->align(frames[k].image, again, o.flow);
         for (size_t j = 0; j < which.size(); ++j) {
-          aligned[k][which[j]] = std::move(second[j]);
+          AlignedFace& a = aligned[k][which[j]];
+          if (two_views) {
+            average(a.points, second[j].points, mirror_partners(s.backend->scheme()));
+            average(a.output, second[j].output, mirror_partners(s.backend->output_scheme()));
+          } else {
+            a = std::move(second[j]);
+          }
           planned[k][which[j]] = again[j];
         }
       }

@@ -114,10 +114,14 @@ struct EvalResult {
 };
 
 /// Runs the model on every face of `data`, no augmentation, cropping around `boxes` (one per face, in the
-/// records' pixels) or, when null, around each face's landmark box. `flip`: test-time mirroring — the
-/// prediction on the mirrored crop, mirrored back with the scheme's permutation, is averaged in.
-/// `refine`: that many more passes, each cropping around the landmark box of the previous prediction.
+/// records' pixels) or, when null, around each face's landmark box; predictions are corrected by the
+/// model's calibration. `refine`: that many more passes, each cropping around the landmark box of the
+/// landmarks so far. `flip`: every pass averages its crop's prediction with the mirrored crop's, mirrored
+/// back with the scheme's permutation, and the last pass gives the landmarks. Without `flip` and with
+/// `alternate`, the passes alternate between the crop and its mirror image (the second pass sees the
+/// mirrored crop) and the landmarks are the mean of all passes: two views of the face for the price of
+/// the refinement; without `alternate`, every pass sees the crop and the last one gives the landmarks.
 EvalResult evaluate(Aligner& model, const FaceDataset& data, const std::vector<Box>* boxes = nullptr,
-                    int batch_size = 32, bool flip = false, int refine = 0);
+                    int batch_size = 32, bool flip = false, int refine = 0, bool alternate = true);
 
 }  // namespace lddmm

@@ -40,6 +40,19 @@ struct LocalHeadConfig {
   double spacing = 1.0 / 16;
 };
 
+/// What the network's landmarks are off from the annotation's, on average, in input-crop pixels:
+/// subtracted from every prediction at inference. `direct` for a prediction on the crop itself,
+/// `mirrored` for one on the mirrored crop mapped back (mirror_back). The 300-W annotations sit about one
+/// source pixel right of where mirror-augmented training can place them (a flip turns a +δ offset of the
+/// labels into −δ, so the network learns 0 in x), which `lddmm-face calibrate` measures on annotated faces.
+struct Calibration {
+  std::array<double, 2> direct = {0, 0};
+  std::array<double, 2> mirrored = {0, 0};
+  bool empty() const {
+    return direct == std::array<double, 2>{0, 0} && mirrored == std::array<double, 2>{0, 0};
+  }
+};
+
 struct AlignerConfig {
   HRNetConfig backbone;
   int input_size = 128;  // square crop side, pixels
@@ -49,6 +62,7 @@ struct AlignerConfig {
   LocalHeadConfig cascade;                             // second stage at the first's points (off)
   std::array<double, 3> mean = {0.485, 0.456, 0.406};  // per-channel normalisation of RGB in [0, 1]
   std::array<double, 3> std = {0.229, 0.224, 0.225};
+  Calibration calibration;  // inference only; training ignores it
 };
 
 std::string to_json(const AlignerConfig& config);
@@ -69,6 +83,8 @@ class AlignerImpl : public torch::nn::Module {
   torch::Tensor points_from(const torch::Tensor& head) const;
 
   const AlignerConfig& config() const { return config_; }
+  /// Replaces the calibration (`lddmm-face calibrate`); the network is unchanged.
+  void set_calibration(const Calibration& c) { config_.calibration = c; }
   const Scheme& scheme() const { return scheme_; }
   const DeformationLayer& layer() const { return layer_; }
   /// The mean face in the input frame, [n, 2].
@@ -110,11 +126,20 @@ class ModelError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-/// Test-time mirroring: the average of `pred` (points on the crops, [B, n, 2], crop pixels of side
-/// `side`) and `pred_on_mirrored` (on the horizontally mirrored crops) mirrored back, x → side − x and
-/// point i ↔ partners[i] (mirror_partners). A point without a partner keeps `pred`.
-torch::Tensor merge_mirrored(const torch::Tensor& pred, const torch::Tensor& pred_on_mirrored,
-                             const std::vector<int>& partners, double side);
+/// The points predicted on horizontally mirrored crops ([B, n, 2], crop pixels of side `side`, the crop
+/// tensor flipped with flip({3}), so pixel column i shows column side − 1 − i) mapped back to the crops:
+/// x → side − 1 − x (pixel centres at integer coordinates, as cv::warpAffine and the crop maps have
+/// them) and point i ↔ partners[i] (mirror_partners; a point without a partner keeps its own index).
+torch::Tensor mirror_back(const torch::Tensor& pred_on_mirrored, const std::vector<int>& partners,
+                          double side);
+
+/// Test-time mirroring: the average of `pred` (points on the crops) and `back` (mirror_back of the
+/// points on the mirrored crops). A point without a partner keeps `pred`.
+torch::Tensor merge_mirrored(const torch::Tensor& pred, const torch::Tensor& back,
+                             const std::vector<int>& partners);
+
+/// Subtracts a calibration offset (input-crop pixels) from points [B, n, 2] on crops of the model's size.
+torch::Tensor calibrate_points(const torch::Tensor& pred, const std::array<double, 2>& offset);
 
 /// Writes the model (weights as float16 when `half`, else float32).
 void save_model(Aligner& model, const std::filesystem::path& file, bool half);

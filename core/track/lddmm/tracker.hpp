@@ -57,6 +57,13 @@ class AlignBackend {
   virtual std::string describe() const = 0;
   /// Whether a second pass in the crop its own landmarks imply helps it (TrackerOptions::refine_new).
   virtual bool refines() const { return true; }
+  /// Landmarks from the mirror images of the crops, mirrored back (no flow): the tracker's second pass on
+  /// a new face, averaged with the first, gives two views of it for the price of the refinement.
+  virtual std::vector<AlignedFace> align_mirrored(const cv::Mat& bgr, const std::vector<FaceCrop>& crops) {
+    return align(bgr, crops, false);
+  }
+  /// Whether every pass already averages in the mirrored crop (then the refinement is a plain second pass).
+  virtual bool mirrors() const { return false; }
 };
 
 struct LddmmBackendOptions {
