@@ -50,6 +50,19 @@ std::vector<std::optional<Box>> detect_faces(const FaceDataset& set, const BoxMa
   return found;
 }
 
+void use_threads(int threads) {
+  torch::set_num_threads(threads > 0 ? threads
+                                     : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+}
+
+// The faces of `list` with the model's points (taken from their annotation: the parent scheme of a subset
+// scheme), photos reduced so that a landmark box is at most `max_side` pixels.
+FaceDataset model_faces(const Aligner& model, const fs::path& data, const std::string& list, int max_side) {
+  const Scheme& scheme = model->scheme();
+  const Scheme annotation = scheme.subset_of ? find_scheme(scheme.subset_of->parent) : scheme;
+  return FaceDataset(data, in_data(data, list), annotation, scheme, max_side);
+}
+
 }  // namespace
 
 void add_train_command(CLI::App& app, Action& action) {
@@ -186,14 +199,11 @@ void add_calibrate_command(CLI::App& app, Action& action) {
   cmd->add_option("--threads", o->threads, "Threads (default: all cores)")->check(CLI::PositiveNumber);
   cmd->callback([&action, o] {
     action = [o] {
-      torch::set_num_threads(
-          o->threads > 0 ? o->threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+      use_threads(o->threads);
       Aligner model = load_model(o->model);
       const fs::path data = o->data.empty() ? default_data() : fs::path(o->data);
-      const Scheme& scheme = model->scheme();
-      const Scheme annotation = scheme.subset_of ? find_scheme(scheme.subset_of->parent) : scheme;
-      const FaceDataset set(data, in_data(data, o->list), annotation, scheme,
-                            static_cast<int>(model->config().input_size * 1.25));
+      const FaceDataset set =
+          model_faces(model, data, o->list, static_cast<int>(model->config().input_size * 1.25));
       if (set.size() == 0) throw std::runtime_error(o->list + ": no faces");
       const Calibration before = model->config().calibration;
       model->set_calibration({});
@@ -267,14 +277,12 @@ void add_eval_command(CLI::App& app, Action& action) {
   cmd->add_option("--threads", o->threads, "Threads (default: all cores)")->check(CLI::PositiveNumber);
   cmd->callback([&action, o] {
     action = [o] {
-      torch::set_num_threads(
-          o->threads > 0 ? o->threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+      use_threads(o->threads);
       Aligner model = load_model(o->model);
       const fs::path data = o->data.empty() ? default_data() : fs::path(o->data);
       const Scheme& scheme = model->scheme();
-      const Scheme annotation = scheme.subset_of ? find_scheme(scheme.subset_of->parent) : scheme;
-      const FaceDataset set(data, in_data(data, o->list), annotation, scheme,
-                            static_cast<int>(model->config().input_size * 1.25));
+      const FaceDataset set =
+          model_faces(model, data, o->list, static_cast<int>(model->config().input_size * 1.25));
       // Detector boxes: faces the detector misses keep their landmark box (and dlib gets the detector box
       // such a landmark box would come from), and are counted.
       std::vector<std::optional<Box>> detections;
@@ -286,7 +294,7 @@ void add_eval_command(CLI::App& app, Action& action) {
       // to the model's crop scale); detector boxes are scaled into the reduced images for our crops.
       std::optional<FaceDataset> original;
       if (use_dlib) {
-        original.emplace(data, in_data(data, o->list), annotation, scheme, std::numeric_limits<int>::max());
+        original.emplace(model_faces(model, data, o->list, std::numeric_limits<int>::max()));
         map = BoxMap::load(boxmap_file().string());
         detections = detect_faces(*original, map);
         for (size_t i = 0; i < set.size(); ++i) {

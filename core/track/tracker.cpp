@@ -411,11 +411,15 @@ std::vector<FrameResult> Tracker::process_batch(const std::vector<Frame>& frames
         };
         std::vector<AlignedFace> second = two_views ? s.backend->align_mirrored(frames[k].image, again)
                                                     : s.backend->align(frames[k].image, again, o.flow);
+        const std::vector<int> partners =
+                                   two_views ? mirror_partners(s.backend->scheme()) : std::vector<int>{},
+                               output_partners = two_views ? mirror_partners(s.backend->output_scheme())
+                                                           : std::vector<int>{};
         for (size_t j = 0; j < which.size(); ++j) {
           AlignedFace& a = aligned[k][which[j]];
           if (two_views) {
-            average(a.points, second[j].points, mirror_partners(s.backend->scheme()));
-            average(a.output, second[j].output, mirror_partners(s.backend->output_scheme()));
+            average(a.points, second[j].points, partners);
+            average(a.output, second[j].output, output_partners);
           } else {
             a = std::move(second[j]);
           }
