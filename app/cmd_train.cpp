@@ -69,7 +69,8 @@ void add_train_command(CLI::App& app, Action& action) {
   auto* cmd = app.add_subcommand("train", "Train an aligner from a configuration file on annotated faces");
   struct Opts {
     std::string config, data, list = "train.txt", val = "val.txt", out;
-    std::string init, teacher;
+    std::string init;
+    std::vector<std::string> teacher_files;
     bool resume = false;
     int epochs = 0, threads = 0;
     double minutes = 0;
@@ -87,9 +88,10 @@ void add_train_command(CLI::App& app, Action& action) {
          "--init", o->init,
          "Start from this model's weights (same configuration and scheme; the input size may differ)")
       ->check(CLI::ExistingFile);
-  cmd->add_option("--teacher", o->teacher,
+  cmd->add_option("--teacher", o->teacher_files,
                   "Distil from this model: its landmarks on each training crop are blended into the targets "
-                  "(train.teacher_weight, default 0.5; overrides train.teacher)")
+                  "(train.teacher_weight, default 0.5; overrides train.teacher); given more than once, from "
+                  "the ensemble, their landmarks averaged")
       ->check(CLI::ExistingFile);
   cmd->add_option("--epochs", o->epochs, "Override the configuration's epochs")->check(CLI::PositiveNumber);
   cmd->add_option("--threads", o->threads, "Override the number of threads")->check(CLI::PositiveNumber);
@@ -102,7 +104,11 @@ void add_train_command(CLI::App& app, Action& action) {
     action = [o] {
       TrainConfig cfg = load_train_config(o->config);
       if (o->minutes > 0) cfg.train.time_budget_minutes = o->minutes;
-      if (!o->teacher.empty()) cfg.train.teacher = o->teacher;
+      if (!o->teacher_files.empty()) {
+        cfg.train.teacher.clear();
+        for (const std::string& f : o->teacher_files)
+          cfg.train.teacher += (cfg.train.teacher.empty() ? "" : ",") + f;
+      }
       if (o->epochs > 0) cfg.train.epochs = o->epochs;
       if (o->threads > 0) cfg.train.threads = o->threads;
       const fs::path data = o->data.empty() ? default_data() : fs::path(o->data);

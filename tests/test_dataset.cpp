@@ -450,6 +450,58 @@ TEST(Distillation, TargetsBlendTheAnnotationWithTheTeachersMirroredLandmarks) {
   }
 }
 
+// An ensemble of two teachers of different input sizes (64 and 96 px) on 96-px crops, without mirroring:
+// each one's landmarks (less its calibration) scaled from its frame to the crops', averaged, blended
+// with the annotation, by hand in double. And the list of a `teacher` setting.
+TEST(Distillation, AnEnsembleAveragesItsTeachersLandmarks) {
+  const Scheme s = find_scheme("300w68");
+  std::vector<Aligner> teachers;
+  torch::manual_seed(6);
+  for (const int T : {64, 96}) {
+    AlignerConfig tc = testing::tiny_config(Head::Lddmm);
+    tc.input_size = T;
+    tc.calibration.direct = {T == 64 ? 0.4 : -0.7, 0.2};
+    Aligner t(tc, s);
+    {
+      torch::NoGradGuard no_grad;
+      for (auto& p : t->parameters()) p.add_(0.05 * torch::randn_like(p));
+    }
+    t->eval();
+    teachers.push_back(t);
+  }
+  const int L = 96;
+  const torch::Tensor images = torch::randn({2, 3, L, L});
+  const torch::Tensor points = torch::rand({2, s.num_points, 2}) * L;
+  const double w = 0.6;
+  const torch::Tensor got = teacher_targets(teachers, images, points, w, false).to(torch::kFloat64);
+  torch::NoGradGuard no_grad;
+  const torch::Tensor p64 = teachers[0]->forward(resize_crops(images, 64)).to(torch::kFloat64);
+  const torch::Tensor p96 = teachers[1]->forward(images).to(torch::kFloat64);
+  const auto P = p64.accessor<double, 3>(), Q = p96.accessor<double, 3>();
+  const torch::Tensor a = points.to(torch::kFloat64);
+  const auto A = a.accessor<double, 3>();
+  const auto G = got.accessor<double, 3>();
+  double worst = 0, apart = 0;
+  for (int b = 0; b < 2; ++b) {
+    for (int i = 0; i < s.num_points; ++i) {
+      const double cx[2] = {0.4, -0.7}, cy = 0.2;
+      const double x64 = (P[b][i][0] - cx[0] + 0.5) * L / 64 - 0.5,
+                   y64 = (P[b][i][1] - cy + 0.5) * L / 64 - 0.5;
+      const double x96 = Q[b][i][0] - cx[1], y96 = Q[b][i][1] - cy;
+      const double ex = (1 - w) * A[b][i][0] + w * 0.5 * (x64 + x96),
+                   ey = (1 - w) * A[b][i][1] + w * 0.5 * (y64 + y96);
+      worst = std::max({worst, std::abs(G[b][i][0] - ex), std::abs(G[b][i][1] - ey)});
+      apart = std::max(apart, std::abs(x64 - x96));  // the two teachers disagree: the mean matters
+    }
+  }
+  EXPECT_LT(worst, 1e-3);
+  EXPECT_GT(apart, 1e-2);
+  EXPECT_EQ(split_teachers("a.pt,,b.pt"), (std::vector<std::string>{"a.pt", "b.pt"}));
+  EXPECT_TRUE(split_teachers("").empty());
+  std::vector<Aligner> none;
+  EXPECT_THROW(teacher_targets(none, images, points, w, false), std::invalid_argument);
+}
+
 // A run with a teacher of another input size: crops are made at the larger size (96), the student gets
 // them reduced to its 64 px; the run completes and validates as usual.
 TEST_F(SyntheticFaces, TrainingWithALargerTeacherRuns) {

@@ -134,6 +134,27 @@ torch::Tensor teacher_targets(Aligner& teacher, const torch::Tensor& images, con
   return (1 - weight) * points + weight * back;
 }
 
+torch::Tensor teacher_targets(std::vector<Aligner>& teachers, const torch::Tensor& images,
+                              const torch::Tensor& points, double weight, bool mirror) {
+  if (teachers.empty()) throw std::invalid_argument("teacher_targets: no teacher");
+  // The blend is linear in the teacher's landmarks: the ensemble's targets are the mean of each one's.
+  torch::Tensor sum;
+  for (Aligner& t : teachers) {
+    const torch::Tensor one = teacher_targets(t, images, points, weight, mirror);
+    sum = sum.defined() ? sum + one : one;
+  }
+  return sum / static_cast<double>(teachers.size());
+}
+
+std::vector<std::string> split_teachers(const std::string& list) {
+  std::vector<std::string> files;
+  std::stringstream in(list);
+  std::string file;
+  while (std::getline(in, file, ','))
+    if (!file.empty()) files.push_back(file);
+  return files;
+}
+
 namespace {
 
 enum class View { Direct, Mirrored, Both };
@@ -324,24 +345,26 @@ void train(const TrainConfig& cfg, const std::filesystem::path& data_root,
       torch::cuda::is_available() ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
   // The crops keep one size: let cuDNN time its kernels once and keep the fastest.
   if (device.is_cuda()) at::globalContext().setBenchmarkCuDNN(true);
-  std::optional<Aligner> teacher;
-  if (!o.teacher.empty()) {
-    teacher = load_model(o.teacher);
-    const AlignerConfig& tc = (*teacher)->config();
-    if ((*teacher)->scheme().id != scheme.id || tc.mean != cfg.model.mean || tc.std != cfg.model.std)
-      throw std::runtime_error(o.teacher +
-                               ": the teacher's scheme or normalisation differs from the model's");
-    if (!(o.teacher_weight >= 0 && o.teacher_weight <= 1))
-      throw std::runtime_error("teacher_weight must be in [0, 1]");
-    (*teacher)->to(device);
-    (*teacher)->eval();
-    (*teacher)->fold_batch_norms();
-    if (device.is_cpu()) (*teacher)->use_channels_last();
-    log("distilling from " + o.teacher + " (" + std::to_string(tc.input_size) + " px, weight " +
+  // Distillation teachers: one file, or several separated by commas (an ensemble, their landmarks averaged).
+  std::vector<Aligner> teachers;
+  if (!(o.teacher_weight >= 0 && o.teacher_weight <= 1))
+    throw std::runtime_error("teacher_weight must be in [0, 1]");
+  for (const std::string& file : split_teachers(o.teacher)) {
+    Aligner teacher = load_model(file);
+    const AlignerConfig& tc = teacher->config();
+    if (teacher->scheme().id != scheme.id || tc.mean != cfg.model.mean || tc.std != cfg.model.std)
+      throw std::runtime_error(file + ": the teacher's scheme or normalisation differs from the model's");
+    teacher->to(device);
+    teacher->eval();
+    teacher->fold_batch_norms();
+    if (device.is_cpu()) teacher->use_channels_last();
+    log("distilling from " + file + " (" + std::to_string(tc.input_size) + " px, weight " +
         std::to_string(o.teacher_weight) + (o.teacher_mirror ? ", mirrored" : "") + ")");
+    teachers.push_back(teacher);
   }
   // Training crops at the larger of the two networks' sizes (each network gets them resized to its own).
-  const int L = teacher ? std::max(S, (*teacher)->config().input_size) : S;
+  int L = S;
+  for (const Aligner& t : teachers) L = std::max(L, t->config().input_size);
   // Cache images with the landmark box at about the crop size the augmentation can ask for.
   const auto cache = [&](int side) { return static_cast<int>(side * (1 + o.augment.scale)); };
   log("loading " + train_list.string() + " and " + val_list.string());
@@ -445,7 +468,8 @@ void train(const TrainConfig& cfg, const std::filesystem::path& data_root,
       optimizer.zero_grad();
       const torch::Tensor images = batch.images.to(device);
       torch::Tensor targets = batch.points.to(device);
-      if (teacher) targets = teacher_targets(*teacher, images, targets, o.teacher_weight, o.teacher_mirror);
+      if (!teachers.empty())
+        targets = teacher_targets(teachers, images, targets, o.teacher_weight, o.teacher_mirror);
       const torch::Tensor value =
           loss(model->forward(resize_crops(images, S)) * to_loss_frame, targets * to_loss);
       value.backward();

@@ -4,7 +4,8 @@
 #   .cuda-deps.tar.xz   the static OpenCV and the headers
 #   .cuda-data/         the 300-W folder (reduced copy)
 # It builds lddmm-cuda, checks CUDA against a CPU float64 reference, times the forward pass, trains the
-# configurations named in CONFIGS side by side for MINUTES each (from INIT, unless it is "none"; a config whose name holds
+# configurations named in CONFIGS side by side for MINUTES each (from INIT, unless it is "none", or the start INITS names
+# for that config; a config whose name holds
 # "distill" also gets TEACHER), and evaluates each run's averaged weights, one pass and mirrored.
 # Results go to RESULTS (default $OUT, else results-cuda/): ema-NAME.pt, logs.tar.gz.
 set -uo pipefail
@@ -13,6 +14,7 @@ MINUTES=${MINUTES:-5}
 DEADLINE=${DEADLINE:-0}  # seconds for the whole script: when set, the training gets what the build leaves
 INIT=${INIT:-models/lddmm-300w68-w18l-128.pt}
 TEACHER=${TEACHER:-models/lddmm-300w68-w18l-128.pt}
+INITS=${INITS:-}  # per-config starts overriding INIT: "CONFIG=FILE CONFIG=FILE"
 CONFIGS=${CONFIGS:-"gpu-w18l-192 gpu-w18l-192-distill gpu-w18l-192-lr1e3"}  # SKIP_CHECKS=1: no check, bench
 BENCH=${BENCH:-"models/lddmm-300w68-w18l-128.pt configs/gpu-w18l-192.json configs/gpu-w18-256.json"}
 work=/tmp/lddmm-cuda
@@ -55,7 +57,9 @@ stamp "train: $CONFIGS, $MINUTES min each"
 pids=()
 for c in $CONFIGS; do
   extra=()
-  [ "$INIT" != none ] && extra+=(--init "$INIT")
+  start=$INIT
+  for pair in $INITS; do [ "${pair%%=*}" = "$c" ] && start=${pair#*=}; done
+  [ "$start" != none ] && extra+=(--init "$start")
   case $c in *distill*) extra+=(--teacher "$TEACHER") ;; esac
   timeout "$tlimit" "$bin" train "configs/$c.json" .cuda-data "$work/runs/$c" \
     --minutes "$MINUTES" "${extra[@]}" > "$work/logs/train-$c.log" 2> >(tr '\r' '\n' | tail -n 20 > "$work/logs/train-$c.err") &

@@ -32,8 +32,9 @@ struct TrainOptions {
   int loader_threads = 1;  // threads making the training crops (BatchLoader workers); more feed a GPU
   AugmentOptions augment{true};
   /// Distillation: a model file whose landmarks on each augmented training crop are blended into the
-  /// targets, (1 - teacher_weight)·annotation + teacher_weight·teacher (empty: none). Its input size may
-  /// differ: the crops are then made at the larger of the two sizes and resized for the other network.
+  /// targets, (1 - teacher_weight)·annotation + teacher_weight·teacher (empty: none), or several files
+  /// separated by commas, an ensemble whose landmarks are averaged. A teacher's input size may differ: the
+  /// crops are then made at the largest of the sizes and resized for each network.
   std::string teacher;
   double teacher_weight = 0.5;
   bool teacher_mirror = true;  // the teacher averages in its prediction on the mirrored crop
@@ -89,6 +90,11 @@ torch::Tensor resize_crops(const torch::Tensor& images, int size);
 /// crops, mirrored back), in crop pixels of side L. The teacher must be in eval mode.
 torch::Tensor teacher_targets(Aligner& teacher, const torch::Tensor& images, const torch::Tensor& points,
                               double weight, bool mirror);
+/// The same for an ensemble: the teachers' landmarks averaged (the mean of each one's targets).
+torch::Tensor teacher_targets(std::vector<Aligner>& teachers, const torch::Tensor& images,
+                              const torch::Tensor& points, double weight, bool mirror);
+/// The files of a `teacher` setting: comma-separated, empty entries skipped.
+std::vector<std::string> split_teachers(const std::string& list);
 
 struct EvalResult {
   std::vector<std::string> names;
