@@ -324,12 +324,16 @@ TEST_F(SyntheticFaces, TrainingWithWeightAveragingResumes) {
 // a model of another width is refused.
 TEST_F(SyntheticFaces, InitialisationAcceptsAnotherInputSizeOnly) {
   const Scheme s = find_scheme("300w68");
-  Aligner start = save_random_start(testing::tiny_config(Head::Lddmm));
+  // A calibrated start (a shipped model) is a valid start too; its offsets stay with it.
+  AlignerConfig calibrated = testing::tiny_config(Head::Lddmm);
+  calibrated.calibration.direct = {0.5, -0.25};
+  Aligner start = save_random_start(calibrated);
   TrainConfig cfg = frozen_run(testing::tiny_config(Head::Lddmm));
   cfg.model.input_size = 96;
   fine_tune(cfg, "run", "start.pt");
   Aligner trained = load_model(dir_ / "run" / "last.pt");
   EXPECT_EQ(trained->config().input_size, 96);
+  EXPECT_TRUE(trained->config().calibration.empty());
   const auto want = start->named_parameters();
   for (const auto& p : trained->named_parameters())
     EXPECT_TRUE(torch::equal(p.value(), want[p.key()])) << p.key();

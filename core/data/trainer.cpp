@@ -396,6 +396,7 @@ void train(const TrainConfig& cfg, const std::filesystem::path& data_root,
     AlignerConfig want = cfg.model;
     if (as_start) {
       want.input_size = saved->config().input_size;
+      want.calibration = saved->config().calibration;  // the start's offsets do not carry over
       // A term the start lacks starts at zero (the start's landmarks are kept).
       if (saved->config().local.channels == 0) want.local = saved->config().local;
       if (saved->config().cascade.channels == 0) want.cascade = saved->config().cascade;
