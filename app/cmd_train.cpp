@@ -165,19 +165,29 @@ void add_boxmap_command(CLI::App& app, Action& action) {
 
 void add_export_command(CLI::App& app, Action& action) {
   auto* cmd = app.add_subcommand(
-      "export", "Rewrite a model file (for example a float32 checkpoint as compact float16)");
-  auto in = std::make_shared<std::string>();
+      "export",
+      "Rewrite a model file (for example a float32 checkpoint as compact float16), or average the "
+      "weights of several (a soup)");
+  auto in = std::make_shared<std::vector<std::string>>();
   auto out = std::make_shared<std::string>();
   auto full = std::make_shared<bool>(false);
-  cmd->add_option("-m,--model", *in, "Model file to read")->required();
+  cmd->add_option("-m,--model", *in,
+                  "Model file to read; given more than once, the models (same configuration and scheme, for "
+                  "example runs from one start) are averaged weight by weight, without calibration (run "
+                  "calibrate on the result)")
+      ->required()
+      ->check(CLI::ExistingFile);
   cmd->add_option("-o,--out", *out, "Model file to write")->required();
   cmd->add_flag("--float32", *full, "Keep float32 weights (default: float16)");
   cmd->callback([&action, in, out, full] {
     action = [in, out, full] {
-      Aligner model = load_model(*in);
+      std::vector<Aligner> models;
+      for (const std::string& file : *in) models.push_back(load_model(file));
+      Aligner model = models.size() == 1 ? models.front() : average_models(models);
       save_model(model, *out, !*full);
-      std::printf("wrote %s (%s, %.1f MB)\n", out->c_str(), *full ? "float32" : "float16",
-                  static_cast<double>(fs::file_size(*out)) / 1e6);
+      std::printf("wrote %s (%s, %.1f MB%s)\n", out->c_str(), *full ? "float32" : "float16",
+                  static_cast<double>(fs::file_size(*out)) / 1e6,
+                  models.size() == 1 ? "" : (", the average of " + std::to_string(models.size())).c_str());
       return 0;
     };
   });

@@ -368,6 +368,49 @@ TEST(Calibration, OffsetsAreSubtractedAndTravelWithTheModelFile) {
   EXPECT_THROW(aligner_config_from_json(bad, "test"), ModelError);
 }
 
+// A weight average of two models: each floating-point weight and buffer the mean of theirs (by hand in
+// double), the batch count the first model's, no calibration; models of another shape are refused.
+TEST(Soup, AveragesWeightsAndBuffers) {
+  const Scheme s = find_scheme("300w68");
+  AlignerConfig cfg = testing::tiny_config(Head::Lddmm);
+  cfg.calibration.direct = {0.5, 0.25};
+  Aligner a(cfg, s), b(cfg, s);
+  torch::manual_seed(7);
+  {
+    torch::NoGradGuard no_grad;
+    for (Aligner* m : {&a, &b}) {
+      for (auto& p : (*m)->parameters()) p.uniform_(-1, 1);
+      for (auto& t : (*m)->buffers())
+        if (t.is_floating_point()) t.add_(torch::rand_like(t));
+    }
+  }
+  const Aligner soup = average_models({a, b});
+  EXPECT_TRUE(soup->config().calibration.empty());
+  const auto pa = a->named_parameters(), pb = b->named_parameters();
+  double worst = 0;
+  int64_t count = 0;
+  for (const auto& p : soup->named_parameters()) {
+    const torch::Tensor want = (pa[p.key()].to(torch::kFloat64) + pb[p.key()].to(torch::kFloat64)) / 2;
+    worst = std::max(worst, (p.value().to(torch::kFloat64) - want).abs().max().item<double>());
+    count += p.value().numel();
+  }
+  EXPECT_GT(count, 0);
+  EXPECT_LT(worst, 1e-6);
+  const auto ba = a->named_buffers(), bb = b->named_buffers();
+  for (const auto& t : soup->named_buffers()) {
+    if (t.value().is_floating_point()) {
+      const torch::Tensor want = (ba[t.key()].to(torch::kFloat64) + bb[t.key()].to(torch::kFloat64)) / 2;
+      EXPECT_LT((t.value().to(torch::kFloat64) - want).abs().max().item<double>(), 1e-6) << t.key();
+    } else {
+      EXPECT_TRUE(torch::equal(t.value(), ba[t.key()])) << t.key();
+    }
+  }
+  AlignerConfig other = testing::tiny_config(Head::Lddmm);
+  other.input_size = 96;
+  EXPECT_THROW(average_models({a, Aligner(other, s)}), ModelError);
+  EXPECT_THROW(average_models({}), ModelError);
+}
+
 TEST(Mirroring, MergeAveragesPartneredPointsAndKeepsTheOthers) {
   const Scheme s = find_scheme("300w50");
   const auto partners = mirror_partners(s);

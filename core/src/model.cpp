@@ -295,6 +295,34 @@ torch::Tensor merge_mirrored(const torch::Tensor& pred, const torch::Tensor& bac
   return pred + w * (back.to(pred.scalar_type()) - pred);
 }
 
+Aligner average_models(const std::vector<Aligner>& models) {
+  if (models.empty()) throw ModelError("average_models: no model");
+  AlignerConfig config = models.front()->config();
+  config.calibration = {};
+  const auto plain = [](AlignerConfig c) {
+    c.calibration = {};
+    return to_json(c);
+  };
+  for (const Aligner& m : models)
+    if (plain(m->config()) != to_json(config) || m->scheme().id != models.front()->scheme().id)
+      throw ModelError("average_models: the models differ in configuration or scheme");
+  Aligner out(config, models.front()->scheme());
+  torch::NoGradGuard no_grad;
+  const auto mean_into = [&](const std::string& name, torch::Tensor& dst, bool buffer) {
+    if (!dst.is_floating_point()) {
+      dst.copy_(buffer ? models.front()->named_buffers()[name] : models.front()->named_parameters()[name]);
+      return;
+    }
+    torch::Tensor sum = torch::zeros_like(dst, torch::kFloat64);
+    for (const Aligner& m : models)
+      sum += (buffer ? m->named_buffers()[name] : m->named_parameters()[name]).to(torch::kFloat64);
+    dst.copy_(sum / static_cast<double>(models.size()));
+  };
+  for (auto& p : out->named_parameters()) mean_into(p.key(), p.value(), false);
+  for (auto& b : out->named_buffers()) mean_into(b.key(), b.value(), true);
+  return out;
+}
+
 torch::Tensor calibrate_points(const torch::Tensor& pred, const std::array<double, 2>& offset) {
   if (offset[0] == 0 && offset[1] == 0) return pred;
   const auto opts = torch::TensorOptions().device(pred.device()).dtype(pred.scalar_type());

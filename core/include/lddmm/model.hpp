@@ -141,6 +141,11 @@ torch::Tensor merge_mirrored(const torch::Tensor& pred, const torch::Tensor& bac
 /// Subtracts a calibration offset (input-crop pixels) from points [B, n, 2] on crops of the model's size.
 torch::Tensor calibrate_points(const torch::Tensor& pred, const std::array<double, 2>& offset);
 
+/// A weight average ("soup") of models that share their configuration (calibration aside) and scheme:
+/// every floating-point parameter and buffer is the mean of theirs, integer buffers are the first
+/// model's. The result has no calibration (measure it anew). Mismatched models throw ModelError.
+Aligner average_models(const std::vector<Aligner>& models);
+
 /// Writes the model (weights as float16 when `half`, else float32).
 void save_model(Aligner& model, const std::filesystem::path& file, bool half);
 /// Reads a model written by save_model; a missing, damaged or foreign file throws ModelError.
