@@ -379,7 +379,7 @@ TEST(Soup, AveragesWeightsAndBuffers) {
   {
     torch::NoGradGuard no_grad;
     for (Aligner* m : {&a, &b}) {
-      for (auto& p : (*m)->parameters()) p.uniform_(-1, 1);
+      for (auto& p : (*m)->parameters()) p.copy_(torch::rand_like(p) * 2 - 1);
       for (auto& t : (*m)->buffers())
         if (t.is_floating_point()) t.add_(torch::rand_like(t));
     }
