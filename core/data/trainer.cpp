@@ -362,7 +362,7 @@ void train(const TrainConfig& cfg, const std::filesystem::path& data_root,
         std::to_string(o.teacher_weight) + (o.teacher_mirror ? ", mirrored" : "") + ")");
     teachers.push_back(teacher);
   }
-  // Training crops at the larger of the two networks' sizes (each network gets them resized to its own).
+  // Training crops at the largest of the networks' sizes (each network gets them resized to its own).
   int L = S;
   for (const Aligner& t : teachers) L = std::max(L, t->config().input_size);
   // Cache images with the landmark box at about the crop size the augmentation can ask for.
