@@ -63,6 +63,13 @@ FaceDataset model_faces(const Aligner& model, const fs::path& data, const std::s
   return FaceDataset(data, in_data(data, list), annotation, scheme, max_side);
 }
 
+// Saves a model (float16 unless `full`) and says where, in which precision and how large.
+void write_model(Aligner& model, const std::string& out, bool full, const std::string& note = "") {
+  save_model(model, out, !full);
+  std::printf("wrote %s (%s, %.1f MB%s)\n", out.c_str(), full ? "float32" : "float16",
+              static_cast<double>(fs::file_size(out)) / 1e6, note.c_str());
+}
+
 }  // namespace
 
 void add_train_command(CLI::App& app, Action& action) {
@@ -184,10 +191,8 @@ void add_export_command(CLI::App& app, Action& action) {
       std::vector<Aligner> models;
       for (const std::string& file : *in) models.push_back(load_model(file));
       Aligner model = models.size() == 1 ? models.front() : average_models(models);
-      save_model(model, *out, !*full);
-      std::printf("wrote %s (%s, %.1f MB%s)\n", out->c_str(), *full ? "float32" : "float16",
-                  static_cast<double>(fs::file_size(*out)) / 1e6,
-                  models.size() == 1 ? "" : (", the average of " + std::to_string(models.size())).c_str());
+      write_model(model, *out, *full,
+                  models.size() == 1 ? "" : ", the average of " + std::to_string(models.size()));
       return 0;
     };
   });
@@ -253,8 +258,7 @@ void add_calibrate_command(CLI::App& app, Action& action) {
           set.size(), o->list.c_str(), before.direct[0], before.direct[1], before.mirrored[0],
           before.mirrored[1], c.direct[0], c.direct[1], c.mirrored[0], c.mirrored[1],
           100 * direct.summary.mean, 100 * after.summary.mean);
-      save_model(model, o->out, !o->full);
-      std::printf("wrote %s\n", o->out.c_str());
+      write_model(model, o->out, o->full);
       return 0;
     };
   });

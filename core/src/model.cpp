@@ -307,19 +307,27 @@ Aligner average_models(const std::vector<Aligner>& models) {
     if (plain(m->config()) != to_json(config) || m->scheme().id != models.front()->scheme().id)
       throw ModelError("average_models: the models differ in configuration or scheme");
   Aligner out(config, models.front()->scheme());
+  using Named = torch::OrderedDict<std::string, torch::Tensor>;
+  std::vector<Named> params, buffers;
+  for (const Aligner& m : models) {
+    params.push_back(m->named_parameters());
+    buffers.push_back(m->named_buffers());
+  }
   torch::NoGradGuard no_grad;
-  const auto mean_into = [&](const std::string& name, torch::Tensor& dst, bool buffer) {
-    if (!dst.is_floating_point()) {
-      dst.copy_(buffer ? models.front()->named_buffers()[name] : models.front()->named_parameters()[name]);
-      return;
+  const auto average_into = [](const Named& dst, const std::vector<Named>& src) {
+    for (const auto& item : dst) {
+      const torch::Tensor& t = item.value();
+      if (!t.is_floating_point()) {
+        t.copy_(src.front()[item.key()]);
+        continue;
+      }
+      torch::Tensor sum = torch::zeros_like(t, torch::kFloat64);
+      for (const Named& s : src) sum += s[item.key()].to(torch::kFloat64);
+      t.copy_(sum / static_cast<double>(src.size()));
     }
-    torch::Tensor sum = torch::zeros_like(dst, torch::kFloat64);
-    for (const Aligner& m : models)
-      sum += (buffer ? m->named_buffers()[name] : m->named_parameters()[name]).to(torch::kFloat64);
-    dst.copy_(sum / static_cast<double>(models.size()));
   };
-  for (auto& p : out->named_parameters()) mean_into(p.key(), p.value(), false);
-  for (auto& b : out->named_buffers()) mean_into(b.key(), b.value(), true);
+  average_into(out->named_parameters(), params);
+  average_into(out->named_buffers(), buffers);
   return out;
 }
 
