@@ -368,6 +368,27 @@ TEST(Calibration, OffsetsAreSubtractedAndTravelWithTheModelFile) {
   EXPECT_THROW(aligner_config_from_json(bad, "test"), ModelError);
 }
 
+// Input sizes: any multiple of 16 from 32 (144 px gives branches of 36, 18, 9 and 5, the last rounded up the
+// same way on every path to it); other sizes are refused when the configuration is read.
+TEST(Model, InputSizesAreMultiplesOf16) {
+  AlignerConfig cfg = testing::tiny_config(Head::Lddmm);
+  for (const int size : {48, 80, 144}) {
+    cfg.input_size = size;
+    const AlignerConfig back = aligner_config_from_json(to_json(cfg), "test");
+    EXPECT_EQ(back.input_size, size);
+    Aligner m(back, find_scheme("300w68"));
+    m->eval();
+    torch::NoGradGuard no_grad;
+    const torch::Tensor y = m->forward(torch::randn({1, 3, size, size}));
+    ASSERT_EQ(y.sizes(), (std::vector<int64_t>{1, 68, 2})) << size;
+    EXPECT_TRUE(torch::isfinite(y).all().item<bool>()) << size;
+  }
+  for (const int size : {0, 16, 40, 136}) {
+    cfg.input_size = size;
+    EXPECT_THROW(aligner_config_from_json(to_json(cfg), "test"), ModelError) << size;
+  }
+}
+
 // A weight average of two models: each floating-point weight and buffer the mean of theirs (by hand in
 // double), the batch count the first model's, no calibration; models of another shape are refused.
 TEST(Soup, AveragesWeightsAndBuffers) {

@@ -76,8 +76,11 @@ AlignerConfig aligner_config_from_json(const std::string& text, const std::strin
   } catch (const std::exception& e) {
     throw ModelError(origin + ": bad model configuration (" + e.what() + ")");
   }
-  if (c.input_size < 32 || c.input_size % 32 != 0)
-    throw ModelError(origin + ": input_size must be a positive multiple of 32");
+  // a multiple of 16: the stem (stride 4) and the first two downsamplings give whole sizes; the 1/32 branch
+  // rounds up (144 px: 36, 18, 9, 5), the same way on every path to it, and the fusion resamples to exact
+  // sizes
+  if (c.input_size < 32 || c.input_size % 16 != 0)
+    throw ModelError(origin + ": input_size must be a multiple of 16, at least 32");
   for (const LocalHeadConfig* l : {&c.local, &c.cascade})
     if (l->channels < 0 || l->grid < 1 || l->grid > 9 || !(l->spacing >= 0) || l->spacing > 0.5)
       throw ModelError(origin + ": local and cascade terms need channels >= 0, grid 1..9 and spacing 0..0.5");
