@@ -380,16 +380,55 @@ void add_eval_command(CLI::App& app, Action& action) {
         }
         miss_cost = c;
       }
+      // Rows by subset (the list's first folder) and by face size (the landmark box side in the photo's
+      // pixels): where the model and dlib differ. With detector boxes, on the faces the detector found (a
+      // face it missed has no detector box, and dlib's predictor fails on the stand-in).
+      struct GroupRow {
+        std::string label;
+        NmeSummary ours, dlib;
+      };
+      std::vector<double> face_px;
+      std::vector<std::string> folders;
+      std::vector<int> folder_of, band_of;
+      for (size_t i = 0; i < set.size(); ++i) {
+        const FaceRecord& face = set.record(i);
+        const Eigen::RowVector2d extent = face.points.colwise().maxCoeff() - face.points.colwise().minCoeff();
+        face_px.push_back(extent.maxCoeff() / face.scale);
+        const auto slash = face.name.find('/');
+        const std::string folder = slash == std::string::npos ? std::string() : face.name.substr(0, slash);
+        const auto at = std::find(folders.begin(), folders.end(), folder);
+        folder_of.push_back(static_cast<int>(at - folders.begin()));
+        if (at == folders.end()) folders.push_back(folder);
+      }
+      const std::vector<double> size_edges = {100, 150, 200};
+      for (double px : face_px) band_of.push_back(band(px, size_edges));
+      const auto group_rows = [&](const std::vector<int>& group, const std::vector<std::string>& labels) {
+        const int n = static_cast<int>(labels.size());
+        std::vector<int> found = group;  // missed faces go to an extra group, left out
+        for (size_t i = 0; i < found.size(); ++i)
+          if (use_dlib && !detections[i]) found[i] = n;
+        const std::vector<NmeSummary> ours = summarize_groups(r.nme, found, n + 1);
+        const std::vector<NmeSummary> theirs = dlib_errors.empty()
+                                                   ? std::vector<NmeSummary>(labels.size() + 1)
+                                                   : summarize_groups(dlib_errors, found, n + 1);
+        std::vector<GroupRow> rows;
+        for (size_t g = 0; g < labels.size(); ++g)
+          if (ours[g].faces > 0) rows.push_back({labels[g], ours[g], theirs[g]});
+        return rows;
+      };
+      const std::vector<GroupRow> by_folder =
+          folders.size() > 1 ? group_rows(folder_of, folders) : std::vector<GroupRow>{};
+      const std::vector<GroupRow> by_size = group_rows(band_of, {"< 100", "100-150", "150-200", ">= 200"});
       if (!o->csv.empty()) {
         std::ofstream csv(o->csv);
         if (!csv) throw std::runtime_error(o->csv + ": cannot write");
         csv << "face,nme" << (use_dlib ? ",detected" : "") << (dlib_errors.empty() ? "" : ",dlib_nme")
-            << '\n';
+            << ",face_px\n";
         for (size_t k = 0; k < r.names.size(); ++k) {
           csv << r.names[k] << ',' << r.nme[k];
           if (use_dlib) csv << ',' << (detections[k] ? 1 : 0);
           if (!dlib_errors.empty()) csv << ',' << dlib_errors[k];
-          csv << '\n';
+          csv << ',' << face_px[k] << '\n';
         }
       }
       const auto& p = r.mean_parts.part;
@@ -439,6 +478,23 @@ void add_eval_command(CLI::App& app, Action& action) {
             j["found_faces"]["dlib"] = {{"nme", miss_cost->dlib.mean},
                                         {"fr_0.1_misses_failed", miss_cost->dlib_fr}};
         }
+        const auto group_json = [&](const std::vector<GroupRow>& rows, const char* key) {
+          nlohmann::json a = nlohmann::json::array();
+          for (const GroupRow& g : rows) {
+            nlohmann::json e = {{key, g.label},
+                                {"faces", g.ours.faces},
+                                {"nme", g.ours.mean},
+                                {"fr_0.1", g.ours.failure},
+                                {"auc_0.1", g.ours.auc}};
+            if (dlib_row)
+              e["dlib"] = {{"nme", g.dlib.mean}, {"fr_0.1", g.dlib.failure}, {"auc_0.1", g.dlib.auc}};
+            a.push_back(e);
+          }
+          return a;
+        };
+        j["groups_on"] = use_dlib && missed > 0 ? "found_faces" : "all_faces";
+        if (!by_folder.empty()) j["by_folder"] = group_json(by_folder, "folder");
+        j["by_face_px"] = group_json(by_size, "face_px");
         std::printf("%s\n", j.dump(2).c_str());
         return 0;
       }
@@ -474,6 +530,19 @@ void add_eval_command(CLI::App& app, Action& action) {
         if (dlib_row) std::printf(" (dlib %.2f %%)", 100 * miss_cost->dlib_fr);
         std::printf("\n");
       }
+      const auto print_groups = [&](const std::vector<GroupRow>& rows, const char* title) {
+        std::printf("%s\n", title);
+        for (const GroupRow& g : rows) {
+          std::printf("  %-16s %4d faces  ours %5.2f %%  FR %5.2f %%", g.label.c_str(), g.ours.faces,
+                      100 * g.ours.mean, 100 * g.ours.failure);
+          if (dlib_row) std::printf("   dlib %5.2f %%  FR %5.2f %%", 100 * g.dlib.mean, 100 * g.dlib.failure);
+          std::printf("\n");
+        }
+      };
+      const std::string on = use_dlib && missed > 0 ? ", on the faces the detector found" : "";
+      if (!by_folder.empty()) print_groups(by_folder, ("by folder" + on + ":").c_str());
+      if (by_size.size() > 1)
+        print_groups(by_size, ("by face size (landmark box side in the photo's pixels)" + on + ":").c_str());
       std::printf("NME_c %%:  O %.2f  F %.2f  E %.2f  N %.2f  I %.2f  M %.2f\n", 100 * r.mean_parts.overall,
                   100 * p[0], 100 * p[1], 100 * p[2], 100 * p[3], 100 * p[4]);
       if (r.dense) {

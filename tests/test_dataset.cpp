@@ -139,6 +139,22 @@ TEST_F(SyntheticFaces, PlainCropsFitTheLandmarkBoxAndSubsetsSelectPoints) {
   EXPECT_TRUE(truth.row(40).isApprox(data.record(1).points.row(sub.subset_of->indices[40])));
 }
 
+TEST_F(SyntheticFaces, DownscaledRecordsKeepTheirScale) {
+  const Scheme s = find_scheme("300w68");
+  const FaceDataset full(dir_, dir_ / "list.txt", s, s, 100000), small(dir_, dir_ / "list.txt", s, s, 100);
+  for (size_t f = 0; f < 3; ++f) {
+    // The face as written in SetUp, in the photo's pixels.
+    Points p = s.mean_face.points * (0.8 + 0.1 * static_cast<double>(f));
+    p.rowwise() += Eigen::RowVector2d(30 + 10 * static_cast<double>(f), 40 - 5 * static_cast<double>(f));
+    const double side = (p.colwise().maxCoeff() - p.colwise().minCoeff()).maxCoeff();
+    ASSERT_GT(side, 100.0);
+    EXPECT_DOUBLE_EQ(full.record(f).scale, 1.0);
+    EXPECT_NEAR(small.record(f).scale, 100.0 / side, 1e-9);
+    EXPECT_NEAR((small.record(f).points / small.record(f).scale - p).cwiseAbs().maxCoeff(), 0.0, 1e-3);
+    EXPECT_NEAR(small.record(f).image.cols, 300 * small.record(f).scale, 1.0);
+  }
+}
+
 TEST(FaceBoxes, BoxMapRecoversALinearDetectorToLandmarkRelation) {
   std::vector<Box> det, lm;
   for (int k = 0; k < 20; ++k) {

@@ -37,6 +37,38 @@ TEST(Metrics, FailureRateAndAucMatchTheErrorCurve) {
   EXPECT_DOUBLE_EQ(c.fraction.back(), 0.6);
 }
 
+TEST(Metrics, GroupSummariesByHand) {
+  // Faces 0, 2, 4 in group 1, faces 1, 3 in group 0, group 2 empty.
+  const std::vector<double> e = {0.02, 0.04, 0.06, 0.12, 0.13};
+  const std::vector<NmeSummary> g = summarize_groups(e, {1, 0, 1, 0, 1}, 3, 0.1);
+  ASSERT_EQ(g.size(), 3u);
+  EXPECT_EQ(g[0].faces, 2);
+  EXPECT_NEAR(g[0].mean, 0.08, 1e-15);
+  EXPECT_DOUBLE_EQ(g[0].failure, 0.5);
+  EXPECT_NEAR(g[0].auc, (0.6 + 0.0) / 2, 1e-12);
+  EXPECT_EQ(g[1].faces, 3);
+  EXPECT_NEAR(g[1].mean, 0.07, 1e-15);
+  EXPECT_NEAR(g[1].failure, 1.0 / 3, 1e-15);
+  EXPECT_NEAR(g[1].auc, (0.8 + 0.4 + 0.0) / 3, 1e-12);
+  EXPECT_EQ(g[2].faces, 0);
+  EXPECT_DOUBLE_EQ(g[2].mean, 0.0);
+  EXPECT_THROW(summarize_groups(e, {0, 0}, 1), std::invalid_argument);
+  EXPECT_THROW(summarize_groups(e, {0, 0, 0, 0, 3}, 3), std::invalid_argument);
+  EXPECT_THROW(summarize_groups(e, {0, 0, 0, -1, 0}, 3), std::invalid_argument);
+}
+
+TEST(Metrics, BandsAreHalfOpenIntervalsBetweenEdges) {
+  const std::vector<double> edges = {100, 150, 200};
+  EXPECT_EQ(band(0, edges), 0);
+  EXPECT_EQ(band(99.9, edges), 0);
+  EXPECT_EQ(band(100, edges), 1);
+  EXPECT_EQ(band(149.99, edges), 1);
+  EXPECT_EQ(band(150, edges), 2);
+  EXPECT_EQ(band(200, edges), 3);
+  EXPECT_EQ(band(1e9, edges), 3);
+  EXPECT_EQ(band(5, {}), 0);
+}
+
 TEST(Metrics, CurveErrorIsTheSymmetricNearestNeighbourDistancePerPart) {
   // Contour: truth points on a line, predictions shifted; eyes: identical; other parts absent.
   Points truth(4, 2), pred(3, 2);

@@ -61,7 +61,7 @@ FaceDataset::FaceDataset(const std::filesystem::path& root, const std::filesyste
       cv::resize(img, img, cv::Size(), f, f, cv::INTER_AREA);
       points *= f;
     }
-    records_.push_back({std::move(name), img, std::move(points)});
+    records_.push_back({std::move(name), img, std::move(points), f});
   };
   const std::string ext = list.extension().string();
   if (ext == ".mat") {

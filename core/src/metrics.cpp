@@ -5,6 +5,7 @@
 #include <cmath>
 #include <limits>
 #include <stdexcept>
+#include <string>
 
 namespace lddmm {
 
@@ -50,6 +51,27 @@ NmeSummary summarize(const std::vector<double>& errors, double limit) {
   s.failure /= n;
   s.auc /= n;
   return s;
+}
+
+std::vector<NmeSummary> summarize_groups(const std::vector<double>& errors, const std::vector<int>& group,
+                                         int groups, double limit) {
+  if (group.size() != errors.size())
+    throw std::invalid_argument("summarize_groups: one group per face is needed");
+  if (groups < 0) throw std::invalid_argument("summarize_groups: negative number of groups");
+  std::vector<std::vector<double>> members(static_cast<size_t>(groups));
+  for (size_t i = 0; i < errors.size(); ++i) {
+    if (group[i] < 0 || group[i] >= groups)
+      throw std::invalid_argument("summarize_groups: group " + std::to_string(group[i]) + " out of range");
+    members[static_cast<size_t>(group[i])].push_back(errors[i]);
+  }
+  std::vector<NmeSummary> out;
+  out.reserve(members.size());
+  for (const auto& m : members) out.push_back(summarize(m, limit));
+  return out;
+}
+
+int band(double value, const std::vector<double>& edges) {
+  return static_cast<int>(std::upper_bound(edges.begin(), edges.end(), value) - edges.begin());
 }
 
 namespace {

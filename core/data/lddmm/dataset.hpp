@@ -36,8 +36,9 @@ struct AugmentOptions {
 /// One annotated face, kept in memory downscaled so that its landmark box is about `cache_side` pixels.
 struct FaceRecord {
   std::string name;
-  cv::Mat image;  // BGR, 8-bit
-  Points points;  // in `image` pixels, the annotation scheme's layout
+  cv::Mat image;       // BGR, 8-bit
+  Points points;       // in `image` pixels, the annotation scheme's layout
+  double scale = 1.0;  // `image` pixels per pixel of the photo as read (< 1 where it was downscaled)
 };
 
 /// Annotated faces, in the layout of `annotation` (300W-68 for ../shared/data/300w). `list` is a 300-W

@@ -34,6 +34,15 @@ struct NmeSummary {
 /// Summary over faces. AUC is exact: (1/limit)·∫₀^limit CED(e) de = mean over faces of max(0, 1 − e/limit).
 NmeSummary summarize(const std::vector<double>& errors, double limit = 0.1);
 
+/// The summary of each group of faces: face i belongs to group[i], in [0, groups); a group without faces
+/// has faces == 0 (and zeros elsewhere). Throws std::invalid_argument on a size mismatch or a bad group.
+std::vector<NmeSummary> summarize_groups(const std::vector<double>& errors, const std::vector<int>& group,
+                                         int groups, double limit = 0.1);
+
+/// The band of `value` among ascending `edges`: 0 below edges[0], k for edges[k-1] ≤ value < edges[k],
+/// edges.size() at or above the last edge.
+int band(double value, const std::vector<double>& edges);
+
 /// NME_c per facial part (F, E, N, I, M) and O, their mean, for schemes whose points need not
 /// correspond: per part, the mean of nearest-neighbour distances predicted→true and true→predicted,
 /// averaged, divided by `d`. A part absent from either side is NaN and left out of O.
