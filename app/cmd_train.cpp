@@ -334,6 +334,8 @@ void add_eval_command(CLI::App& app, Action& action) {
                                     !o->no_alternate);
       std::optional<NmeSummary> dlib_row;
       std::vector<double> dlib_errors;
+      std::vector<PartErrors> dlib_parts;  // NME_c per face, as ours
+      const std::vector<Part> parts = scheme.point_parts();
       if (o->vs_dlib) {
         const ShapePredictor predictor;
         const Scheme s68 = find_scheme("300w68");
@@ -349,7 +351,9 @@ void add_eval_command(CLI::App& app, Action& action) {
               p.row(k) = p68.row(scheme.subset_of->indices[static_cast<size_t>(k)]);
           }
           const Points truth = original->target_points(i);
-          dlib_errors.push_back(nme(p, truth, normalising_distance(truth, scheme.normalisation)));
+          const double d = normalising_distance(truth, scheme.normalisation);
+          dlib_errors.push_back(nme(p, truth, d));
+          dlib_parts.push_back(nme_curves(p, parts, truth, parts, d));
         }
         dlib_row = summarize(dlib_errors);
       }
@@ -419,6 +423,23 @@ void add_eval_command(CLI::App& app, Action& action) {
       const std::vector<GroupRow> by_folder =
           folders.size() > 1 ? group_rows(folder_of, folders) : std::vector<GroupRow>{};
       const std::vector<GroupRow> by_size = group_rows(band_of, {"< 100", "100-150", "150-200", ">= 200"});
+      // NME_c of ours and dlib's on the same faces (those the detector found): the curve distance leaves out
+      // where along a contour a point sits, which NME_l counts.
+      std::optional<std::pair<PartErrors, PartErrors>> curves_vs_dlib;
+      if (!dlib_parts.empty()) {
+        std::vector<PartErrors> ours_found, dlib_found;
+        for (size_t i = 0; i < set.size(); ++i) {
+          if (!detections[i]) continue;
+          ours_found.push_back(r.parts[i]);
+          dlib_found.push_back(dlib_parts[i]);
+        }
+        if (!ours_found.empty())
+          curves_vs_dlib.emplace(mean_part_errors(ours_found), mean_part_errors(dlib_found));
+      }
+      const auto parts_json = [](const PartErrors& e) {
+        return nlohmann::json{{"O", e.overall}, {"F", e.part[0]}, {"E", e.part[1]},
+                              {"N", e.part[2]}, {"I", e.part[3]}, {"M", e.part[4]}};
+      };
       if (!o->csv.empty()) {
         std::ofstream csv(o->csv);
         if (!csv) throw std::runtime_error(o->csv + ": cannot write");
@@ -492,6 +513,9 @@ void add_eval_command(CLI::App& app, Action& action) {
           }
           return a;
         };
+        if (curves_vs_dlib)
+          j["nme_c_found_faces"] = {{"ours", parts_json(curves_vs_dlib->first)},
+                                    {"dlib", parts_json(curves_vs_dlib->second)}};
         j["groups_on"] = use_dlib && missed > 0 ? "found_faces" : "all_faces";
         if (!by_folder.empty()) j["by_folder"] = group_json(by_folder, "folder");
         j["by_face_px"] = group_json(by_size, "face_px");
@@ -545,6 +569,14 @@ void add_eval_command(CLI::App& app, Action& action) {
         print_groups(by_size, ("by face size (landmark box side in the photo's pixels)" + on + ":").c_str());
       std::printf("NME_c %%:  O %.2f  F %.2f  E %.2f  N %.2f  I %.2f  M %.2f\n", 100 * r.mean_parts.overall,
                   100 * p[0], 100 * p[1], 100 * p[2], 100 * p[3], 100 * p[4]);
+      if (curves_vs_dlib) {
+        std::printf("NME_c %% on the faces the detector found:\n");
+        for (const auto& [who, e] :
+             {std::pair<const char*, const PartErrors&>{"ours", curves_vs_dlib->first},
+              std::pair<const char*, const PartErrors&>{"dlib", curves_vs_dlib->second}})
+          std::printf("  %-5s O %.2f  F %.2f  E %.2f  N %.2f  I %.2f  M %.2f\n", who, 100 * e.overall,
+                      100 * e.part[0], 100 * e.part[1], 100 * e.part[2], 100 * e.part[3], 100 * e.part[4]);
+      }
       if (r.dense) {
         const auto& dp = r.dense->mean_parts.part;
         std::printf("sparse to dense, all %s points:", r.dense->scheme.c_str());
