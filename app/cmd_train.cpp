@@ -444,12 +444,15 @@ void add_eval_command(CLI::App& app, Action& action) {
         std::ofstream csv(o->csv);
         if (!csv) throw std::runtime_error(o->csv + ": cannot write");
         csv << "face,nme" << (use_dlib ? ",detected" : "") << (dlib_errors.empty() ? "" : ",dlib_nme")
-            << ",face_px\n";
+            << ",face_px,dx,dy\n";
         for (size_t k = 0; k < r.names.size(); ++k) {
           csv << r.names[k] << ',' << r.nme[k];
           if (use_dlib) csv << ',' << (detections[k] ? 1 : 0);
           if (!dlib_errors.empty()) csv << ',' << dlib_errors[k];
-          csv << ',' << face_px[k] << '\n';
+          // The mean signed offset of our points from the annotation, in the photo's pixels.
+          const Eigen::RowVector2d off =
+              (r.predicted[k] - set.target_points(k)).colwise().mean() / set.record(k).scale;
+          csv << ',' << face_px[k] << ',' << off.x() << ',' << off.y() << '\n';
         }
       }
       const auto& p = r.mean_parts.part;

@@ -118,6 +118,64 @@ TEST_F(SyntheticFaces, AugmentedCropsKeepPointsOnTheirPixels) {
   EXPECT_LT(flipped, 21);
 }
 
+TEST_F(SyntheticFaces, MirroredLabelsKeepTheAnnotationsOffset) {
+  // The same photo annotated twice: on its marks, and 4 px right of them (an annotation convention, such
+  // as 1-based coordinates). Both are read downscaled (cache side 120), so the offset is 4 × scale record
+  // pixels. The same random crop of each shows the offset the labels carry into the crop.
+  const Scheme s = find_scheme("300w68");
+  const double delta = 4;
+  Points p = s.mean_face.points * 0.9;
+  p.rowwise() += Eigen::RowVector2d(35, 30);
+  for (const auto& [name, shift] : {std::pair<std::string, double>{"on", 0.0}, {"right", delta}}) {
+    std::filesystem::create_directories(dir_ / name);
+    cv::imwrite((dir_ / name / "face.png").string(), cv::Mat(300, 300, CV_8UC3, cv::Scalar(90, 90, 90)));
+    Points q = p;
+    q.col(0).array() += shift;
+    write_pts(dir_ / name / "face.pts", q);
+    std::ofstream(dir_ / (name + ".txt")) << name << "/face.png\n";
+  }
+  const FaceDataset on(dir_, dir_ / "on.txt", s, s, 120), right(dir_, dir_ / "right.txt", s, s, 120);
+  ASSERT_LT(right.record(0).scale, 1.0);
+  ASSERT_NEAR(right.record(0).scale, on.record(0).scale, 1e-3);
+  const double d = delta * right.record(0).scale;
+  AugmentOptions aug;
+  aug.enabled = true;
+  aug.rotation_deg = 20;
+  const int S = 64;
+  std::vector<float> img(3 * S * S), a(2 * 68), b(2 * 68);
+  int flipped = 0;
+  for (double offset : {delta, 0.0}) {
+    aug.mirror_x_offset = offset;
+    for (int trial = 0; trial < 16; ++trial) {
+      Affine2 map, map_b;
+      std::mt19937 rng_a(static_cast<uint32_t>(trial)), rng_b(static_cast<uint32_t>(trial));
+      const Box box = landmark_box(on.record(0).points);  // one crop for both
+      AugmentOptions on_marks = aug;                      // labels on their marks need no correction
+      on_marks.mirror_x_offset = 0;
+      on.sample(0, S, on_marks, rng_a, {0, 0, 0}, {1, 1, 1}, img.data(), a.data(), &map, &box);
+      right.sample(0, S, aug, rng_b, {0, 0, 0}, {1, 1, 1}, img.data(), b.data(), &map_b, &box);
+      ASSERT_TRUE(map.isApprox(map_b, 1e-3));
+      const Eigen::Matrix2d lin = map.leftCols<2>();
+      const bool flip = lin.determinant() < 0;
+      flipped += flip && offset != 0 ? 1 : 0;
+      // Unmirrored, the record's (d, 0) through the crop's map. Mirrored, the labels of the mirrored photo
+      // under the same convention: (d, 0) right of the mirrored mark, through the unmirrored map that takes
+      // the mirrored photo to this crop (lin · diag(−1, 1)), which is −lin · (d, 0).
+      const Eigen::Vector2d carried = lin * Eigen::Vector2d(d, 0);
+      const Eigen::Vector2d want = flip && offset != 0 ? Eigen::Vector2d(-carried) : carried;
+      for (int k = 0; k < 68; ++k) {
+        const auto i = 2 * static_cast<size_t>(k);
+        EXPECT_NEAR(b[i] - a[i], want.x(), 1e-3) << "trial " << trial << " point " << k;
+        EXPECT_NEAR(b[i + 1] - a[i + 1], want.y(), 1e-3) << "trial " << trial << " point " << k;
+      }
+      // Mirrored without the correction, the labels sit left of their marks.
+      if (flip && offset == 0) EXPECT_LT(b[0] - a[0], -0.5 * d * std::sqrt(std::abs(lin.determinant())));
+      if (flip && offset != 0) EXPECT_GT(b[0] - a[0], 0.5 * d * std::sqrt(std::abs(lin.determinant())));
+    }
+  }
+  EXPECT_GT(flipped, 2);
+}
+
 TEST_F(SyntheticFaces, PlainCropsFitTheLandmarkBoxAndSubsetsSelectPoints) {
   const Scheme s = find_scheme("300w68");
   const Scheme sub = find_scheme("300w50");

@@ -152,7 +152,15 @@ void FaceDataset::sample(size_t i, int S, const AugmentOptions& aug, std::mt1993
       }
     }
   }
-  const Points moved = apply_affine(m, r.points);
+  Points moved = apply_affine(m, r.points);
+  if (flip && aug.mirror_x_offset != 0) {
+    // A label sits (δ, 0) right of its mark in the record; the unflipped crop would carry that offset as
+    // (c·δ, −sn·δ), the mirrored one as (−c·δ, −sn·δ), while the mirrored photo's own labels (the same
+    // convention) would sit at (c·δ, sn·δ) from the mirrored mark: move them by the difference.
+    const double d = aug.mirror_x_offset * r.scale;
+    moved.col(0).array() += 2 * c * d;
+    moved.col(1).array() += 2 * sn * d;
+  }
   for (size_t k = 0; k < target_index_.size(); ++k) {
     int src = target_index_[k];
     if (flip) src = annotation_.mirror[static_cast<size_t>(src)];

@@ -28,7 +28,8 @@ using Clock = std::chrono::steady_clock;
 }  // namespace
 
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(AugmentOptions, enabled, mirror, rotation_deg, scale,
-                                                translation, colour, blur_probability, occlusion_probability)
+                                                translation, colour, blur_probability, occlusion_probability,
+                                                mirror_x_offset)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(TrainOptions, epochs, batch_size, learning_rate,
                                                 warmup_epochs, weight_decay, beta, point_weighted_loss,
                                                 ema_decay, seed, threads, augment, teacher, teacher_weight,

@@ -31,6 +31,10 @@ struct AugmentOptions {
   double colour = 0.3;        // brightness / contrast / saturation jitter amplitude
   double blur_probability = 0.2;
   double occlusion_probability = 0.3;
+  // How far right of what they mark the annotation's points sit, in the photo's pixels (a convention of the
+  // annotation, such as 1-based coordinates). A mirrored crop moves them left of it; with this set, mirrored
+  // labels are moved back, so both views teach the same convention. 0: labels are mirrored as they are.
+  double mirror_x_offset = 0;
 };
 
 /// One annotated face, kept in memory downscaled so that its landmark box is about `cache_side` pixels.
