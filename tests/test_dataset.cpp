@@ -169,8 +169,12 @@ TEST_F(SyntheticFaces, MirroredLabelsKeepTheAnnotationsOffset) {
         EXPECT_NEAR(b[i + 1] - a[i + 1], want.y(), 1e-3) << "trial " << trial << " point " << k;
       }
       // Mirrored without the correction, the labels sit left of their marks.
-      if (flip && offset == 0) EXPECT_LT(b[0] - a[0], -0.5 * d * std::sqrt(std::abs(lin.determinant())));
-      if (flip && offset != 0) EXPECT_GT(b[0] - a[0], 0.5 * d * std::sqrt(std::abs(lin.determinant())));
+      if (flip && offset == 0) {
+        EXPECT_LT(b[0] - a[0], -0.5 * d * std::sqrt(std::abs(lin.determinant())));
+      }
+      if (flip && offset != 0) {
+        EXPECT_GT(b[0] - a[0], 0.5 * d * std::sqrt(std::abs(lin.determinant())));
+      }
     }
   }
   EXPECT_GT(flipped, 2);
