@@ -330,6 +330,8 @@ void add_eval_command(CLI::App& app, Action& action) {
           missed += detections[i] ? 0 : 1;
         }
       }
+      // Whether the detector found face i (every face counts as found with landmark boxes).
+      const auto detected = [&](size_t i) { return !use_dlib || detections[i].has_value(); };
       const EvalResult r = evaluate(model, set, o->boxes == "dlib" ? &boxes : nullptr, 32, o->flip, o->refine,
                                     !o->no_alternate);
       std::optional<NmeSummary> dlib_row;
@@ -338,8 +340,6 @@ void add_eval_command(CLI::App& app, Action& action) {
       const std::vector<Part> parts = scheme.point_parts();
       if (o->vs_dlib) {
         const ShapePredictor predictor;
-        const Scheme s68 = find_scheme("300w68");
-        std::vector<double> errors;
         for (size_t i = 0; i < set.size(); ++i) {
           const FaceRecord& face = original->record(i);
           const Box b = detections[i] ? *detections[i] : map.invert(landmark_box(face.points));
@@ -368,7 +368,7 @@ void add_eval_command(CLI::App& app, Action& action) {
         MissCost c;
         std::vector<double> ours_found, dlib_found;
         for (size_t i = 0; i < set.size(); ++i) {
-          if (!detections[i]) continue;
+          if (!detected(i)) continue;
           ours_found.push_back(r.nme[i]);
           if (!dlib_errors.empty()) dlib_found.push_back(dlib_errors[i]);
         }
@@ -408,13 +408,13 @@ void add_eval_command(CLI::App& app, Action& action) {
       for (double px : face_px) band_of.push_back(band(px, size_edges));
       const auto group_rows = [&](const std::vector<int>& group, const std::vector<std::string>& labels) {
         const int n = static_cast<int>(labels.size());
-        std::vector<int> found = group;  // missed faces go to an extra group, left out
-        for (size_t i = 0; i < found.size(); ++i)
-          if (use_dlib && !detections[i]) found[i] = n;
-        const std::vector<NmeSummary> ours = summarize_groups(r.nme, found, n + 1);
+        std::vector<int> kept = group;  // missed faces go to an extra group, left out
+        for (size_t i = 0; i < kept.size(); ++i)
+          if (!detected(i)) kept[i] = n;
+        const std::vector<NmeSummary> ours = summarize_groups(r.nme, kept, n + 1);
         const std::vector<NmeSummary> theirs = dlib_errors.empty()
                                                    ? std::vector<NmeSummary>(labels.size() + 1)
-                                                   : summarize_groups(dlib_errors, found, n + 1);
+                                                   : summarize_groups(dlib_errors, kept, n + 1);
         std::vector<GroupRow> rows;
         for (size_t g = 0; g < labels.size(); ++g)
           if (ours[g].faces > 0) rows.push_back({labels[g], ours[g], theirs[g]});
@@ -429,7 +429,7 @@ void add_eval_command(CLI::App& app, Action& action) {
       if (!dlib_parts.empty()) {
         std::vector<PartErrors> ours_found, dlib_found;
         for (size_t i = 0; i < set.size(); ++i) {
-          if (!detections[i]) continue;
+          if (!detected(i)) continue;
           ours_found.push_back(r.parts[i]);
           dlib_found.push_back(dlib_parts[i]);
         }
