@@ -8,7 +8,9 @@ caches an image, core/data/dataset.cpp), and every image is written again at JPE
 right of what they mark (the offset the model card measures on val.txt; the CPU configs undo it on mirrored
 crops with "mirror_x_offset": 1.4, a length in the photo's pixels that a reduced copy would scale). Packed
 this way, a mirrored crop's labels agree with the direct ones' and the configs need no mirror_x_offset;
-`calibrate` on the full-resolution val.txt puts the annotation's offset back. --x-offset 0 keeps the points.
+`calibrate` on the full-resolution val.txt puts the annotation's offset back (a calibrated teacher's landmarks
+carry that offset, so with --teacher the target is off by about half of it, the same on both views; `calibrate`
+removes it too). --x-offset 0 keeps the points.
 Needs ImageMagick (apt-get install imagemagick).
 Usage: pack-data.py SRC DST [--box 160] [--quality 90] [--x-offset 1.4]"""
 import argparse
