@@ -80,6 +80,7 @@ void add_train_command(CLI::App& app, Action& action) {
     std::vector<std::string> teacher_files;
     bool resume = false;
     int epochs = 0, threads = 0;
+    long long seed = -1;  // -1: the configuration's
     double minutes = 0;
   };
   auto o = std::make_shared<Opts>();
@@ -101,6 +102,9 @@ void add_train_command(CLI::App& app, Action& action) {
                   "the ensemble, their landmarks averaged")
       ->check(CLI::ExistingFile);
   cmd->add_option("--epochs", o->epochs, "Override the configuration's epochs")->check(CLI::PositiveNumber);
+  cmd->add_option("--seed", o->seed,
+                  "Override the configuration's seed (train.seed): a new round from the same configuration")
+      ->check(CLI::NonNegativeNumber);
   cmd->add_option("--threads", o->threads, "Override the number of threads")->check(CLI::PositiveNumber);
   cmd->add_option(
          "--minutes", o->minutes,
@@ -117,6 +121,7 @@ void add_train_command(CLI::App& app, Action& action) {
           cfg.train.teacher += (cfg.train.teacher.empty() ? "" : ",") + f;
       }
       if (o->epochs > 0) cfg.train.epochs = o->epochs;
+      if (o->seed >= 0) cfg.train.seed = static_cast<uint64_t>(o->seed);
       if (o->threads > 0) cfg.train.threads = o->threads;
       const fs::path data = o->data.empty() ? default_data() : fs::path(o->data);
       train(

@@ -359,8 +359,10 @@ void train(const TrainConfig& cfg, const std::filesystem::path& data_root,
     teacher->eval();
     teacher->fold_batch_norms();
     if (device.is_cpu()) teacher->use_channels_last();
-    log("distilling from " + file + " (" + std::to_string(tc.input_size) + " px, weight " +
-        std::to_string(o.teacher_weight) + (o.teacher_mirror ? ", mirrored" : "") + ")");
+    char weight[32];
+    std::snprintf(weight, sizeof weight, "%g", o.teacher_weight);
+    log("distilling from " + file + " (" + std::to_string(tc.input_size) + " px, weight " + weight +
+        (o.teacher_mirror ? ", mirrored" : "") + ")");
     teachers.push_back(teacher);
   }
   // Training crops at the largest of the networks' sizes (each network gets them resized to its own).
@@ -372,7 +374,8 @@ void train(const TrainConfig& cfg, const std::filesystem::path& data_root,
   const FaceDataset train_set(data_root, train_list, annotation, scheme, cache(L));
   const FaceDataset val_set(data_root, val_list, annotation, scheme, cache(S));
   log(std::to_string(train_set.size()) + " training faces, " + std::to_string(val_set.size()) +
-      " validation faces, " + std::to_string(threads) + " threads, " + (device.is_cuda() ? "CUDA" : "CPU"));
+      " validation faces, " + std::to_string(threads) + " threads, " + (device.is_cuda() ? "CUDA" : "CPU") +
+      ", seed " + std::to_string(o.seed));
 
   Aligner model(cfg.model, scheme);
   model->to(device);
@@ -539,7 +542,9 @@ void train(const TrainConfig& cfg, const std::filesystem::path& data_root,
         fit = epoch + 1 + static_cast<int>((budget - elapsed) / secs);
       if (fit < epochs) {
         epochs = fit;
-        log("time budget " + std::to_string(o.time_budget_minutes) + " min: " + std::to_string(epochs) +
+        char minutes[32];
+        std::snprintf(minutes, sizeof minutes, "%g", o.time_budget_minutes);
+        log("time budget " + std::string(minutes) + " min: " + std::to_string(epochs) +
             " epochs instead of " + std::to_string(o.epochs) + " (the schedule is fitted to them)");
       }
     }
