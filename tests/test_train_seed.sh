@@ -1,6 +1,7 @@
 #!/bin/sh
-# train is deterministic with a seed: two one-epoch runs (one thread) of a tiny network on four faces with --seed 5 log
-# the same losses, a run with --seed 6 logs others (its augmentation and initial weights differ).
+# train is deterministic with a seed: two one-epoch runs (one thread) of a tiny network on four faces
+# with --seed 5 log the same losses, a run with --seed 6 logs others (its augmentation and initial
+# weights differ).
 # usage: test_train_seed.sh LDDMM_FACE TMP_DIR DEFAULT_DATA
 cli=$1 tmp=$2/train_seed
 d=${LDDMM_DATA:-$3}/300w
