@@ -104,7 +104,7 @@ void add_train_command(CLI::App& app, Action& action) {
   cmd->add_option("--epochs", o->epochs, "Override the configuration's epochs")->check(CLI::PositiveNumber);
   cmd->add_option("--seed", o->seed,
                   "Override the configuration's seed (train.seed): a new round from the same configuration")
-      ->check(CLI::NonNegativeNumber);
+      ->check(CLI::Range(0LL, 4294967295LL));
   cmd->add_option("--threads", o->threads, "Override the number of threads")->check(CLI::PositiveNumber);
   cmd->add_option(
          "--minutes", o->minutes,
