@@ -44,6 +44,13 @@ std::string hms(double seconds) {
   return buf;
 }
 
+// A setting as a person wrote it: 0.5, 55 (not 0.500000).
+std::string setting(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
+}
+
 }  // namespace
 
 std::vector<torch::Tensor> WeightAverage::tensors(torch::nn::Module& module) {
@@ -359,10 +366,8 @@ void train(const TrainConfig& cfg, const std::filesystem::path& data_root,
     teacher->eval();
     teacher->fold_batch_norms();
     if (device.is_cpu()) teacher->use_channels_last();
-    char weight[32];
-    std::snprintf(weight, sizeof weight, "%g", o.teacher_weight);
-    log("distilling from " + file + " (" + std::to_string(tc.input_size) + " px, weight " + weight +
-        (o.teacher_mirror ? ", mirrored" : "") + ")");
+    log("distilling from " + file + " (" + std::to_string(tc.input_size) + " px, weight " +
+        setting(o.teacher_weight) + (o.teacher_mirror ? ", mirrored" : "") + ")");
     teachers.push_back(teacher);
   }
   // Training crops at the largest of the networks' sizes (each network gets them resized to its own).
@@ -542,9 +547,7 @@ void train(const TrainConfig& cfg, const std::filesystem::path& data_root,
         fit = epoch + 1 + static_cast<int>((budget - elapsed) / secs);
       if (fit < epochs) {
         epochs = fit;
-        char minutes[32];
-        std::snprintf(minutes, sizeof minutes, "%g", o.time_budget_minutes);
-        log("time budget " + std::string(minutes) + " min: " + std::to_string(epochs) +
+        log("time budget " + setting(o.time_budget_minutes) + " min: " + std::to_string(epochs) +
             " epochs instead of " + std::to_string(o.epochs) + " (the schedule is fitted to them)");
       }
     }
