@@ -272,7 +272,7 @@ void add_calibrate_command(CLI::App& app, Action& action) {
 void add_eval_command(CLI::App& app, Action& action) {
   auto* cmd = app.add_subcommand("eval", "Evaluate a model on annotated faces: NME, FR, AUC, NME_c, DetJ");
   struct Opts {
-    std::string model, data, list = "val.txt", csv, boxes = "landmarks";
+    std::string model, data, list = "val.txt", csv, points, boxes = "landmarks";
     bool json = false, vs_dlib = false, flip = false, no_alternate = false;
     int threads = 0, refine = 1;
   };
@@ -298,6 +298,9 @@ void add_eval_command(CLI::App& app, Action& action) {
   cmd->add_option("-d,--data", o->data, "Data folder (default $LDDMM_DATA/300w or ../shared/data/300w)");
   cmd->add_option("-l,--list", o->list, "Image list, relative to --data")->capture_default_str();
   cmd->add_option("--csv", o->csv, "Write per-face NME to this CSV file");
+  cmd->add_option("--points", o->points,
+                  "Write every face's predicted points to this CSV file (face, by (ours or dlib with "
+                  "--vs-dlib), x0, y0, x1, y1, ... in the image's pixels)");
   cmd->add_flag("--json", o->json, "Print the metrics as JSON");
   cmd->add_option("--threads", o->threads, "Threads (default: all cores)")->check(CLI::PositiveNumber);
   cmd->callback([&action, o] {
@@ -342,6 +345,7 @@ void add_eval_command(CLI::App& app, Action& action) {
       std::optional<NmeSummary> dlib_row;
       std::vector<double> dlib_errors;
       std::vector<PartErrors> dlib_parts;  // NME_c per face, as ours
+      std::vector<Points> dlib_points;     // in the image's pixels
       const std::vector<Part> parts = scheme.point_parts();
       if (o->vs_dlib) {
         const ShapePredictor predictor;
@@ -358,6 +362,7 @@ void add_eval_command(CLI::App& app, Action& action) {
           const Points truth = original->target_points(i);
           const double d = normalising_distance(truth, scheme.normalisation);
           dlib_errors.push_back(nme(p, truth, d));
+          dlib_points.push_back(p / face.scale);
           dlib_parts.push_back(nme_curves(p, parts, truth, parts, d));
         }
         dlib_row = summarize(dlib_errors);
@@ -449,7 +454,7 @@ void add_eval_command(CLI::App& app, Action& action) {
         std::ofstream csv(o->csv);
         if (!csv) throw std::runtime_error(o->csv + ": cannot write");
         csv << "face,nme" << (use_dlib ? ",detected" : "") << (dlib_errors.empty() ? "" : ",dlib_nme")
-            << ",face_px,dx,dy\n";
+            << ",face_px,dx,dy" << (dlib_points.empty() ? "" : ",dlib_dx,dlib_dy") << '\n';
         for (size_t k = 0; k < r.names.size(); ++k) {
           csv << r.names[k] << ',' << r.nme[k];
           if (use_dlib) csv << ',' << (detections[k] ? 1 : 0);
@@ -457,7 +462,31 @@ void add_eval_command(CLI::App& app, Action& action) {
           // The mean signed offset of our points from the annotation, in the photo's pixels.
           const Eigen::RowVector2d off =
               (r.predicted[k] - set.target_points(k)).colwise().mean() / set.record(k).scale;
-          csv << ',' << face_px[k] << ',' << off.x() << ',' << off.y() << '\n';
+          csv << ',' << face_px[k] << ',' << off.x() << ',' << off.y();
+          if (!dlib_points.empty()) {
+            const Eigen::RowVector2d d =
+                (dlib_points[k] - original->target_points(k) / original->record(k).scale).colwise().mean();
+            csv << ',' << d.x() << ',' << d.y();
+          }
+          csv << '\n';
+        }
+      }
+      if (!o->points.empty()) {
+        std::ofstream out(o->points);
+        if (!out) throw std::runtime_error(o->points + ": cannot write");
+        out << "face,by";
+        for (Eigen::Index k = 0; k < (r.predicted.empty() ? 0 : r.predicted.front().rows()); ++k)
+          out << ",x" << k << ",y" << k;
+        out << '\n';
+        out.precision(7);
+        const auto row = [&out](const std::string& name, const char* by, const Points& photo) {
+          out << name << ',' << by;
+          for (Eigen::Index k = 0; k < photo.rows(); ++k) out << ',' << photo(k, 0) << ',' << photo(k, 1);
+          out << '\n';
+        };
+        for (size_t i = 0; i < r.names.size(); ++i) {
+          row(r.names[i], "ours", r.predicted[i] / set.record(i).scale);  // the record is the image scaled
+          if (!dlib_points.empty()) row(r.names[i], "dlib", dlib_points[i]);
         }
       }
       const auto& p = r.mean_parts.part;
