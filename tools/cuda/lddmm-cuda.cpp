@@ -94,9 +94,28 @@ int check(const fs::path& file) {
         torch::randn({4, static_cast<int64_t>(ref->scheme().num_points), 2}, torch::kDouble);
     (ref->forward(images) * w).sum().backward();
     (got->forward(images.to(dev, torch::kFloat)) * w.to(dev, torch::kFloat)).sum().backward();
-    const double e = relative(grads(got), grads(ref));
-    std::printf("train backward: relative gradient error %.3g (tolerance 1e-3)\n", e);
-    ok &= e < 1e-3;
+    const std::vector<torch::Tensor> g32 = grads(got), g64 = grads(ref);
+    const double e = relative(g32, g64);
+    // The weight whose gradient is furthest off, to say where an error starts.
+    std::string worst;
+    double worst_e = -1;
+    const auto names = ref->named_parameters().keys();
+    for (size_t i = 0; i < g64.size() && i < names.size(); ++i) {
+      if (!g32[i].defined() || !g64[i].defined()) continue;
+      const double ei = relative({g32[i]}, {g64[i]});
+      if (ei > worst_e) {
+        worst_e = ei;
+        worst = names[i];
+      }
+    }
+    // Tolerance 1e-2, not 1e-3: float32 and float64 can put a unit that sits at a ReLU's kink on either
+    // side of it, and every weight upstream inherits the difference. The twenty-sixth 128-px run's file
+    // gives 2.8e-3 on the CPU alone (float32 against float64, no device), starting at one batch norm of
+    // stage 2 (its bias gradient 0.9 % off, every layer after it within 2e-6); a wrong kernel is off by
+    // tens of percent.
+    std::printf("train backward: relative gradient error %.3g (tolerance 1e-2; largest %.3g, %s)\n", e,
+                worst_e, worst.c_str());
+    ok &= e < 1e-2;
   }
   // 3. The deformation layer alone: the batched-ops flow on the device against the fused CPU kernel.
   {
