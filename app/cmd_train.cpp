@@ -203,6 +203,22 @@ void add_export_command(CLI::App& app, Action& action) {
   });
 }
 
+namespace {
+// "none", or each view's offsets: input-crop pixels, then (when there is one) the image-pixel part.
+std::string describe_calibration(const Calibration& c) {
+  if (c.empty()) return "none";
+  const auto xy = [](const std::array<double, 2>& v) {
+    char b[64];
+    std::snprintf(b, sizeof b, "%+.3f %+.3f", v[0], v[1]);
+    return std::string(b);
+  };
+  std::string out = "direct " + xy(c.direct) + ", mirrored " + xy(c.mirrored);
+  if (c.has_image_term())
+    out += "; image px: direct " + xy(c.direct_image) + ", mirrored " + xy(c.mirrored_image);
+  return out;
+}
+}  // namespace
+
 void add_calibrate_command(CLI::App& app, Action& action) {
   auto* cmd = app.add_subcommand(
       "calibrate",
@@ -210,12 +226,15 @@ void add_calibrate_command(CLI::App& app, Action& action) {
       "images) and write the model with that calibration");
   struct Opts {
     std::string model, out, data, list = "val.txt";
-    bool full = false;
+    bool full = false, crop_only = false;
     int threads = 0;
   };
   auto o = std::make_shared<Opts>();
   cmd->add_option("-m,--model", o->model, "Model file to read")->required();
   cmd->add_option("-o,--out", o->out, "Model file to write")->required();
+  cmd->add_flag("--crop-only", o->crop_only,
+                "Only the offset in input-crop pixels (the mean), no image-pixel part (calibrations "
+                "before 2026-11-30)");
   cmd->add_option("-d,--data", o->data, "Data folder (default $LDDMM_DATA/300w or ../shared/data/300w)");
   cmd->add_option("-l,--list", o->list,
                   "Annotated faces the model was not trained on, relative to --data (a trained network "
@@ -238,31 +257,40 @@ void add_calibrate_command(CLI::App& app, Action& action) {
       const EvalResult direct = evaluate(model, set, nullptr, 32, false, 0);
       const EvalResult both = evaluate(model, set, nullptr, 32, true, 0);
       const double S = model->config().input_size;
-      std::array<double, 2> d{0, 0}, m{0, 0};
+      // Each face's mean offset in input-crop pixels, and its crop's scale (crop pixels per pixel of the
+      // photo as annotated: the records of large faces are reduced copies).
+      std::vector<std::array<double, 2>> d(set.size()), m(set.size());
+      std::vector<double> scale(set.size());
       for (size_t i = 0; i < set.size(); ++i) {
         const Points truth = set.target_points(i);
         const Box b = landmark_box(truth);
         const double to_crop = S / (1.25 * std::max(b.w, b.h));  // record pixels → input-crop pixels
+        scale[i] = to_crop * set.record(i).scale;
         const Points mirrored = 2 * both.predicted[i] - direct.predicted[i];
         for (int a = 0; a < 2; ++a) {
-          d[static_cast<size_t>(a)] += (direct.predicted[i].col(a) - truth.col(a)).mean() * to_crop;
-          m[static_cast<size_t>(a)] += (mirrored.col(a) - truth.col(a)).mean() * to_crop;
+          d[i][static_cast<size_t>(a)] = (direct.predicted[i].col(a) - truth.col(a)).mean() * to_crop;
+          m[i][static_cast<size_t>(a)] = (mirrored.col(a) - truth.col(a)).mean() * to_crop;
         }
       }
-      const auto n = static_cast<double>(set.size());
+      const CalibrationFit fd = fit_calibration(d, scale, !o->crop_only);
+      const CalibrationFit fm = fit_calibration(m, scale, !o->crop_only);
       Calibration c;
-      c.direct = {d[0] / n, d[1] / n};
-      c.mirrored = {m[0] / n, m[1] / n};
+      c.direct = fd.crop;
+      c.direct_image = fd.image;
+      c.mirrored = fm.crop;
+      c.mirrored_image = fm.image;
       model->set_calibration(c);
       const EvalResult after = evaluate(model, set, nullptr, 32, false, 0);
       std::printf(
-          "%zu faces of %s, one pass on landmark-box crops; mean offset from the annotation, input-crop "
-          "pixels (was %+.3f %+.3f / %+.3f %+.3f):\n"
-          "  direct   x %+.3f y %+.3f\n  mirrored x %+.3f y %+.3f\n"
+          "%zu faces of %s, one pass on landmark-box crops; offset from the annotation, input-crop pixels "
+          "+ image pixels (was %+.3f %+.3f + %+.3f %+.3f / %+.3f %+.3f + %+.3f %+.3f):\n"
+          "  direct   x %+.3f + %+.3f  y %+.3f + %+.3f\n  mirrored x %+.3f + %+.3f  y %+.3f + %+.3f\n"
           "NME of the direct pass %.2f %% uncalibrated, %.2f %% calibrated (on the same faces)\n",
-          set.size(), o->list.c_str(), before.direct[0], before.direct[1], before.mirrored[0],
-          before.mirrored[1], c.direct[0], c.direct[1], c.mirrored[0], c.mirrored[1],
-          100 * direct.summary.mean, 100 * after.summary.mean);
+          set.size(), o->list.c_str(), before.direct[0], before.direct[1], before.direct_image[0],
+          before.direct_image[1], before.mirrored[0], before.mirrored[1], before.mirrored_image[0],
+          before.mirrored_image[1], c.direct[0], c.direct_image[0], c.direct[1], c.direct_image[1],
+          c.mirrored[0], c.mirrored_image[0], c.mirrored[1], c.mirrored_image[1], 100 * direct.summary.mean,
+          100 * after.summary.mean);
       write_model(model, o->out, o->full);
       return 0;
     };
@@ -567,12 +595,7 @@ void add_eval_command(CLI::App& app, Action& action) {
                   !o->flip && o->refine > 0
                       ? (o->no_alternate ? ", the last one kept" : ", alternately mirrored, averaged")
                       : "",
-                  cal.empty() ? "none"
-                              : ("direct " + std::to_string(cal.direct[0]).substr(0, 6) + " " +
-                                 std::to_string(cal.direct[1]).substr(0, 6) + ", mirrored " +
-                                 std::to_string(cal.mirrored[0]).substr(0, 6) + " " +
-                                 std::to_string(cal.mirrored[1]).substr(0, 6))
-                                    .c_str());
+                  describe_calibration(cal).c_str());
       std::printf("%-26s %8s %8s %8s\n", "", "NME %", "FR@0.1 %", "AUC@0.1");
       std::printf("%-26s %8.2f %8.2f %8.4f\n",
                   (o->boxes == "dlib" ? "ours (dlib boxes)" : "ours (landmark boxes)"), 100 * r.summary.mean,

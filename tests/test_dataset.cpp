@@ -268,6 +268,35 @@ TEST_F(SyntheticFaces, CalibrationOffsetsMoveThePredictions) {
   }
 }
 
+// The calibration's image-pixel part is an offset in the photo's own pixels, whatever the crop's scale:
+// records reduced to a 120-px landmark box (a scale below 1, computed here from the .pts files) get it
+// times that scale in their pixels; the direct view's and the mirrored view's parts average under
+// test-time mirroring.
+TEST_F(SyntheticFaces, CalibrationImagePartIsInThePhotosPixels) {
+  const Scheme s68 = find_scheme("300w68");
+  const FaceDataset data(dir_, dir_ / "list.txt", s68, s68, 120);
+  AlignerConfig c = testing::tiny_config(Head::Coordinates);
+  c.calibration.direct_image = {0.8, -0.4};
+  c.calibration.mirrored = {-1, 0};  // a fresh model's mirrored view is 1 px left (see below)
+  c.calibration.mirrored_image = {-0.2, 1.0};
+  Aligner model(c, s68);
+  const EvalResult direct = evaluate(model, data, nullptr, 32, false, 0);
+  const EvalResult both = evaluate(model, data, nullptr, 32, true, 0);
+  for (size_t i = 0; i < data.size(); ++i) {
+    const Points photo = read_pts(dir_ / ("set/face" + std::to_string(i) + ".pts"));
+    const double side = (photo.colwise().maxCoeff() - photo.colwise().minCoeff()).maxCoeff();
+    const double scale = std::min(1.0, 120 / side);
+    ASSERT_LT(scale, 0.8) << i;
+    const Points truth = data.target_points(i);
+    const Eigen::RowVector2d d = (direct.predicted[i] - truth).colwise().mean();
+    EXPECT_NEAR(d.x(), -0.8 * scale, 1e-3) << i;
+    EXPECT_NEAR(d.y(), 0.4 * scale, 1e-3) << i;
+    const Eigen::RowVector2d b = (both.predicted[i] - truth).colwise().mean();
+    EXPECT_NEAR(b.x(), -0.3 * scale, 1e-3) << i;
+    EXPECT_NEAR(b.y(), -0.3 * scale, 1e-3) << i;
+  }
+}
+
 // Sparse to dense (issue 3): a 300W-50 model evaluated on 300W-68 faces. A fresh model has zero momenta
 // (zero offsets for the coordinate head), so it predicts the mean face; the synthetic faces are the mean
 // face moved and scaled and the crops come from their landmark box, so the prediction is exact. The LDDMM
@@ -529,6 +558,46 @@ TEST(Distillation, TargetsBlendTheAnnotationWithTheTeachersMirroredLandmarks) {
     }
     EXPECT_LT(worst, 1e-3) << L;
     EXPECT_GT(moved, 1e-2) << L;
+  }
+}
+
+// A teacher's calibration in image pixels reaches the targets through each crop's map (here a scale, a
+// rotation, and a mirrored crop, whose offset lies in the mirrored photo's axes): the targets move by
+// −weight × (each view's A·a, the two views averaged), computed here by hand from the maps.
+TEST(Distillation, TeachersImagePixelCalibrationGoesThroughEachCropsMap) {
+  const Scheme s = find_scheme("300w68");
+  Aligner teacher(testing::tiny_config(Head::Lddmm), s);  // 64 px
+  torch::manual_seed(6);
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& p : teacher->parameters()) p.add_(0.05 * torch::randn_like(p));
+  }
+  teacher->eval();
+  Calibration cal;
+  cal.direct_image = {0.6, -0.3};
+  cal.mirrored_image = {-1.0, 0.4};
+  const int L = 96;
+  const torch::Tensor images = torch::randn({2, 3, L, L});
+  const torch::Tensor points = torch::rand({2, s.num_points, 2}) * L;
+  Affine2 m0, m1;
+  m0 << 0.4, 0.0, 5.0, 0.0, 0.4, 7.0;  // scale 0.4
+  const double c = 0.3 * std::cos(0.5), sn = 0.3 * std::sin(0.5);
+  m1 << -c, -sn, 90.0, -sn, c, 3.0;  // scale 0.3, rotated, mirrored
+  const torch::Tensor maps = image_to_crop_maps({m0, m1}, {1.0, 0.5});
+  const double w = 0.4;
+  const torch::Tensor without = teacher_targets(teacher, images, points, w, true).to(torch::kFloat64);
+  teacher->set_calibration(cal);
+  const torch::Tensor with = teacher_targets(teacher, images, points, w, true, maps).to(torch::kFloat64);
+  EXPECT_THROW(teacher_targets(teacher, images, points, w, true), std::invalid_argument);
+  const Eigen::Vector2d a = 0.5 * (Eigen::Vector2d(0.6, -0.3) + Eigen::Vector2d(-1.0, 0.4));
+  // Crop 0: 0.4·a. Crop 1: record scale 0.5, the map's rotation with its reflection undone.
+  Eigen::Matrix2d r1;
+  r1 << c, -sn, sn, c;
+  const Eigen::Vector2d want[2] = {0.4 * a, 0.5 * r1 * a};
+  const torch::Tensor d = (with - without).mean(1);
+  for (int b = 0; b < 2; ++b) {
+    EXPECT_NEAR(d[b][0].item<double>(), -w * want[b].x(), 1e-4) << b;
+    EXPECT_NEAR(d[b][1].item<double>(), -w * want[b].y(), 1e-4) << b;
   }
 }
 

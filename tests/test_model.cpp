@@ -368,6 +368,65 @@ TEST(Calibration, OffsetsAreSubtractedAndTravelWithTheModelFile) {
   EXPECT_THROW(aligner_config_from_json(bad, "test"), ModelError);
 }
 
+// The image-pixel part: each crop's map (linear part, a reflection undone) times the offset, subtracted;
+// it travels in the file beside the crop-pixel part, files without it read as 0, and it needs the maps.
+TEST(Calibration, ImagePartGoesThroughEachCropsMapAndTravelsWithTheFile) {
+  const torch::Tensor pts = torch::zeros({2, 3, 2}, torch::kFloat64);
+  Affine2 plain, mirrored;
+  plain << 0.5, 0.0, 10.0, 0.0, 0.5, 20.0;
+  mirrored << 0.0, -2.0, 30.0, -2.0, 0.0, 0.0;  // a quarter turn then a flip of x (det −4)
+  const torch::Tensor maps = image_to_crop_maps({plain, mirrored}, {1.0, 0.25});
+  const torch::Tensor c = calibrate_points(pts, {0.1, 0.2}, {1.0, -2.0}, maps);
+  // Crop 0: 0.5·(1, −2) = (0.5, −1). Crop 1: the map's linear part [[0, −2], [−2, 0]] with its first
+  // column negated, [[0, −2], [2, 0]], times 0.25: (1, −2) → (1, 0.5).
+  EXPECT_NEAR(c[0][1][0].item<double>(), -0.1 - 0.5, 1e-6);
+  EXPECT_NEAR(c[0][1][1].item<double>(), -0.2 + 1.0, 1e-6);
+  EXPECT_NEAR(c[1][2][0].item<double>(), -0.1 - 1.0, 1e-6);
+  EXPECT_NEAR(c[1][2][1].item<double>(), -0.2 - 0.5, 1e-6);
+  EXPECT_THROW(calibrate_points(pts, {0, 0}, {1.0, 0}), std::invalid_argument);
+  EXPECT_TRUE(calibrate_points(pts, {0, 0}, {0, 0}).equal(pts));
+  AlignerConfig cfg;
+  cfg.calibration.direct = {-0.45, 0.03};
+  cfg.calibration.direct_image = {1.25, 0.5};
+  cfg.calibration.mirrored_image = {-2.5, 0.75};
+  const AlignerConfig back = aligner_config_from_json(to_json(cfg), "test");
+  EXPECT_EQ(back.calibration.direct_image, cfg.calibration.direct_image);
+  EXPECT_EQ(back.calibration.mirrored_image, cfg.calibration.mirrored_image);
+  AlignerConfig old;
+  old.calibration.direct = {0.5, 0};
+  EXPECT_EQ(to_json(old).find("_image"), std::string::npos);
+  EXPECT_FALSE(aligner_config_from_json(to_json(old), "test").calibration.has_image_term());
+  std::string bad = to_json(cfg);
+  bad.replace(bad.find("1.25"), 4, "99.0");
+  EXPECT_THROW(aligner_config_from_json(bad, "test"), ModelError);
+}
+
+// The fit of offset = crop + scale·image over faces of several scales recovers both parts (noise-free
+// synthetic offsets); one scale for all, or the crop-only fit, gives the mean.
+TEST(Calibration, FitSeparatesTheCropAndImageParts) {
+  std::vector<std::array<double, 2>> off;
+  std::vector<double> scale;
+  for (int i = 0; i < 7; ++i) {
+    const double s = 0.3 + 0.15 * i;
+    scale.push_back(s);
+    off.push_back({0.2 + 1.5 * s, -0.1 - 0.8 * s});
+  }
+  const CalibrationFit f = fit_calibration(off, scale, true);
+  EXPECT_NEAR(f.crop[0], 0.2, 1e-9);
+  EXPECT_NEAR(f.crop[1], -0.1, 1e-9);
+  EXPECT_NEAR(f.image[0], 1.5, 1e-9);
+  EXPECT_NEAR(f.image[1], -0.8, 1e-9);
+  double mean_x = 0;
+  for (const auto& o : off) mean_x += o[0] / 7;
+  const CalibrationFit crop_only = fit_calibration(off, scale, false);
+  EXPECT_NEAR(crop_only.crop[0], mean_x, 1e-9);
+  EXPECT_EQ(crop_only.image, (std::array<double, 2>{0, 0}));
+  const CalibrationFit same = fit_calibration(off, std::vector<double>(7, 0.5), true);
+  EXPECT_NEAR(same.crop[0], mean_x, 1e-9);
+  EXPECT_EQ(same.image, (std::array<double, 2>{0, 0}));
+  EXPECT_THROW(fit_calibration(off, {0.5}, true), std::invalid_argument);
+}
+
 // Input sizes: any multiple of 16 from 32 (144 px gives branches of 36, 18, 9 and 5, the last rounded up the
 // same way on every path to it); other sizes are refused when the configuration is read.
 TEST(Model, InputSizesAreMultiplesOf16) {

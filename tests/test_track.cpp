@@ -246,6 +246,8 @@ TEST(Backend, FoldedChannelsLastAndBatchedMirroringMatchThePlainNetwork) {
   Calibration cal;
   cal.direct = {0.4, -0.3};
   cal.mirrored = {-1.1, 0.2};
+  cal.direct_image = {0.7, -0.5};  // in the frame's pixels, whatever the crop's scale and rotation
+  cal.mirrored_image = {-1.3, 0.6};
   model->set_calibration(cal);
   const testing::ScratchDir scratch;
   save_model(model, scratch.path() / "tiny.pt", false);
@@ -288,6 +290,12 @@ TEST(Backend, FoldedChannelsLastAndBatchedMirroringMatchThePlainNetwork) {
         want(k, 1) = mode == 0 ? dy : mode == 1 ? (dy + my) / 2 : my;
       }
       want = apply_affine(invert_affine(m), want);
+      for (int a = 0; a < 2; ++a) {
+        const auto ua = static_cast<size_t>(a);
+        want.col(a).array() -= mode == 0   ? cal.direct_image[ua]
+                               : mode == 1 ? 0.5 * (cal.direct_image[ua] + cal.mirrored_image[ua])
+                                           : cal.mirrored_image[ua];
+      }
       EXPECT_LT((got[i].points - want).cwiseAbs().maxCoeff(), 1e-3) << "crop " << i << " mode " << mode;
     }
   }

@@ -14,6 +14,7 @@
 
 #include "lddmm/annotations.hpp"
 #include "lddmm/cofw.hpp"
+#include "lddmm/model.hpp"
 #include "lddmm/pts_io.hpp"
 
 namespace lddmm {
@@ -226,6 +227,7 @@ void BatchLoader::produce(std::vector<size_t> order, int epoch) {
     b.points = torch::empty({static_cast<int64_t>(count), n, 2});
     float* images = b.images.data_ptr<float>();
     float* points = b.points.data_ptr<float>();
+    std::vector<Affine2> maps(count);
     const auto make = [&](size_t first) {
       for (size_t k = first; k < count; k += static_cast<size_t>(workers_)) {
         const size_t i = order[start + k];
@@ -234,7 +236,7 @@ void BatchLoader::produce(std::vector<size_t> order, int epoch) {
             static_cast<uint32_t>(seed_ * 7919ULL + static_cast<uint64_t>(epoch) * 104729ULL + i));
         data_.sample(i, S, aug_, rng, mean_, std_,
                      images + k * 3 * static_cast<size_t>(S) * static_cast<size_t>(S),
-                     points + k * 2 * static_cast<size_t>(n));
+                     points + k * 2 * static_cast<size_t>(n), &maps[k]);
       }
     };
     std::vector<std::thread> helpers;
@@ -243,6 +245,9 @@ void BatchLoader::produce(std::vector<size_t> order, int epoch) {
     for (std::thread& t : helpers) t.join();
     b.indices.assign(order.begin() + static_cast<std::ptrdiff_t>(start),
                      order.begin() + static_cast<std::ptrdiff_t>(start + count));
+    std::vector<double> scale(count);
+    for (size_t k = 0; k < count; ++k) scale[k] = data_.record(b.indices[k]).scale;
+    b.image_to_crop = image_to_crop_maps(maps, scale);
     std::unique_lock<std::mutex> lock(mutex_);
     cv_.wait(lock, [&] { return queue_.size() < 3 || stop_; });
     if (stop_) return;

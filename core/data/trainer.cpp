@@ -124,18 +124,22 @@ torch::Tensor resize_crops(const torch::Tensor& images, int size) {
 }
 
 torch::Tensor teacher_targets(Aligner& teacher, const torch::Tensor& images, const torch::Tensor& points,
-                              double weight, bool mirror) {
+                              double weight, bool mirror, const torch::Tensor& image_to_crop) {
   torch::NoGradGuard no_grad;
   const int T = teacher->config().input_size;
   const double L = static_cast<double>(images.size(3));
   const Calibration& cal = teacher->config().calibration;
   const torch::Tensor in = resize_crops(images, T);
-  torch::Tensor pred = calibrate_points(teacher->forward(in), cal.direct);
+  // The maps to the teacher's crops: those to the crops of side L, scaled by T / L.
+  const torch::Tensor to_t =
+      image_to_crop.defined() ? image_to_crop.to(in.device()) * (T / L) : image_to_crop;
+  torch::Tensor pred = calibrate_points(teacher->forward(in), cal.direct, cal.direct_image, to_t);
   if (mirror) {
     const auto partners = mirror_partners(teacher->scheme());
-    pred = merge_mirrored(
-        pred, calibrate_points(mirror_back(teacher->forward(in.flip({3})), partners, T), cal.mirrored),
-        partners);
+    pred = merge_mirrored(pred,
+                          calibrate_points(mirror_back(teacher->forward(in.flip({3})), partners, T),
+                                           cal.mirrored, cal.mirrored_image, to_t),
+                          partners);
   }
   // resize_crops samples at pixel centres (align_corners false): x_L + ½ = (x_T + ½)·L/T.
   const torch::Tensor back = (pred.to(points.scalar_type()) + 0.5) * (L / T) - 0.5;
@@ -143,12 +147,13 @@ torch::Tensor teacher_targets(Aligner& teacher, const torch::Tensor& images, con
 }
 
 torch::Tensor teacher_targets(std::vector<Aligner>& teachers, const torch::Tensor& images,
-                              const torch::Tensor& points, double weight, bool mirror) {
+                              const torch::Tensor& points, double weight, bool mirror,
+                              const torch::Tensor& image_to_crop) {
   if (teachers.empty()) throw std::invalid_argument("teacher_targets: no teacher");
   // The blend is linear in the teacher's landmarks: the ensemble's targets are the mean of each one's.
   torch::Tensor sum;
   for (Aligner& t : teachers) {
-    const torch::Tensor one = teacher_targets(t, images, points, weight, mirror);
+    const torch::Tensor one = teacher_targets(t, images, points, weight, mirror, image_to_crop);
     sum = sum.defined() ? sum + one : one;
   }
   return sum / static_cast<double>(teachers.size());
@@ -199,6 +204,9 @@ Pass run_pass(Aligner& model, const FaceDataset& data, const std::vector<Box>* b
                   boxes != nullptr ? &(*boxes)[start + k] : nullptr);
     }
     images = images.to(device);
+    std::vector<double> scale(count);
+    for (size_t k = 0; k < count; ++k) scale[k] = data.record(start + k).scale;
+    const torch::Tensor to_crop = image_to_crop_maps(maps, scale).to(device);
     torch::Tensor pred, carried;
     if (view != View::Mirrored) {
       const torch::Tensor head = model->head_output(images);
@@ -215,19 +223,23 @@ Pass run_pass(Aligner& model, const FaceDataset& data, const std::vector<Box>* b
       } else {
         pred = tmpl.unsqueeze(0) + head;
       }
-      pred = calibrate_points(pred, cfg.calibration.direct);
+      const Calibration& c = cfg.calibration;
+      pred = calibrate_points(pred, c.direct, c.direct_image, to_crop);
       if (corr)
-        carried = calibrate_points(carry_points(model->layer(), *corr, tmpl, head), cfg.calibration.direct);
+        carried = calibrate_points(carry_points(model->layer(), *corr, tmpl, head), c.direct, c.direct_image,
+                                   to_crop);
     }
     if (view != View::Direct) {
       const torch::Tensor head_f = model->head_output(images.flip({3}));
       const torch::Tensor pf = lddmm ? model->layer().forward(tmpl, head_f) : tmpl.unsqueeze(0) + head_f;
-      const torch::Tensor back = calibrate_points(mirror_back(pf, partners, S), cfg.calibration.mirrored);
+      const Calibration& c = cfg.calibration;
+      const torch::Tensor back =
+          calibrate_points(mirror_back(pf, partners, S), c.mirrored, c.mirrored_image, to_crop);
       pred = pred.defined() ? merge_mirrored(pred, back, partners) : back;
       if (corr) {
         const torch::Tensor cb = calibrate_points(
-            mirror_back(carry_points(model->layer(), *corr, tmpl, head_f), dense_partners, S),
-            cfg.calibration.mirrored);
+            mirror_back(carry_points(model->layer(), *corr, tmpl, head_f), dense_partners, S), c.mirrored,
+            c.mirrored_image, to_crop);
         carried = carried.defined() ? merge_mirrored(carried, cb, dense_partners) : cb;
       }
     }
@@ -479,7 +491,8 @@ void train(const TrainConfig& cfg, const std::filesystem::path& data_root,
       const torch::Tensor images = batch.images.to(device);
       torch::Tensor targets = batch.points.to(device);
       if (!teachers.empty())
-        targets = teacher_targets(teachers, images, targets, o.teacher_weight, o.teacher_mirror);
+        targets = teacher_targets(teachers, images, targets, o.teacher_weight, o.teacher_mirror,
+                                  batch.image_to_crop);
       const torch::Tensor value =
           loss(model->forward(resize_crops(images, S)) * to_loss_frame, targets * to_loss);
       value.backward();

@@ -34,8 +34,13 @@ std::string to_json(const AlignerConfig& c) {
   };
   write("local", c.local);
   write("cascade", c.cascade);
-  if (!c.calibration.empty())
+  if (!c.calibration.empty()) {
     j["calibration"] = {{"direct", c.calibration.direct}, {"mirrored", c.calibration.mirrored}};
+    if (c.calibration.has_image_term()) {  // older files have only the crop-pixel part
+      j["calibration"]["direct_image"] = c.calibration.direct_image;
+      j["calibration"]["mirrored_image"] = c.calibration.mirrored_image;
+    }
+  }
   return j.dump();
 }
 
@@ -72,6 +77,8 @@ AlignerConfig aligner_config_from_json(const std::string& text, const std::strin
       const json& k = j.at("calibration");
       c.calibration.direct = k.at("direct").get<std::array<double, 2>>();
       c.calibration.mirrored = k.at("mirrored").get<std::array<double, 2>>();
+      c.calibration.direct_image = k.value("direct_image", c.calibration.direct_image);
+      c.calibration.mirrored_image = k.value("mirrored_image", c.calibration.mirrored_image);
     }
   } catch (const std::exception& e) {
     throw ModelError(origin + ": bad model configuration (" + e.what() + ")");
@@ -88,6 +95,10 @@ AlignerConfig aligner_config_from_json(const std::string& text, const std::strin
                          c.calibration.mirrored[1]})
     if (!std::isfinite(v) || std::abs(v) > 0.1 * c.input_size)
       throw ModelError(origin + ": calibration offsets must be finite and under a tenth of the input size");
+  for (const double v : {c.calibration.direct_image[0], c.calibration.direct_image[1],
+                         c.calibration.mirrored_image[0], c.calibration.mirrored_image[1]})
+    if (!std::isfinite(v) || std::abs(v) > 16)
+      throw ModelError(origin + ": calibration offsets in image pixels must be finite and under 16");
   return c;
 }
 
@@ -334,10 +345,64 @@ Aligner average_models(const std::vector<Aligner>& models) {
   return out;
 }
 
-torch::Tensor calibrate_points(const torch::Tensor& pred, const std::array<double, 2>& offset) {
-  if (offset[0] == 0 && offset[1] == 0) return pred;
+torch::Tensor calibrate_points(const torch::Tensor& pred, const std::array<double, 2>& offset,
+                               const std::array<double, 2>& image_offset,
+                               const torch::Tensor& image_to_crop) {
   const auto opts = torch::TensorOptions().device(pred.device()).dtype(pred.scalar_type());
-  return pred - torch::tensor({offset[0], offset[1]}, opts).view({1, 1, 2});
+  torch::Tensor out = pred;
+  if (offset[0] != 0 || offset[1] != 0)
+    out = out - torch::tensor({offset[0], offset[1]}, opts).view({1, 1, 2});
+  if (image_offset[0] == 0 && image_offset[1] == 0) return out;
+  if (!image_to_crop.defined() || image_to_crop.dim() != 3 || image_to_crop.size(0) != pred.size(0) ||
+      image_to_crop.size(1) != 2 || image_to_crop.size(2) != 2)
+    throw std::invalid_argument("calibrate_points: an image-pixel offset needs each crop's map [B, 2, 2]");
+  // Each crop's offset: its map's linear part times the image offset, [B, 2] → [B, 1, 2].
+  const torch::Tensor a = torch::tensor({image_offset[0], image_offset[1]}, opts).view({1, 2, 1});
+  return out - torch::matmul(image_to_crop.to(opts), a).view({-1, 1, 2});
+}
+
+CalibrationFit fit_calibration(const std::vector<std::array<double, 2>>& offset,
+                               const std::vector<double>& scale, bool image_term) {
+  if (offset.size() != scale.size()) throw std::invalid_argument("fit_calibration: one scale an offset");
+  CalibrationFit f;
+  if (offset.empty()) return f;
+  const auto n = static_cast<double>(offset.size());
+  double s_mean = 0;
+  std::array<double, 2> o_mean{0, 0};
+  for (size_t i = 0; i < offset.size(); ++i) {
+    s_mean += scale[i] / n;
+    for (size_t a = 0; a < 2; ++a) o_mean[a] += offset[i][a] / n;
+  }
+  f.crop = o_mean;
+  double ss = 0;
+  std::array<double, 2> so{0, 0};
+  for (size_t i = 0; i < offset.size(); ++i) {
+    const double ds = scale[i] - s_mean;
+    ss += ds * ds;
+    for (size_t a = 0; a < 2; ++a) so[a] += ds * (offset[i][a] - o_mean[a]);
+  }
+  if (!image_term || offset.size() < 3 || !(std::sqrt(ss / n) > 0.01 * std::abs(s_mean))) return f;
+  const std::array<double, 2> image{so[0] / ss, so[1] / ss};
+  if (!(std::abs(image[0]) <= 16) || !(std::abs(image[1]) <= 16)) return f;
+  f.image = image;
+  for (size_t a = 0; a < 2; ++a) f.crop[a] = o_mean[a] - image[a] * s_mean;
+  return f;
+}
+
+torch::Tensor image_to_crop_maps(const std::vector<Affine2>& maps, const std::vector<double>& scale) {
+  if (!scale.empty() && scale.size() != maps.size())
+    throw std::invalid_argument("image_to_crop_maps: one scale a map");
+  torch::Tensor out = torch::empty({static_cast<int64_t>(maps.size()), 2, 2}, torch::kFloat32);
+  auto acc = out.accessor<float, 3>();
+  for (size_t i = 0; i < maps.size(); ++i) {
+    Eigen::Matrix2d a = maps[i].leftCols<2>();
+    if (a(0, 0) * a(1, 1) - a(0, 1) * a(1, 0) < 0)
+      a.col(0) *= -1;  // a mirrored crop: the offset lies in the mirrored photo's axes
+    if (!scale.empty()) a *= scale[i];
+    for (int r = 0; r < 2; ++r)
+      for (int c = 0; c < 2; ++c) acc[static_cast<int64_t>(i)][r][c] = static_cast<float>(a(r, c));
+  }
+  return out;
 }
 
 }  // namespace lddmm

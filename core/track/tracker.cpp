@@ -87,12 +87,12 @@ class LddmmBackend : public AlignBackend {
     const int S = model_->config().input_size;
     const auto B = static_cast<int64_t>(crops.size());
     torch::Tensor batch = torch::empty({B, 3, S, S}, torch::kFloat32);
-    std::vector<Affine2> back(crops.size());
+    std::vector<Affine2> maps(crops.size()), back(crops.size());
     for (size_t i = 0; i < crops.size(); ++i) {
       const FaceCrop& c = crops[i];
-      const Affine2 m = crop_face(bgr, c.centre, 1.25 * c.side, c.angle, S, model_->config().mean,
-                                  model_->config().std, batch[static_cast<int64_t>(i)].data_ptr<float>());
-      back[i] = invert_affine(m);
+      maps[i] = crop_face(bgr, c.centre, 1.25 * c.side, c.angle, S, model_->config().mean,
+                          model_->config().std, batch[static_cast<int64_t>(i)].data_ptr<float>());
+      back[i] = invert_affine(maps[i]);
     }
     torch::InferenceMode guard;
     const torch::Tensor x = batch.to(device_);
@@ -106,15 +106,19 @@ class LddmmBackend : public AlignBackend {
     const bool lddmm = model_->config().head == Head::Lddmm;
     const torch::Tensor tmpl = model_->template_points();
     const Calibration& cal = model_->config().calibration;
+    const torch::Tensor to_crop =
+        cal.has_image_term() ? image_to_crop_maps(maps).to(device_) : torch::Tensor();  // the frame's pixels
     torch::Tensor all = lddmm ? model_->layer().forward(tmpl, heads) : tmpl.unsqueeze(0) + heads;
     torch::Tensor all_carried;
     if (corr_) all_carried = carry_points(model_->layer(), *corr_, tmpl, heads);
     // Each view's landmarks, calibrated; the mirrored crops' mirrored back (x → S − 1 − x, i ↔ partner).
     const auto combine = [&](const torch::Tensor& t, const std::vector<int>& partners) {
-      const torch::Tensor d = direct ? calibrate_points(t.narrow(0, 0, B), cal.direct) : torch::Tensor();
+      const torch::Tensor d = direct
+                                  ? calibrate_points(t.narrow(0, 0, B), cal.direct, cal.direct_image, to_crop)
+                                  : torch::Tensor();
       if (!mirrored) return d;
-      const torch::Tensor m =
-          calibrate_points(mirror_back(t.narrow(0, direct ? B : 0, B), partners, S), cal.mirrored);
+      const torch::Tensor m = calibrate_points(mirror_back(t.narrow(0, direct ? B : 0, B), partners, S),
+                                               cal.mirrored, cal.mirrored_image, to_crop);
       return direct ? merge_mirrored(d, m, partners) : m;
     };
     const torch::Tensor pts = combine(all, partners_);

@@ -86,6 +86,7 @@ class BatchLoader {
     torch::Tensor images;  // [B, 3, S, S]
     torch::Tensor points;  // [B, n, 2]
     std::vector<size_t> indices;
+    torch::Tensor image_to_crop;  // [B, 2, 2]: the photos' pixels → crop pixels, image_to_crop_maps
   };
   BatchLoader(const FaceDataset& data, int batch_size, int input_size, AugmentOptions aug,
               std::array<double, 3> mean, std::array<double, 3> std, bool shuffle, uint64_t seed,

@@ -87,12 +87,15 @@ torch::Tensor resize_crops(const torch::Tensor& images, int size);
 /// Distillation targets for crops `images` ([B, 3, L, L], normalised for the teacher) annotated with
 /// `points` ([B, n, 2], crop pixels of side L): (1 - weight)·points + weight·the teacher's landmarks on
 /// the crops resized to its input size (with `mirror`, averaged with its prediction on the mirrored
-/// crops, mirrored back), in crop pixels of side L. The teacher must be in eval mode.
+/// crops, mirrored back), in crop pixels of side L, less its calibration. The teacher must be in eval
+/// mode. `image_to_crop` ([B, 2, 2], the batch's maps from the photos' pixels to the crops', side L)
+/// carries a calibration's image-pixel part; a teacher calibrated with one needs it.
 torch::Tensor teacher_targets(Aligner& teacher, const torch::Tensor& images, const torch::Tensor& points,
-                              double weight, bool mirror);
+                              double weight, bool mirror, const torch::Tensor& image_to_crop = {});
 /// The same for an ensemble: the teachers' landmarks averaged (the mean of each one's targets).
 torch::Tensor teacher_targets(std::vector<Aligner>& teachers, const torch::Tensor& images,
-                              const torch::Tensor& points, double weight, bool mirror);
+                              const torch::Tensor& points, double weight, bool mirror,
+                              const torch::Tensor& image_to_crop = {});
 /// The files of a `teacher` setting: comma-separated, empty entries skipped.
 std::vector<std::string> split_teachers(const std::string& list);
 

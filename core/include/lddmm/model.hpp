@@ -19,9 +19,11 @@
 #include <filesystem>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "lddmm/flow.hpp"
 #include "lddmm/network.hpp"
+#include "lddmm/points.hpp"
 #include "lddmm/scheme.hpp"
 
 namespace lddmm {
@@ -40,16 +42,24 @@ struct LocalHeadConfig {
   double spacing = 1.0 / 16;
 };
 
-/// What the network's landmarks are off from the annotation's, on average, in input-crop pixels:
-/// subtracted from every prediction at inference. `direct` for a prediction on the crop itself,
-/// `mirrored` for one on the mirrored crop mapped back (mirror_back). The 300-W annotations sit about one
-/// source pixel right of where mirror-augmented training can place them (a flip turns a +δ offset of the
-/// labels into −δ, so the network learns 0 in x), which `lddmm-face calibrate` measures on annotated faces.
+/// What the network's landmarks are off from the annotation's, on average: subtracted from every
+/// prediction at inference. `direct` for a prediction on the crop itself, `mirrored` for one on the
+/// mirrored crop mapped back (mirror_back), each in two parts: one in input-crop pixels (what the network
+/// learned off) and one in the source image's pixels (`*_image`: the annotation's own convention, such as
+/// 300-W's points about one source pixel right of and below what they mark, which a crop shows at its
+/// own scale: 0.3 crop pixels on a large face, 1.3 on a small one). `lddmm-face calibrate` measures both
+/// on annotated faces (a fit over faces of many sizes separates them).
 struct Calibration {
   std::array<double, 2> direct = {0, 0};
   std::array<double, 2> mirrored = {0, 0};
+  std::array<double, 2> direct_image = {0, 0};
+  std::array<double, 2> mirrored_image = {0, 0};
+  bool has_image_term() const {
+    return direct_image != std::array<double, 2>{0, 0} || mirrored_image != std::array<double, 2>{0, 0};
+  }
   bool empty() const {
-    return direct == std::array<double, 2>{0, 0} && mirrored == std::array<double, 2>{0, 0};
+    return direct == std::array<double, 2>{0, 0} && mirrored == std::array<double, 2>{0, 0} &&
+           !has_image_term();
   }
 };
 
@@ -138,8 +148,28 @@ torch::Tensor mirror_back(const torch::Tensor& pred_on_mirrored, const std::vect
 torch::Tensor merge_mirrored(const torch::Tensor& pred, const torch::Tensor& back,
                              const std::vector<int>& partners);
 
-/// Subtracts a calibration offset (input-crop pixels) from points [B, n, 2] on crops of the model's size.
-torch::Tensor calibrate_points(const torch::Tensor& pred, const std::array<double, 2>& offset);
+/// Subtracts a calibration offset from points [B, n, 2] on crops of the model's size: `offset` in
+/// input-crop pixels and `image_offset` in the source image's pixels, carried to each crop by
+/// `image_to_crop` ([B, 2, 2], image_to_crop_maps), which an image offset needs.
+torch::Tensor calibrate_points(const torch::Tensor& pred, const std::array<double, 2>& offset,
+                               const std::array<double, 2>& image_offset = {0, 0},
+                               const torch::Tensor& image_to_crop = {});
+
+/// One view's calibration fitted to faces' mean offsets from the annotation, `offset` (input-crop pixels)
+/// on crops of `scale` crop pixels per image pixel: offset ≈ crop + scale·image, least squares over the
+/// faces, each axis on its own. Without `image_term`, when the scales barely differ (under 1 % relative
+/// spread, or fewer than 3 faces) or when the fit's image part is over 16 px on an axis (no annotation
+/// convention), the image part is 0 and the crop part the mean offset.
+struct CalibrationFit {
+  std::array<double, 2> crop = {0, 0}, image = {0, 0};
+};
+CalibrationFit fit_calibration(const std::vector<std::array<double, 2>>& offset,
+                               const std::vector<double>& scale, bool image_term);
+
+/// The linear parts of crop maps (source pixels → crop pixels), times `scale` (that source's pixels per
+/// pixel of the image the annotation was made on; empty: 1 each), a reflection undone (a mirrored photo
+/// has its labels' convention in its own axes): [B, 2, 2] float32 for calibrate_points.
+torch::Tensor image_to_crop_maps(const std::vector<Affine2>& maps, const std::vector<double>& scale = {});
 
 /// A weight average ("soup") of models that share their configuration (calibration aside) and scheme:
 /// every floating-point parameter and buffer is the mean of theirs, integer buffers are the first
