@@ -191,6 +191,7 @@ Pass run_pass(Aligner& model, const FaceDataset& data, const std::vector<Box>* b
   const std::vector<int> dense_partners = corr ? mirror_partners(data.annotation()) : std::vector<int>{};
   const bool lddmm = cfg.head == Head::Lddmm;
   const torch::Tensor tmpl = model->template_points();
+  const Calibration& c = cfg.calibration;
   Pass r;
   for (size_t start = 0; start < data.size(); start += static_cast<size_t>(batch_size)) {
     const size_t count = std::min(data.size() - start, static_cast<size_t>(batch_size));
@@ -204,9 +205,12 @@ Pass run_pass(Aligner& model, const FaceDataset& data, const std::vector<Box>* b
                   boxes != nullptr ? &(*boxes)[start + k] : nullptr);
     }
     images = images.to(device);
-    std::vector<double> scale(count);
-    for (size_t k = 0; k < count; ++k) scale[k] = data.record(start + k).scale;
-    const torch::Tensor to_crop = image_to_crop_maps(maps, scale).to(device);
+    torch::Tensor to_crop;  // the photos' pixels → crop pixels, for the calibration's image part
+    if (c.has_image_term()) {
+      std::vector<double> scale(count);
+      for (size_t k = 0; k < count; ++k) scale[k] = data.record(start + k).scale;
+      to_crop = image_to_crop_maps(maps, scale).to(device);
+    }
     torch::Tensor pred, carried;
     if (view != View::Mirrored) {
       const torch::Tensor head = model->head_output(images);
@@ -223,7 +227,6 @@ Pass run_pass(Aligner& model, const FaceDataset& data, const std::vector<Box>* b
       } else {
         pred = tmpl.unsqueeze(0) + head;
       }
-      const Calibration& c = cfg.calibration;
       pred = calibrate_points(pred, c.direct, c.direct_image, to_crop);
       if (corr)
         carried = calibrate_points(carry_points(model->layer(), *corr, tmpl, head), c.direct, c.direct_image,
@@ -232,7 +235,6 @@ Pass run_pass(Aligner& model, const FaceDataset& data, const std::vector<Box>* b
     if (view != View::Direct) {
       const torch::Tensor head_f = model->head_output(images.flip({3}));
       const torch::Tensor pf = lddmm ? model->layer().forward(tmpl, head_f) : tmpl.unsqueeze(0) + head_f;
-      const Calibration& c = cfg.calibration;
       const torch::Tensor back =
           calibrate_points(mirror_back(pf, partners, S), c.mirrored, c.mirrored_image, to_crop);
       pred = pred.defined() ? merge_mirrored(pred, back, partners) : back;

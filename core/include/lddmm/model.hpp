@@ -47,8 +47,8 @@ struct LocalHeadConfig {
 /// mirrored crop mapped back (mirror_back), each in two parts: one in input-crop pixels (what the network
 /// learned off) and one in the source image's pixels (`*_image`: the annotation's own convention, such as
 /// 300-W's points about one source pixel right of and below what they mark, which a crop shows at its
-/// own scale: 0.3 crop pixels on a large face, 1.3 on a small one). `lddmm-face calibrate` measures both
-/// on annotated faces (a fit over faces of many sizes separates them).
+/// own scale: at 128 px, 0.4 crop pixels on a 250-px face, 1.0 on a 100-px one). `lddmm-face calibrate`
+/// measures both on annotated faces (a fit over faces of many sizes separates them).
 struct Calibration {
   std::array<double, 2> direct = {0, 0};
   std::array<double, 2> mirrored = {0, 0};
