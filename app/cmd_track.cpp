@@ -34,7 +34,7 @@ extern "C" void on_sigint(int) { g_interrupted = true; }
 struct EngineOpts {
   std::string input, model, scheme;
   int detect_every = 10, detect_width = 320, upsample = 0, max_faces = 8, threads = 0, grid = 16,
-      parallel = 0;
+      parallel = 0, refine = TrackerOptions{}.refine_new;
   bool no_smooth = false, cpu = false, dlib = false, flip = false, stills = false, no_refine = false;
   double min_cutoff = SmoothingOptions{}.min_cutoff, beta = SmoothingOptions{}.beta;
 };
@@ -68,9 +68,14 @@ void add_engine_options(CLI::App* cmd, EngineOpts& o, bool with_input = true) {
                 "Test-time mirroring: more accurate landmarks, the crop and its mirror image in one batch "
                 "(about 1.6x the network time)");
   cmd->add_flag("--dlib", o.dlib, "Align with dlib's 68-point shape predictor instead of the model");
-  cmd->add_flag(
-      "--no-refine", o.no_refine,
-      "Align a newly detected face once (default: twice, the second time in the crop its landmarks imply)");
+  auto* refine =
+      cmd->add_option("--refine", o.refine,
+                      "More views of a newly detected face, each in the crop its landmarks so far imply, "
+                      "alternating the crop's mirror image and the crop, averaged")
+          ->capture_default_str()
+          ->check(CLI::Range(0, 5));
+  cmd->add_flag("--no-refine", o.no_refine, "Align a newly detected face once (--refine 0)")
+      ->excludes(refine);
   cmd->add_flag(
       "--stills", o.stills,
       "Every image on its own (a folder of unrelated photos): detect on each, no tracking or smoothing");
@@ -114,7 +119,7 @@ Tracker make_tracker(const EngineOpts& o, bool flow) {
   to.parallel_frames = parallel_frames(o);
   to.flow = flow;
   to.stills = o.stills;
-  to.refine_new = !o.no_refine;
+  to.refine_new = o.no_refine ? 0 : o.refine;
   to.smoothing.enabled = !o.no_smooth && !o.stills;
   to.smoothing.min_cutoff = o.min_cutoff;
   to.smoothing.beta = o.beta;

@@ -302,18 +302,18 @@ void add_eval_command(CLI::App& app, Action& action) {
   struct Opts {
     std::string model, data, list = "val.txt", csv, points, boxes = "landmarks";
     bool json = false, vs_dlib = false, flip = false, no_alternate = false;
-    int threads = 0, refine = 1;
+    int threads = 0, refine = 3;
   };
   auto o = std::make_shared<Opts>();
   cmd->add_option("-m,--model", o->model, "Model file")->required();
   cmd->add_flag("--no-alternate", o->no_alternate,
                 "Every refinement pass sees the crop itself and the last one gives the landmarks (default: "
-                "the second pass sees the mirrored crop and the passes are averaged)");
+                "the passes alternate between the mirrored crop and the crop and are averaged)");
   cmd->add_flag("--flip", o->flip,
                 "Test-time mirroring: average with the mirrored crop's prediction (2x time)");
   cmd->add_option(
          "--refine", o->refine,
-         "Passes that crop again around the landmark box of the landmarks so far (each 1x time; 1 is what "
+         "Passes that crop again around the landmark box of the landmarks so far (each 1x time; 3 is what "
          "the tracker does with a newly detected face)")
       ->check(CLI::Range(0, 5))
       ->capture_default_str();

@@ -231,6 +231,112 @@ TEST(Crop, FromPointsUndoesTheFaceRotation) {
   EXPECT_NEAR((c.centre - centre.row(0)).norm(), 0, 0.5);
 }
 
+// A backend whose views are known offsets from a face: the crop gives truth + d (+ d more on each call
+// when `drift`), the crop's mirror image truth + m; it counts its calls and keeps the crops it saw.
+class KnownViews : public AlignBackend {
+ public:
+  KnownViews(Scheme scheme, Points truth, bool mirrors, bool drift)
+      : scheme_(std::move(scheme)), truth_(std::move(truth)), mirrors_(mirrors), drift_(drift) {}
+  const Scheme& scheme() const override { return scheme_; }
+  const Scheme& output_scheme() const override { return scheme_; }
+  std::string describe() const override { return "known views"; }
+  bool mirrors() const override { return mirrors_; }
+  std::vector<AlignedFace> align(const cv::Mat&, const std::vector<FaceCrop>& crops, bool) override {
+    ++direct;
+    return views(crops, d * (drift_ ? static_cast<double>(direct) : 1.0));
+  }
+  std::vector<AlignedFace> align_mirrored(const cv::Mat&, const std::vector<FaceCrop>& crops) override {
+    ++mirrored;
+    return views(crops, m);
+  }
+  Eigen::RowVector2d d{1.5, -0.5}, m{-0.3, 0.9};
+  int direct = 0, mirrored = 0;
+  std::vector<FaceCrop> seen;
+
+ private:
+  std::vector<AlignedFace> views(const std::vector<FaceCrop>& crops, const Eigen::RowVector2d& offset) {
+    std::vector<AlignedFace> out(crops.size());
+    for (size_t i = 0; i < crops.size(); ++i) {
+      seen.push_back(crops[i]);
+      out[i].points = truth_.rowwise() + offset;
+      out[i].output = out[i].points;
+    }
+    return out;
+  }
+  Scheme scheme_;
+  Points truth_;
+  bool mirrors_, drift_;
+};
+
+// More views of a new face: after the first (direct) view, the refinements see the mirror image, the
+// crop, the mirror image, ... and the landmarks are the mean of all views, counted by hand: 1 + ⌊N/2⌋
+// direct and ⌈N/2⌉ mirrored; each pass crops around the mean so far. A point without a mirror partner
+// (300W-50's jaw point 2) has only the direct views. A backend that mirrors every pass keeps its last.
+TEST(Refine, ViewsAlternateAndAverageLikeEvaluate) {
+  for (const char* id : {"300w68", "300w50"}) {
+    const Scheme scheme = find_scheme(id);
+    const std::vector<int> partners = mirror_partners(scheme);
+    Affine2 place;
+    place << 2.0, 0.3, 140, -0.3, 2.0, 90;
+    const Points truth = apply_affine(place, scheme.mean_face.points);
+    for (int passes = 0; passes <= 5; ++passes) {
+      KnownViews b(scheme, truth, false, false);
+      std::vector<AlignedFace> faces(1);
+      faces[0].points = truth.rowwise() + b.d;
+      faces[0].output = faces[0].points;
+      std::vector<FaceCrop> crops(1);
+      refine_faces(b, cv::Mat(), crops, faces, passes);
+      const int n_mirrored = (passes + 1) / 2, n_direct = 1 + passes / 2;
+      EXPECT_EQ(b.mirrored, n_mirrored);
+      EXPECT_EQ(b.direct, n_direct - 1);
+      const Eigen::RowVector2d both = (n_direct * b.d + n_mirrored * b.m) / (n_direct + n_mirrored);
+      int lonely = 0;
+      for (Eigen::Index q = 0; q < truth.rows(); ++q) {
+        const bool alone = partners[static_cast<size_t>(q)] < 0;
+        lonely += alone ? 1 : 0;
+        const Eigen::RowVector2d want = truth.row(q) + (alone ? b.d : both);
+        EXPECT_NEAR((faces[0].points.row(q) - want).norm(), 0, 1e-12)
+            << id << " passes " << passes << " point " << q;
+        EXPECT_NEAR((faces[0].output.row(q) - want).norm(), 0, 1e-12);
+      }
+      EXPECT_EQ(lonely > 0, std::string(id) == "300w50");
+      // Pass k crops around the mean of the first k views.
+      ASSERT_EQ(b.seen.size(), static_cast<size_t>(passes));
+      for (int k = 1; k <= passes; ++k) {
+        const int nm = k / 2, nd = k - nm;
+        Points mean = truth.rowwise() + (nd * b.d + nm * b.m) / k;
+        for (Eigen::Index q = 0; q < truth.rows(); ++q)
+          if (partners[static_cast<size_t>(q)] < 0) mean.row(q) = truth.row(q) + b.d;
+        const FaceCrop want = crop_from_points(mean, scheme);
+        const FaceCrop& got = b.seen[static_cast<size_t>(k - 1)];
+        EXPECT_NEAR((got.centre - want.centre).norm(), 0, 1e-9);
+        EXPECT_NEAR(got.side, want.side, 1e-9);
+        EXPECT_NEAR(got.angle, want.angle, 1e-12);
+      }
+      if (passes > 0) {
+        const FaceCrop& last = b.seen.back();
+        EXPECT_NEAR((crops[0].centre - last.centre).norm(), 0, 1e-12);
+      }
+    }
+  }
+  // Every pass already two views: aligned again, the last pass gives the landmarks.
+  const Scheme scheme = find_scheme("300w68");
+  const Points truth = scheme.mean_face.points * 3.0;
+  KnownViews b(scheme, truth, true, true);
+  std::vector<AlignedFace> faces(2);
+  for (auto& f : faces) f.points = f.output = truth;
+  faces[1].points(0, 0) = std::nan("");  // a lost face is left alone
+  std::vector<FaceCrop> crops(2);
+  refine_faces(b, cv::Mat(), crops, faces, 3);
+  EXPECT_EQ(b.direct, 3);
+  EXPECT_EQ(b.mirrored, 0);
+  EXPECT_EQ(b.seen.size(), 3u);
+  EXPECT_NEAR((faces[0].points - (truth.rowwise() + 3 * b.d)).norm(), 0, 1e-12);
+  EXPECT_TRUE(std::isnan(faces[1].points(0, 0)));
+  faces.resize(1);
+  EXPECT_THROW(refine_faces(b, cv::Mat(), crops, faces, 1), std::invalid_argument);
+}
+
 // The LDDMM backend (batch norms folded, channels-last, the crops and their mirror images in one batch)
 // against the plain network run on each crop by hand: the crop, its mirror image (x → S − 1 − x and the
 // scheme's left/right partners), each less its calibration offset (which travels in the model file),
@@ -578,7 +684,7 @@ TEST(RealPhotos, StillsAreDetectedEachAndRefinedNewFacesAreMoreAccurate) {
   for (int refine = 0; refine < 2; ++refine) {
     TrackerOptions to;
     to.stills = true;
-    to.refine_new = refine == 1;
+    to.refine_new = refine;
     LddmmBackendOptions bo;
     bo.cuda = false;
     bo.grid_cells = 0;

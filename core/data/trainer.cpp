@@ -290,19 +290,9 @@ EvalResult evaluate(Aligner& model, const FaceDataset& data, const std::vector<B
   const std::vector<int> partners = mirror_partners(model->scheme());
   const std::vector<int> dense_partners = corr ? mirror_partners(annotation) : std::vector<int>{};
   std::vector<Points> points, dense;
-  std::vector<double> seen(partners.size(), 0), dense_seen(dense_partners.size(), 0);
+  std::vector<std::vector<double>> seen, dense_seen;  // per face, the views of each point so far
   std::vector<Eigen::Matrix2d> jacobians;
   std::vector<Box> again;
-  const auto accumulate = [](std::vector<Points>& sum, const std::vector<Points>& pass,
-                             std::vector<double>& count, const std::vector<int>& partner, bool mirrored) {
-    for (size_t q = 0; q < count.size(); ++q) {
-      if (mirrored && partner[q] < 0) continue;
-      count[q] += 1;
-      const auto row = static_cast<Eigen::Index>(q);
-      for (size_t i = 0; i < sum.size(); ++i)
-        sum[i].row(row) += (pass[i].row(row) - sum[i].row(row)) / count[q];
-    }
-  };
   for (int k = 0; k <= refine; ++k) {
     const View view = flip ? View::Both : (alternate && k % 2 == 1 ? View::Mirrored : View::Direct);
     Pass p = run_pass(model, data, k == 0 ? boxes : &again, batch_size, view, corr);
@@ -310,11 +300,14 @@ EvalResult evaluate(Aligner& model, const FaceDataset& data, const std::vector<B
     if (k == 0 || !average) {
       points = std::move(p.points);
       dense = std::move(p.dense);
-      std::fill(seen.begin(), seen.end(), 1.0);
-      std::fill(dense_seen.begin(), dense_seen.end(), 1.0);
+      seen.assign(points.size(), std::vector<double>(partners.size(), 1.0));
+      dense_seen.assign(dense.size(), std::vector<double>(dense_partners.size(), 1.0));
     } else {
-      accumulate(points, p.points, seen, partners, view == View::Mirrored);
-      if (!dense.empty()) accumulate(dense, p.dense, dense_seen, dense_partners, view == View::Mirrored);
+      const bool mirrored = view == View::Mirrored;
+      for (size_t i = 0; i < points.size(); ++i)
+        add_view(points[i], seen[i], p.points[i], partners, mirrored);
+      for (size_t i = 0; i < dense.size(); ++i)
+        add_view(dense[i], dense_seen[i], p.dense[i], dense_partners, mirrored);
     }
     again.clear();
     for (const Points& q : points) again.push_back(landmark_box(q));

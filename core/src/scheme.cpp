@@ -8,6 +8,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <stdexcept>
 
 #ifndef LDDMM_SOURCE_RESOURCES
 #define LDDMM_SOURCE_RESOURCES ""
@@ -466,6 +467,20 @@ std::vector<int> mirror_partners(const Scheme& scheme) {
       if (idx[j] == want) out[k] = static_cast<int>(j);
   }
   return out;
+}
+
+void add_view(Points& mean, std::vector<double>& count, const Points& view, const std::vector<int>& partners,
+              bool mirrored) {
+  const auto n = static_cast<size_t>(view.rows());
+  if (count.size() != n || partners.size() != n)
+    throw std::invalid_argument("add_view: the view, the counts and the partners differ in size");
+  if (mean.rows() != view.rows()) mean = Points::Zero(view.rows(), 2);
+  for (size_t q = 0; q < n; ++q) {
+    if (mirrored && partners[q] < 0) continue;
+    count[q] += 1;
+    const auto row = static_cast<Eigen::Index>(q);
+    mean.row(row) += (view.row(row) - mean.row(row)) / count[q];
+  }
 }
 
 }  // namespace lddmm

@@ -192,6 +192,52 @@ class DlibBackend : public AlignBackend {
   ShapePredictor predictor_;
 };
 
+}  // namespace
+
+void refine_faces(AlignBackend& backend, const cv::Mat& bgr, std::vector<FaceCrop>& crops,
+                  std::vector<AlignedFace>& faces, int passes, bool with_flow) {
+  if (crops.size() != faces.size()) throw std::invalid_argument("refine_faces: one crop per face is needed");
+  if (passes <= 0 || faces.empty()) return;
+  // Every pass of a backend that mirrors every pass is already two views: it just aligns again.
+  const bool views = !backend.mirrors();
+  const std::vector<int> partners = views ? mirror_partners(backend.scheme()) : std::vector<int>{},
+                         output_partners =
+                             views ? mirror_partners(backend.output_scheme()) : std::vector<int>{};
+  const auto n = faces.size();
+  std::vector<std::vector<double>> seen(n, std::vector<double>(partners.size(), 1.0)),
+      output_seen(n, std::vector<double>(output_partners.size(), 1.0));
+  for (int pass = 1; pass <= passes; ++pass) {
+    std::vector<size_t> which;
+    std::vector<FaceCrop> again;
+    for (size_t i = 0; i < n; ++i)
+      if (faces[i].points.allFinite()) {
+        which.push_back(i);
+        again.push_back(crop_from_points(faces[i].points, backend.scheme()));
+      }
+    if (again.empty()) return;
+    // Odd passes see the mirror image of the crop, even ones the crop (as `evaluate` alternates).
+    const bool mirrored = views && pass % 2 == 1;
+    // A backend that mirrors every pass replaces the landmarks, and its last pass the flow.
+    std::vector<AlignedFace> next = mirrored
+                                        ? backend.align_mirrored(bgr, again)
+                                        : backend.align(bgr, again, with_flow && !views && pass == passes);
+    for (size_t j = 0; j < which.size(); ++j) {
+      const size_t i = which[j];
+      AlignedFace& a = faces[i];
+      crops[i] = again[j];
+      if (!next[j].points.allFinite() || !next[j].output.allFinite()) continue;  // a lost view adds nothing
+      if (views) {
+        add_view(a.points, seen[i], next[j].points, partners, mirrored);
+        add_view(a.output, output_seen[i], next[j].output, output_partners, mirrored);
+      } else {
+        a = std::move(next[j]);
+      }
+    }
+  }
+}
+
+namespace {
+
 struct FaceTrack {
   int id = 0;
   FaceCrop crop;                     // where to look on the next frame
@@ -396,37 +442,20 @@ std::vector<FrameResult> Tracker::process_batch(const std::vector<Frame>& frames
   auto align_one = [&](size_t k) {
     const auto ta = Clock::now();
     aligned[k] = s.backend->align(frames[k].image, planned[k], o.flow);
-    if (o.refine_new && s.backend->refines()) {
+    if (o.refine_new > 0 && s.backend->refines()) {
       std::vector<size_t> which;
       std::vector<FaceCrop> again;
+      std::vector<AlignedFace> faces;
       for (size_t i = 0; i < planned[k].size(); ++i)
         if (planned[k][i].detection && aligned[k][i].points.allFinite()) {
           which.push_back(i);
-          again.push_back(crop_from_points(aligned[k][i].points, s.backend->scheme()));
+          again.push_back(planned[k][i]);
+          faces.push_back(std::move(aligned[k][i]));
         }
-      if (!again.empty()) {
-        // The second pass sees the mirror image of the new crop and is averaged with the first (two views
-        // of the face, eval's default); a backend that mirrors every pass just aligns again.
-        const bool two_views = !s.backend->mirrors();
-        // A point without a mirror partner (a sparse scheme's) has no mirrored view: it keeps the first.
-        const auto average = [](Points& a, const Points& b, const std::vector<int>& partners) {
-          for (Eigen::Index r = 0; r < a.rows(); ++r)
-            if (partners[static_cast<size_t>(r)] >= 0) a.row(r) = 0.5 * (a.row(r) + b.row(r));
-        };
-        std::vector<AlignedFace> second = two_views ? s.backend->align_mirrored(frames[k].image, again)
-                                                    : s.backend->align(frames[k].image, again, o.flow);
-        const std::vector<int> partners =
-                                   two_views ? mirror_partners(s.backend->scheme()) : std::vector<int>{},
-                               output_partners = two_views ? mirror_partners(s.backend->output_scheme())
-                                                           : std::vector<int>{};
+      if (!which.empty()) {
+        refine_faces(*s.backend, frames[k].image, again, faces, o.refine_new, o.flow);
         for (size_t j = 0; j < which.size(); ++j) {
-          AlignedFace& a = aligned[k][which[j]];
-          if (two_views) {
-            average(a.points, second[j].points, partners);
-            average(a.output, second[j].output, output_partners);
-          } else {
-            a = std::move(second[j]);
-          }
+          aligned[k][which[j]] = std::move(faces[j]);
           planned[k][which[j]] = again[j];
         }
       }

@@ -116,6 +116,12 @@ Scheme find_scheme(const std::string& id_or_path);
 /// keep a point of one side only (300W-50 keeps jaw point 2 but not 14), and its "mirror" entry then
 /// names the point itself. Exact for schemes that are not subsets.
 std::vector<int> mirror_partners(const Scheme& scheme);
+/// One more view of a face in the running mean of its landmarks over views, some of them mirror images
+/// mirrored back: `count[q]` is the number of views of point q so far (updated; all 0 before the first
+/// view, which then sets the mean). A mirrored view has no view of a point without a mirror partner
+/// (`partners[q]` < 0, see mirror_partners): that point keeps the mean of the other views.
+void add_view(Points& mean, std::vector<double>& count, const Points& view, const std::vector<int>& partners,
+              bool mirrored);
 /// Ids of the scheme files in scheme_dir().
 std::vector<std::string> list_schemes();
 
