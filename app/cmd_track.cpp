@@ -69,11 +69,12 @@ void add_engine_options(CLI::App* cmd, EngineOpts& o, bool with_input = true) {
                 "(about 1.6x the network time)");
   cmd->add_flag("--dlib", o.dlib, "Align with dlib's 68-point shape predictor instead of the model");
   auto* refine =
-      cmd->add_option("--refine", o.refine,
-                      "More views of a newly detected face, each in the crop its landmarks so far imply, "
-                      "alternating the crop's mirror image and the crop, averaged")
+      cmd->add_option(
+             "--refine", o.refine,
+             "More views of a newly detected face, each in the crop its landmarks so far imply, in pairs "
+             "(the crop's mirror image, then the crop) at 1, 0.9, 1.1, 0.8, 1.2 x that crop, averaged")
           ->capture_default_str()
-          ->check(CLI::Range(0, 5));
+          ->check(CLI::Range(0, 9));
   cmd->add_flag("--no-refine", o.no_refine, "Align a newly detected face once (--refine 0)")
       ->excludes(refine);
   cmd->add_flag(

@@ -302,20 +302,22 @@ void add_eval_command(CLI::App& app, Action& action) {
   struct Opts {
     std::string model, data, list = "val.txt", csv, points, boxes = "landmarks";
     bool json = false, vs_dlib = false, flip = false, no_alternate = false;
-    int threads = 0, refine = 3;
+    int threads = 0, refine = 5;
   };
   auto o = std::make_shared<Opts>();
   cmd->add_option("-m,--model", o->model, "Model file")->required();
-  cmd->add_flag("--no-alternate", o->no_alternate,
-                "Every refinement pass sees the crop itself and the last one gives the landmarks (default: "
-                "the passes alternate between the mirrored crop and the crop and are averaged)");
+  cmd->add_flag(
+      "--no-alternate", o->no_alternate,
+      "Every refinement pass sees the crop itself and the last one gives the landmarks (default: "
+      "the passes alternate between the mirrored crop and the crop, at several scales, and are averaged)");
   cmd->add_flag("--flip", o->flip,
                 "Test-time mirroring: average with the mirrored crop's prediction (2x time)");
   cmd->add_option(
          "--refine", o->refine,
-         "Passes that crop again around the landmark box of the landmarks so far (each 1x time; 3 is what "
-         "the tracker does with a newly detected face)")
-      ->check(CLI::Range(0, 5))
+         "Passes that crop again around the landmark box of the landmarks so far, in pairs (the crop's "
+         "mirror image, then the crop) at 1, 0.9, 1.1, 0.8, 1.2 x that box, averaged (each 1x time; 5 is "
+         "what the tracker does with a newly detected face)")
+      ->check(CLI::Range(0, 9))
       ->capture_default_str();
   cmd->add_option("--boxes", o->boxes,
                   "Face boxes: landmarks (from the annotation) or dlib (HOG detector, mapped)")

@@ -297,6 +297,38 @@ TEST_F(SyntheticFaces, CalibrationImagePartIsInThePhotosPixels) {
   }
 }
 
+// The averaged views (the alternating refinement) come in pairs at view_scale(k) × the landmark box:
+// 1, 1, 0.9, 0.9, 1.1, 1.1, 0.8, 0.8, 1.2, 1.2. A fresh coordinate model predicts its mean face in whatever
+// crop it sees (the synthetic faces are that mean face, so the first two views are exact, the mirrored
+// one calibrated), and a crop scaled by s about the box's centre c puts each point p at c + s (p − c): the
+// mean of the three views of `--refine 2` is c + (1 − 0.1 / 3)(p − c); a point without a mirror partner
+// (300W-50's jaw point 2) has only the two direct views, c + (1 − 0.1 / 2)(p − c).
+TEST_F(SyntheticFaces, AveragedViewsSeeCropsAtPairedScales) {
+  const double want[] = {1, 1, 0.9, 0.9, 1.1, 1.1, 0.8, 0.8, 1.2, 1.2};
+  for (int k = 0; k < 10; ++k) EXPECT_DOUBLE_EQ(view_scale(k), want[k]) << k;
+  EXPECT_THROW(view_scale(-1), std::invalid_argument);
+  const Scheme s68 = find_scheme("300w68");
+  const Scheme s50 = find_scheme("300w50");
+  const FaceDataset data(dir_, dir_ / "list.txt", s68, s50, 200);
+  AlignerConfig c = testing::tiny_config(Head::Coordinates);
+  c.calibration.mirrored = {-1, 0};
+  Aligner coords(c, s50);
+  const std::vector<int> partners = mirror_partners(s50);
+  const EvalResult r = evaluate(coords, data, nullptr, 32, false, 2);
+  ASSERT_EQ(r.predicted.size(), data.size());
+  for (size_t i = 0; i < data.size(); ++i) {
+    const Points p = data.target_points(i);
+    const Eigen::RowVector2d lo = p.colwise().minCoeff(), hi = p.colwise().maxCoeff(), centre = (lo + hi) / 2;
+    for (Eigen::Index q = 0; q < p.rows(); ++q) {
+      const double f = partners[static_cast<size_t>(q)] < 0 ? 1 - 0.1 / 2 : 1 - 0.1 / 3;
+      const Eigen::RowVector2d expected = centre + f * (p.row(q) - centre);
+      EXPECT_LT((r.predicted[i].row(q) - expected).norm(), 0.01) << "face " << i << " point " << q;
+    }
+  }
+  // With one scale (the plain refinement, the last pass kept) the same model is exact.
+  EXPECT_LT(evaluate(coords, data, nullptr, 32, false, 2, false).summary.mean, 1e-4);
+}
+
 // Sparse to dense (issue 3): a 300W-50 model evaluated on 300W-68 faces. A fresh model has zero momenta
 // (zero offsets for the coordinate head), so it predicts the mean face; the synthetic faces are the mean
 // face moved and scaled and the crops come from their landmark box, so the prediction is exact. The LDDMM

@@ -12,6 +12,7 @@
 #include <fstream>
 #include <optional>
 #include <sstream>
+#include <stdexcept>
 #include <thread>
 
 #include "lddmm/correspondence.hpp"
@@ -259,6 +260,14 @@ Pass run_pass(Aligner& model, const FaceDataset& data, const std::vector<Box>* b
 
 }  // namespace
 
+double view_scale(int k) {
+  if (k < 0) throw std::invalid_argument("view_scale: a view's index is not negative");
+  const int pair = k / 2;
+  if (pair == 0) return 1.0;
+  const int step = (pair + 1) / 2;  // 1, 1, 2, 2, …
+  return 1.0 + (pair % 2 == 1 ? -0.1 : 0.1) * step;
+}
+
 EvalResult evaluate(Aligner& model, const FaceDataset& data, const std::vector<Box>* boxes, int batch_size,
                     bool flip, int refine, bool alternate) {
   if (boxes != nullptr && boxes->size() != data.size())
@@ -296,7 +305,9 @@ EvalResult evaluate(Aligner& model, const FaceDataset& data, const std::vector<B
   for (int k = 0; k <= refine; ++k) {
     const View view = flip ? View::Both : (alternate && k % 2 == 1 ? View::Mirrored : View::Direct);
     Pass p = run_pass(model, data, k == 0 ? boxes : &again, batch_size, view, corr);
-    if (!p.jacobians.empty()) jacobians = std::move(p.jacobians);
+    // DetJ: the first pass's flow when the views are averaged (one crop of the face, the flow the tracker
+    // shows), else the last pass's (which gives the landmarks).
+    if (!p.jacobians.empty() && (!average || jacobians.empty())) jacobians = std::move(p.jacobians);
     if (k == 0 || !average) {
       points = std::move(p.points);
       dense = std::move(p.dense);
@@ -310,7 +321,16 @@ EvalResult evaluate(Aligner& model, const FaceDataset& data, const std::vector<B
         add_view(dense[i], dense_seen[i], p.dense[i], dense_partners, mirrored);
     }
     again.clear();
-    for (const Points& q : points) again.push_back(landmark_box(q));
+    const double scale = average ? view_scale(k + 1) : 1.0;
+    for (const Points& q : points) {
+      Box b = landmark_box(q);
+      const double cx = b.cx(), cy = b.cy();
+      b.w *= scale;
+      b.h *= scale;
+      b.x = cx - b.w / 2;
+      b.y = cy - b.h / 2;
+      again.push_back(b);
+    }
   }
   for (size_t i = 0; i < data.size(); ++i) {
     const Points& p = points[i];

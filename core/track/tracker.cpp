@@ -17,6 +17,7 @@
 #include "lddmm/correspondence.hpp"
 #include "lddmm/register.hpp"
 #include "lddmm/tensor_points.hpp"
+#include "lddmm/trainer.hpp"
 
 namespace lddmm {
 namespace {
@@ -213,6 +214,7 @@ void refine_faces(AlignBackend& backend, const cv::Mat& bgr, std::vector<FaceCro
       if (faces[i].points.allFinite()) {
         which.push_back(i);
         again.push_back(crop_from_points(faces[i].points, backend.scheme()));
+        if (views) again.back().side *= view_scale(pass);
       }
     if (again.empty()) return;
     // Odd passes see the mirror image of the crop, even ones the crop (as `evaluate` alternates).

@@ -89,8 +89,9 @@ struct TrackerOptions {
   bool predict_motion = true;  // place crops where the face's last motion will take it
   // A face the detector has just found is aligned this many more times, each time in the crop its landmarks
   // so far imply (the kind of crop the network was trained on) instead of the one mapped from the detector
-  // box, the views alternating between that crop's mirror image and the crop, averaged (refine_faces).
-  int refine_new = 3;
+  // box, the views alternating between that crop's mirror image and the crop, in pairs at 1, 0.9 and 1.1
+  // × that crop, averaged (refine_faces).
+  int refine_new = 5;
   bool stills = false;  // every frame on its own (a folder of photos): detect afresh, no tracks, no smoothing
   SmoothingOptions smoothing;
 };
@@ -142,9 +143,10 @@ std::string default_model_path();
 
 /// More views of faces the detector has just found (TrackerOptions::refine_new): `passes` more alignments
 /// of each face, each in the crop its landmarks so far imply (crop_from_points: the kind of crop the
-/// network was trained on), alternating between that crop's mirror image (odd passes) and the crop (even
-/// ones), as `evaluate` does; the landmarks are the mean of all views, the flow the first view's. A backend
-/// that mirrors every pass (two views each) aligns again and its last pass gives the landmarks and the flow
+/// network was trained on) scaled by view_scale(pass), alternating between that crop's mirror image (odd
+/// passes) and the crop (even ones), as `evaluate` does; the landmarks are the mean of all views, the flow
+/// the first view's. A backend that mirrors every pass (two views each) aligns again and its last pass gives
+/// the landmarks and the flow
 /// (`with_flow`). A face whose landmarks are not finite is left alone; `crops` become the last crops used.
 void refine_faces(AlignBackend& backend, const cv::Mat& bgr, std::vector<FaceCrop>& crops,
                   std::vector<AlignedFace>& faces, int passes, bool with_flow = false);
