@@ -90,7 +90,7 @@ struct TrackerOptions {
   // A face the detector has just found is aligned this many more times, each time in the crop its landmarks
   // so far imply (the kind of crop the network was trained on) instead of the one mapped from the detector
   // box, the views alternating between that crop's mirror image and the crop, in pairs at 1, 0.9 and 1.1
-  // × that crop, averaged (refine_faces).
+  // × that crop, averaged (refine_faces). A backend that mirrors every pass (--flip) gets at most one.
   int refine_new = 5;
   bool stills = false;  // every frame on its own (a folder of photos): detect afresh, no tracks, no smoothing
   SmoothingOptions smoothing;
@@ -145,9 +145,9 @@ std::string default_model_path();
 /// of each face, each in the crop its landmarks so far imply (crop_from_points: the kind of crop the
 /// network was trained on) scaled by view_scale(pass), alternating between that crop's mirror image (odd
 /// passes) and the crop (even ones), as `evaluate` does; the landmarks are the mean of all views, the flow
-/// the first view's. A backend that mirrors every pass (two views each) aligns again and its last pass gives
-/// the landmarks and the flow
-/// (`with_flow`). A face whose landmarks are not finite is left alone; `crops` become the last crops used.
+/// the first view's. A backend that mirrors every pass (two views each) aligns again, unscaled, and its last
+/// pass gives the landmarks and the flow (`with_flow`). A face whose landmarks are not finite is left alone;
+/// `crops` become the last crops used.
 void refine_faces(AlignBackend& backend, const cv::Mat& bgr, std::vector<FaceCrop>& crops,
                   std::vector<AlignedFace>& faces, int passes, bool with_flow = false);
 
