@@ -201,6 +201,78 @@ TEST_F(SyntheticFaces, PlainCropsFitTheLandmarkBoxAndSubsetsSelectPoints) {
   EXPECT_TRUE(truth.row(40).isApprox(data.record(1).points.row(sub.subset_of->indices[40])));
 }
 
+// Upright training crops (augment.upright): a face rolled by 0.3 rad is cropped turned with it, so with no
+// jitter its outer eye corners come out level and its points span S / 1.25 of the crop about the centre in
+// the face's own frame (the mean face's extents, scaled); the landmark-box crop keeps the roll. The dots
+// stay on their points with the jitter on top (mirror image included).
+TEST_F(SyntheticFaces, UprightCropsTurnWithTheFace) {
+  const Scheme s = find_scheme("300w68");
+  const double roll = 0.3;
+  Eigen::Matrix2d r;
+  r << std::cos(roll), -std::sin(roll), std::sin(roll), std::cos(roll);
+  const Points level = s.mean_face.points * 0.9;
+  const Eigen::RowVector2d mid = (level.colwise().minCoeff() + level.colwise().maxCoeff()) / 2;
+  const Points p = ((level.rowwise() - mid) * r.transpose()).rowwise() + Eigen::RowVector2d(150, 150);
+  cv::Mat img(300, 300, CV_8UC3, cv::Scalar(90, 90, 90));
+  for (int k : marked_) cv::circle(img, cv::Point2d(p(k, 0), p(k, 1)), 6, colour(k), cv::FILLED);
+  cv::imwrite((dir_ / "set/rolled.png").string(), img);
+  write_pts(dir_ / "set/rolled.pts", p);
+  std::ofstream(dir_ / "rolled.txt") << "set/rolled.png\n";
+  const FaceDataset data(dir_, dir_ / "rolled.txt", s, s, 200);
+  const int S = 96;
+  std::vector<float> pixels(3 * S * S), pts(2 * 68);
+  AugmentOptions aug;
+  aug.enabled = true;
+  aug.upright = true;
+  aug.mirror = false;
+  aug.rotation_deg = aug.scale = aug.translation = aug.colour = 0;
+  aug.blur_probability = aug.occlusion_probability = 0;
+  std::mt19937 rng(0);
+  data.sample(0, S, aug, rng, {0, 0, 0}, {1, 1, 1}, pixels.data(), pts.data());
+  Points crop(68, 2);
+  for (int k = 0; k < 68; ++k)
+    crop.row(k) << pts[2 * static_cast<size_t>(k)], pts[2 * static_cast<size_t>(k) + 1];
+  const int a = s.normalisation[0], b = s.normalisation[1];
+  EXPECT_NEAR(crop(a, 1), crop(b, 1), 1e-3);
+  const Eigen::RowVector2d lo = crop.colwise().minCoeff(), hi = crop.colwise().maxCoeff();
+  EXPECT_NEAR(std::max(hi.x() - lo.x(), hi.y() - lo.y()), S / 1.25, 1e-3);
+  EXPECT_NEAR(((lo + hi) / 2 - Eigen::RowVector2d(S / 2.0, S / 2.0)).norm(), 0, 1e-3);
+  // Each crop point is the level face scaled about the crop centre: distances keep their ratios.
+  const Eigen::RowVector2d llo = level.colwise().minCoeff(), lhi = level.colwise().maxCoeff();
+  const double f = (S / 1.25) / std::max(lhi.x() - llo.x(), lhi.y() - llo.y());
+  for (int k = 0; k < 68; ++k)
+    EXPECT_NEAR(
+        (crop.row(k) - (Eigen::RowVector2d(S / 2.0, S / 2.0) + f * (level.row(k) - (llo + lhi) / 2))).norm(),
+        0, 1e-3)
+        << k;
+  // Without `upright` the crop keeps the roll.
+  aug.upright = false;
+  data.sample(0, S, aug, rng, {0, 0, 0}, {1, 1, 1}, pixels.data(), pts.data());
+  EXPECT_NEAR(std::atan2(pts[2 * static_cast<size_t>(b) + 1] - pts[2 * static_cast<size_t>(a) + 1],
+                         pts[2 * static_cast<size_t>(b)] - pts[2 * static_cast<size_t>(a)]),
+              roll + std::atan2(level(b, 1) - level(a, 1), level(b, 0) - level(a, 0)), 1e-3);
+  // With the jitter (mirror image included) the dots stay under their points.
+  aug.upright = true;
+  aug.mirror = true;
+  aug.rotation_deg = 15;
+  aug.scale = 0.15;
+  aug.translation = 0.05;
+  for (int trial = 0; trial < 8; ++trial) {
+    Affine2 map;
+    data.sample(0, S, aug, rng, {0, 0, 0}, {1, 1, 1}, pixels.data(), pts.data(), &map);
+    const bool flip = map.leftCols<2>().determinant() < 0;
+    for (int k : marked_) {
+      const int source = flip ? s.mirror[static_cast<size_t>(k)] : k;
+      const int x = static_cast<int>(std::lround(pts[2 * static_cast<size_t>(k)]));
+      const int y = static_cast<int>(std::lround(pts[2 * static_cast<size_t>(k) + 1]));
+      if (x < 1 || y < 1 || x >= S - 1 || y >= S - 1) continue;
+      for (int ch = 0; ch < 3; ++ch)
+        EXPECT_NEAR(pixels[static_cast<size_t>(ch * S * S + y * S + x)] * 255.0, colour(source)[2 - ch], 12.0)
+            << "trial " << trial << " point " << k;
+    }
+  }
+}
+
 TEST_F(SyntheticFaces, DownscaledRecordsKeepTheirScale) {
   const Scheme s = find_scheme("300w68");
   const FaceDataset full(dir_, dir_ / "list.txt", s, s, 100000), small(dir_, dir_ / "list.txt", s, s, 100);
@@ -327,6 +399,46 @@ TEST_F(SyntheticFaces, AveragedViewsSeeCropsAtPairedScales) {
   }
   // With one scale (the plain refinement, the last pass kept) the same model is exact.
   EXPECT_LT(evaluate(coords, data, nullptr, 32, false, 2, false).summary.mean, 1e-4);
+}
+
+// Refinement crops turn with the face (upright_box): a fresh coordinate model predicts its template in
+// whatever crop it sees, and here the template is the mean face turned by θ about its box centre. The
+// synthetic faces are the level mean face moved and scaled, so the first pass (the landmark box, not
+// turned) gives the face turned by θ about its box centre c. The second crop is that prediction's upright
+// box: turned by θ about c, the same side, so a second plain pass gives the face turned by 2θ about c,
+// and the crop's mirror image (the template mirrored back is the mean face turned by −θ) gives the face
+// itself: the two views averaged are (c + R(θ)(p − c) + p) / 2. Crops around the axis-aligned box of the
+// first prediction would be larger and give neither.
+TEST_F(SyntheticFaces, RefinementCropsTurnWithTheFace) {
+  Scheme turned = find_scheme("300w68");
+  const double theta = 0.2;
+  Eigen::Matrix2d r;
+  r << std::cos(theta), -std::sin(theta), std::sin(theta), std::cos(theta);
+  {
+    Points& m = turned.mean_face.points;
+    const Eigen::RowVector2d mc = (m.colwise().minCoeff() + m.colwise().maxCoeff()) / 2;
+    m = ((m.rowwise() - mc) * r.transpose()).rowwise() + mc;
+  }
+  const Scheme s68 = find_scheme("300w68");
+  const FaceDataset data(dir_, dir_ / "list.txt", s68, s68, 200);
+  AlignerConfig config = testing::tiny_config(Head::Coordinates);
+  config.calibration.mirrored = {-1, 0};  // the mirror image maps x to S − 1 − x
+  Aligner coords(config, turned);
+  const EvalResult plain = evaluate(coords, data, nullptr, 32, false, 1, false);
+  const EvalResult views = evaluate(coords, data, nullptr, 32, false, 1, true);
+  ASSERT_EQ(plain.predicted.size(), data.size());
+  const Eigen::Matrix2d r2 = r * r;
+  for (size_t i = 0; i < data.size(); ++i) {
+    const Points p = data.target_points(i);
+    const Eigen::RowVector2d c = (p.colwise().minCoeff() + p.colwise().maxCoeff()) / 2;
+    const Points twice = ((p.rowwise() - c) * r2.transpose()).rowwise() + c;
+    const Points once = ((p.rowwise() - c) * r.transpose()).rowwise() + c;
+    const Points mean = (once + p) / 2;
+    for (Eigen::Index q = 0; q < p.rows(); ++q) {
+      EXPECT_LT((plain.predicted[i].row(q) - twice.row(q)).norm(), 0.05) << "face " << i << " point " << q;
+      EXPECT_LT((views.predicted[i].row(q) - mean.row(q)).norm(), 0.05) << "face " << i << " point " << q;
+    }
+  }
 }
 
 // Sparse to dense (issue 3): a 300W-50 model evaluated on 300W-68 faces. A fresh model has zero momenta

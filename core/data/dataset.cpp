@@ -87,21 +87,45 @@ FaceDataset::FaceDataset(const std::filesystem::path& root, const std::filesyste
   }
 }
 
+UprightBox upright_box(const Points& p, const Scheme& scheme) {
+  const Eigen::RowVector2d eye_a = p.row(scheme.normalisation[0]), eye_b = p.row(scheme.normalisation[1]);
+  Eigen::RowVector2d axis = eye_b - eye_a;
+  if (axis.x() < 0) axis = -axis;  // keep the face upright whichever way the pair is listed
+  UprightBox u;
+  u.angle = std::atan2(axis.y(), axis.x());
+  const double co = std::cos(u.angle), si = std::sin(u.angle);
+  const Eigen::RowVector2d mid = p.colwise().mean();
+  // Into the face's frame: q = R(−angle)(p − mid).
+  Eigen::Matrix2d r;
+  r << co, si, -si, co;
+  const Points q = (p.rowwise() - mid) * r.transpose();
+  const Eigen::RowVector2d lo = q.colwise().minCoeff(), hi = q.colwise().maxCoeff();
+  u.centre = mid + ((lo + hi) / 2) * r;  // R(angle) · the frame's box centre
+  u.side = std::max(hi.x() - lo.x(), hi.y() - lo.y());
+  return u;
+}
+
 void FaceDataset::sample(size_t i, int S, const AugmentOptions& aug, std::mt19937& rng,
                          const std::array<double, 3>& mean, const std::array<double, 3>& stdv, float* out,
-                         float* pts_out, Affine2* crop_map, const Box* box) const {
+                         float* pts_out, Affine2* crop_map, const Box* box, double box_angle) const {
   const FaceRecord& r = records_.at(i);
   const Box face = box != nullptr ? *box : landmark_box(r.points);
   Eigen::RowVector2d centre(face.cx(), face.cy());
   double side = std::max(face.w, face.h) * 1.25;
-  double angle = 0;
+  double angle = box_angle;
+  if (aug.enabled && aug.upright && box == nullptr) {
+    const UprightBox u = upright_box(r.points, annotation_);
+    centre = u.centre;
+    side = u.side * 1.25;
+    angle = u.angle;
+  }
   bool flip = false;
   std::uniform_real_distribution<double> u(-1.0, 1.0);
   std::uniform_real_distribution<double> u01(0.0, 1.0);
   if (aug.enabled) {
     side *= 1.0 + aug.scale * u(rng);
     centre += Eigen::RowVector2d(u(rng), u(rng)) * aug.translation * side;
-    angle = aug.rotation_deg * u(rng) * M_PI / 180.0;
+    angle += aug.rotation_deg * u(rng) * M_PI / 180.0;
     flip = aug.mirror && u01(rng) < 0.5;
   }
   // Source → crop: translate the centre to the origin, rotate, scale to S, move to the crop centre.

@@ -30,7 +30,7 @@ using Clock = std::chrono::steady_clock;
 
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(AugmentOptions, enabled, mirror, rotation_deg, scale,
                                                 translation, colour, blur_probability, occlusion_probability,
-                                                mirror_x_offset)
+                                                mirror_x_offset, upright)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(TrainOptions, epochs, batch_size, learning_rate,
                                                 warmup_epochs, weight_decay, beta, point_weighted_loss,
                                                 ema_decay, seed, threads, augment, teacher, teacher_weight,
@@ -180,8 +180,9 @@ struct Pass {
   std::vector<Eigen::Matrix2d> jacobians;
 };
 
+// `angles` (optional, one per face): each crop turned about its box's centre by that much (upright crops).
 Pass run_pass(Aligner& model, const FaceDataset& data, const std::vector<Box>* boxes, int batch_size,
-              View view, const std::optional<Correspondence>& corr) {
+              View view, const std::optional<Correspondence>& corr, const std::vector<double>* angles) {
   torch::NoGradGuard no_grad;
   model->eval();
   const AlignerConfig& cfg = model->config();
@@ -203,7 +204,8 @@ Pass run_pass(Aligner& model, const FaceDataset& data, const std::vector<Box>* b
     for (size_t k = 0; k < count; ++k) {
       data.sample(start + k, S, AugmentOptions{}, rng, cfg.mean, cfg.std,
                   images[static_cast<int64_t>(k)].data_ptr<float>(), dummy.data(), &maps[k],
-                  boxes != nullptr ? &(*boxes)[start + k] : nullptr);
+                  boxes != nullptr ? &(*boxes)[start + k] : nullptr,
+                  angles != nullptr ? (*angles)[start + k] : 0.0);
     }
     images = images.to(device);
     torch::Tensor to_crop;  // the photos' pixels → crop pixels, for the calibration's image part
@@ -292,7 +294,8 @@ EvalResult evaluate(Aligner& model, const FaceDataset& data, const std::vector<B
                      S / annotation.mean_face.frame);
     }
   }
-  // The passes: each crops around the landmark box of the landmarks so far (the first around `boxes`).
+  // The passes: each crops around the upright box of the landmarks so far, turned with the face (the first
+  // around `boxes`, unturned): the crops the tracker gives a face it follows or has just found.
   // Averaged, a point counts the passes that place it: a mirrored pass has no view of a point without a
   // mirror partner (a sparse scheme's), which keeps the other passes' mean.
   const bool average = alternate && !flip;
@@ -302,9 +305,11 @@ EvalResult evaluate(Aligner& model, const FaceDataset& data, const std::vector<B
   std::vector<std::vector<double>> seen, dense_seen;  // per face, the views of each point so far
   std::vector<Eigen::Matrix2d> jacobians;
   std::vector<Box> again;
+  std::vector<double> angles;
   for (int k = 0; k <= refine; ++k) {
     const View view = flip ? View::Both : (alternate && k % 2 == 1 ? View::Mirrored : View::Direct);
-    Pass p = run_pass(model, data, k == 0 ? boxes : &again, batch_size, view, corr);
+    Pass p =
+        run_pass(model, data, k == 0 ? boxes : &again, batch_size, view, corr, k == 0 ? nullptr : &angles);
     // DetJ: the first pass's flow when the views are averaged (one crop of the face, the flow the tracker
     // shows), else the last pass's (which gives the landmarks).
     if (!p.jacobians.empty() && (!average || jacobians.empty())) jacobians = std::move(p.jacobians);
@@ -321,15 +326,13 @@ EvalResult evaluate(Aligner& model, const FaceDataset& data, const std::vector<B
         add_view(dense[i], dense_seen[i], p.dense[i], dense_partners, mirrored);
     }
     again.clear();
+    angles.clear();
     const double scale = average ? view_scale(k + 1) : 1.0;
     for (const Points& q : points) {
-      Box b = landmark_box(q);
-      const double cx = b.cx(), cy = b.cy();
-      b.w *= scale;
-      b.h *= scale;
-      b.x = cx - b.w / 2;
-      b.y = cy - b.h / 2;
-      again.push_back(b);
+      const UprightBox u = upright_box(q, model->scheme());
+      const double side = u.side * scale;
+      again.push_back({u.centre.x() - side / 2, u.centre.y() - side / 2, side, side, 0});
+      angles.push_back(u.angle);
     }
   }
   for (size_t i = 0; i < data.size(); ++i) {

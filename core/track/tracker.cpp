@@ -269,21 +269,11 @@ std::string default_model_path() {
 }
 
 FaceCrop crop_from_points(const Points& p, const Scheme& scheme) {
-  const Eigen::RowVector2d eye_a = p.row(scheme.normalisation[0]), eye_b = p.row(scheme.normalisation[1]);
-  Eigen::RowVector2d axis = eye_b - eye_a;
-  if (axis.x() < 0) axis = -axis;  // keep the face upright whichever way the pair is listed
+  const UprightBox u = upright_box(p, scheme);
   FaceCrop c;
-  c.angle = std::atan2(axis.y(), axis.x());
-  const double co = std::cos(c.angle), si = std::sin(c.angle);
-  const Eigen::RowVector2d mid = p.colwise().mean();
-  // Into the face's frame: q = R(−angle)(p − mid).
-  Eigen::Matrix2d r;
-  r << co, si, -si, co;
-  const Points q = (p.rowwise() - mid) * r.transpose();
-  const Eigen::RowVector2d lo = q.colwise().minCoeff(), hi = q.colwise().maxCoeff();
-  const Eigen::RowVector2d centre_q = (lo + hi) / 2;
-  c.centre = mid + centre_q * r;  // R(angle) · centre_q
-  c.side = std::max(hi.x() - lo.x(), hi.y() - lo.y());
+  c.centre = u.centre;
+  c.side = u.side;
+  c.angle = u.angle;
   return c;
 }
 

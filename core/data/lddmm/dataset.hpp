@@ -35,7 +35,21 @@ struct AugmentOptions {
   // annotation, such as 1-based coordinates). A mirrored crop moves them left of it; with this set, mirrored
   // labels are moved back, so both views teach the same convention. 0: labels are mirrored as they are.
   double mirror_x_offset = 0;
+  // Crop around the face's upright box turned with the face (upright_box: the crops the tracker and
+  // `evaluate`'s refinement give a face whose landmarks they know), the jitter on top; else around its
+  // landmark box, not turned. Without a `box`; with one, the box's crop as it is.
+  bool upright = false;
 };
+
+/// A face's square box in its own upright frame: `angle` is its eye axis's angle to the x axis (radians;
+/// the scheme's normalisation pair), `side` the larger extent of its points in the frame turned by −angle,
+/// `centre` that frame's box centre in image pixels. Cropping around it turned by −angle (FaceDataset::
+/// sample's `angle`, the tracker's crops) shows the face upright whatever its roll.
+struct UprightBox {
+  Eigen::RowVector2d centre{0, 0};
+  double side = 0, angle = 0;
+};
+UprightBox upright_box(const Points& points, const Scheme& scheme);
 
 /// One annotated face, kept in memory downscaled so that its landmark box is about `cache_side` pixels.
 struct FaceRecord {
@@ -60,10 +74,11 @@ class FaceDataset {
   /// augmenting), resized to input_size. Writes the normalised CHW image and the target-layout points in
   /// crop pixels.
   /// `crop_map` (optional) receives the map from the record's image pixels to crop pixels; `box` (optional)
-  /// replaces the landmark box (for example a mapped detector box, in the record's pixels).
+  /// replaces the landmark box (for example a mapped detector box, in the record's pixels); `angle` (radians)
+  /// turns the crop about the box centre by that much, so that a face rolled by `angle` comes out upright.
   void sample(size_t i, int input_size, const AugmentOptions& aug, std::mt19937& rng,
               const std::array<double, 3>& mean, const std::array<double, 3>& std, float* image_chw,
-              float* points, Affine2* crop_map = nullptr, const Box* box = nullptr) const;
+              float* points, Affine2* crop_map = nullptr, const Box* box = nullptr, double angle = 0) const;
   /// The true points of face `i` in the target layout, in the record's image pixels.
   Points target_points(size_t i) const;
 

@@ -131,13 +131,13 @@ double view_scale(int k);
 
 /// Runs the model on every face of `data`, no augmentation, cropping around `boxes` (one per face, in the
 /// records' pixels) or, when null, around each face's landmark box; predictions are corrected by the
-/// model's calibration. `refine`: that many more passes, each cropping around the landmark box of the
-/// landmarks so far. `flip`: every pass averages its crop's prediction with the mirrored crop's, mirrored
-/// back with the scheme's permutation, and the last pass gives the landmarks. Without `flip` and with
-/// `alternate`, the passes alternate between the crop and its mirror image (the second pass sees the
-/// mirrored crop), pass k's landmark box scaled by view_scale(k), and the landmarks are the mean of all
-/// passes: more views of the face for the price of the refinement; without `alternate`, every pass sees
-/// the crop itself and the last one gives the landmarks.
+/// model's calibration. `refine`: that many more passes, each cropping around the upright box of the
+/// landmarks so far (upright_box, as the tracker crops). `flip`: every pass averages its crop's prediction
+/// with the mirrored crop's, mirrored back with the scheme's permutation, and the last pass gives the
+/// landmarks. Without `flip` and with `alternate`, the passes alternate between the crop and its mirror image
+/// (the second pass sees the mirrored crop), pass k's box scaled by view_scale(k), and the landmarks are the
+/// mean of all passes: more views of the face for the price of the refinement; without `alternate`, every
+/// pass sees the crop itself and the last one gives the landmarks.
 EvalResult evaluate(Aligner& model, const FaceDataset& data, const std::vector<Box>* boxes = nullptr,
                     int batch_size = 32, bool flip = false, int refine = 0, bool alternate = true);
 
