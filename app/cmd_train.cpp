@@ -314,9 +314,9 @@ void add_eval_command(CLI::App& app, Action& action) {
                 "Test-time mirroring: average with the mirrored crop's prediction (2x time)");
   cmd->add_option(
          "--refine", o->refine,
-         "Passes that crop again around the landmark box of the landmarks so far, in pairs (the crop's "
-         "mirror image, then the crop) at 1, 0.9, 1.1, 0.8, 1.2 x that box, averaged (each 1x time; 5 is "
-         "what the tracker does with a newly detected face)")
+         "Passes that crop again around the box of the landmarks so far, turned upright with the face, in "
+         "pairs (the crop's mirror image, then the crop) at 1, 0.9, 1.1, 0.8, 1.2 x that box, averaged (each "
+         "1x time; 5 is what the tracker does with a newly detected face)")
       ->check(CLI::Range(0, 9))
       ->capture_default_str();
   cmd->add_option("--boxes", o->boxes,
