@@ -32,10 +32,12 @@ std::atomic<bool> g_interrupted{false};
 extern "C" void on_sigint(int) { g_interrupted = true; }
 
 struct EngineOpts {
-  std::string input, model, scheme;
+  std::string input, scheme;
+  std::vector<std::string> models;
   int detect_every = 10, detect_width = 320, upsample = 0, max_faces = 8, threads = 0, grid = 16,
       parallel = 0, refine = TrackerOptions{}.refine_new;
-  bool no_smooth = false, cpu = false, dlib = false, flip = false, stills = false, no_refine = false;
+  bool no_smooth = false, cpu = false, dlib = false, flip = false, stills = false, no_refine = false,
+       accurate = false;
   double min_cutoff = SmoothingOptions{}.min_cutoff, beta = SmoothingOptions{}.beta;
 };
 
@@ -43,7 +45,14 @@ void add_engine_options(CLI::App* cmd, EngineOpts& o, bool with_input = true) {
   if (with_input)
     cmd->add_option("input", o.input, "Video file, image, folder of images, camera index (0) or /dev/videoN")
         ->required();
-  cmd->add_option("-m,--model", o.model, "Model file (default: the shipped model, or $LDDMM_MODEL)");
+  auto* model = cmd->add_option(
+      "-m,--model", o.models,
+      "Model file (default: the shipped model, or $LDDMM_MODEL); repeated, an ensemble: every crop "
+      "goes to each model and their landmarks are averaged (more accurate, slower)");
+  cmd->add_flag("--accurate", o.accurate,
+                "The two shipped models (128 and 192 px) as an ensemble: -m lddmm-300w68-w18l-128.pt "
+                "-m lddmm-300w68-w18l-192.pt from the shipped models' folder")
+      ->excludes(model);
   cmd->add_option(
       "-s,--scheme", o.scheme,
       "Output scheme: the model's (default), a scheme id (wflw98, helen194, ...) or ID@K (dense)");
@@ -96,6 +105,15 @@ void set_threads(const EngineOpts& o) {
   torch::set_num_threads(std::max(1, cores(o.threads) / parallel_frames(o)));
 }
 
+// --accurate: the shipped model and the 192-px file beside it.
+std::vector<std::string> accurate_models() {
+  const fs::path first = default_model_path();
+  const fs::path second = first.parent_path() / "lddmm-300w68-w18l-192.pt";
+  if (!fs::exists(second))
+    throw std::runtime_error(second.string() + ": not found (--accurate needs both shipped models)");
+  return {first.string(), second.string()};
+}
+
 Tracker make_tracker(const EngineOpts& o, bool flow) {
   const BoxMap map = BoxMap::installed();
   std::unique_ptr<AlignBackend> backend;
@@ -104,13 +122,17 @@ Tracker make_tracker(const EngineOpts& o, bool flow) {
       throw std::runtime_error("dlib's predictor gives only 300w68 points (drop --scheme or --dlib)");
     backend = make_dlib_backend(map);
   } else {
-    const std::string file = o.model.empty() ? default_model_path() : o.model;
     LddmmBackendOptions bo;
     bo.output_scheme = o.scheme;
     bo.grid_cells = o.grid;
     bo.cuda = !o.cpu;
     bo.flip = o.flip;
-    backend = make_lddmm_backend(load_model(file), bo);
+    std::vector<std::unique_ptr<AlignBackend>> members;
+    for (const std::string& file : o.accurate         ? accurate_models()
+                                   : o.models.empty() ? std::vector<std::string>{default_model_path()}
+                                                      : o.models)
+      members.push_back(make_lddmm_backend(load_model(file), bo));
+    backend = make_ensemble_backend(std::move(members));
   }
   TrackerOptions to;
   to.detect_every = o.detect_every;
@@ -221,8 +243,9 @@ int run_annotate(const AnnotateOpts& o) {
   std::printf("%s: %lld frames in %.1f s (%.1f fps), a face in %lld, %zu face id(s), %lld detector runs\n",
               described.c_str(), static_cast<long long>(frames), el, frames / std::max(el, 1e-9),
               static_cast<long long>(with_face), ids.size(), static_cast<long long>(detections));
-  std::printf("landmarks (%s, %d points) → %s%s%s\n", out_scheme.id.c_str(), out_scheme.num_points,
-              target.c_str(), o.overlay.empty() ? "" : "; overlay → ", o.overlay.c_str());
+  std::printf("landmarks (%s, %d points; %s) → %s%s%s\n", out_scheme.id.c_str(), out_scheme.num_points,
+              tracker.backend().describe().c_str(), target.c_str(), o.overlay.empty() ? "" : "; overlay → ",
+              o.overlay.c_str());
   if (!failure.empty()) throw std::runtime_error(failure + " (results up to then are saved)");
   if (g_interrupted) {
     std::fprintf(stderr, "lddmm-face: interrupted; results up to frame %lld are saved\n",

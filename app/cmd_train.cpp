@@ -300,12 +300,16 @@ void add_calibrate_command(CLI::App& app, Action& action) {
 void add_eval_command(CLI::App& app, Action& action) {
   auto* cmd = app.add_subcommand("eval", "Evaluate a model on annotated faces: NME, FR, AUC, NME_c, DetJ");
   struct Opts {
-    std::string model, data, list = "val.txt", csv, points, boxes = "landmarks";
+    std::vector<std::string> models;
+    std::string model, data, list = "val.txt", csv, points, boxes = "landmarks";  // model: the names joined
     bool json = false, vs_dlib = false, flip = false, no_alternate = false;
     int threads = 0, refine = 5;
   };
   auto o = std::make_shared<Opts>();
-  cmd->add_option("-m,--model", o->model, "Model file")->required();
+  cmd->add_option("-m,--model", o->models,
+                  "Model file; repeated, an ensemble: every view is the models' mean prediction on the same "
+                  "crop (as annotate/bench -m A -m B)")
+      ->required();
   cmd->add_flag(
       "--no-alternate", o->no_alternate,
       "Every refinement pass sees the crop itself and the last one gives the landmarks (default: "
@@ -336,15 +340,23 @@ void add_eval_command(CLI::App& app, Action& action) {
   cmd->callback([&action, o] {
     action = [o] {
       use_threads(o->threads);
-      Aligner model = load_model(o->model);
+      std::vector<Aligner> models;
+      for (const std::string& file : o->models) {
+        models.push_back(load_model(file));
+        o->model += (o->model.empty() ? "" : " + ") + file;
+      }
+      Aligner& model = models.front();
       const fs::path data = o->data.empty() ? default_data() : fs::path(o->data);
       const Scheme& scheme = model->scheme();
-      const FaceDataset set =
-          model_faces(model, data, o->list, static_cast<int>(model->config().input_size * 1.25));
+      // Each model sees the photos reduced to its own crop scale (as it was trained).
+      std::vector<FaceDataset> sets;
+      for (const Aligner& m : models)
+        sets.push_back(model_faces(m, data, o->list, static_cast<int>(m->config().input_size * 1.25)));
+      const FaceDataset& set = sets.front();
       // Detector boxes: faces the detector misses keep their landmark box (and dlib gets the detector box
       // such a landmark box would come from), and are counted.
       std::vector<std::optional<Box>> detections;
-      std::vector<Box> boxes;
+      std::vector<std::vector<Box>> boxes(models.size());
       const bool use_dlib = o->boxes == "dlib" || o->vs_dlib;
       BoxMap map;
       int missed = 0;
@@ -355,23 +367,27 @@ void add_eval_command(CLI::App& app, Action& action) {
         original.emplace(model_faces(model, data, o->list, std::numeric_limits<int>::max()));
         map = BoxMap::load(boxmap_file().string());
         detections = detect_faces(*original, map);
-        for (size_t i = 0; i < set.size(); ++i) {
-          const Box full = landmark_box(original->record(i).points),
-                    reduced = landmark_box(set.record(i).points);
-          const double f = reduced.w / std::max(full.w, 1e-9);  // reduced pixels per original pixel
-          if (detections[i]) {
-            const Box b = map.apply(*detections[i]);
-            boxes.push_back({b.x * f, b.y * f, b.w * f, b.h * f, b.score});
-          } else {
-            boxes.push_back(reduced);
+        for (size_t i = 0; i < set.size(); ++i) missed += detections[i] ? 0 : 1;
+        for (size_t m = 0; m < models.size(); ++m) {
+          for (size_t i = 0; i < set.size(); ++i) {
+            const Box full = landmark_box(original->record(i).points),
+                      reduced = landmark_box(sets[m].record(i).points);
+            const double f = reduced.w / std::max(full.w, 1e-9);  // reduced pixels per original pixel
+            if (detections[i]) {
+              const Box b = map.apply(*detections[i]);
+              boxes[m].push_back({b.x * f, b.y * f, b.w * f, b.h * f, b.score});
+            } else {
+              boxes[m].push_back(reduced);
+            }
           }
-          missed += detections[i] ? 0 : 1;
         }
       }
       // Whether the detector found face i (every face counts as found with landmark boxes).
       const auto detected = [&](size_t i) { return !use_dlib || detections[i].has_value(); };
-      const EvalResult r = evaluate(model, set, o->boxes == "dlib" ? &boxes : nullptr, 32, o->flip, o->refine,
-                                    !o->no_alternate);
+      std::vector<EvalMember> members;
+      for (size_t m = 0; m < models.size(); ++m)
+        members.push_back({models[m], &sets[m], o->boxes == "dlib" ? &boxes[m] : nullptr});
+      const EvalResult r = evaluate(members, 32, o->flip, o->refine, !o->no_alternate);
       std::optional<NmeSummary> dlib_row;
       std::vector<double> dlib_errors;
       std::vector<PartErrors> dlib_parts;  // NME_c per face, as ours
@@ -591,13 +607,15 @@ void add_eval_command(CLI::App& app, Action& action) {
       }
       std::printf("%s on %s (%d faces, %.1f ms per face incl. cropping)\n", o->model.c_str(), o->list.c_str(),
                   r.summary.faces, 1000 * r.seconds / std::max(1, r.summary.faces));
-      const Calibration& cal = model->config().calibration;
-      std::printf("passes: %d%s%s; calibration (input-crop px) %s\n", 1 + o->refine,
+      std::string calibrations;
+      for (const Aligner& m : models)
+        calibrations += (calibrations.empty() ? "" : "; ") + describe_calibration(m->config().calibration);
+      std::printf("passes: %d%s%s%s; calibration (input-crop px) %s\n", 1 + o->refine,
                   o->flip ? ", each with its mirrored crop" : "",
                   !o->flip && o->refine > 0
                       ? (o->no_alternate ? ", the last one kept" : ", alternately mirrored, averaged")
                       : "",
-                  describe_calibration(cal).c_str());
+                  models.size() > 1 ? ", each view the models' mean" : "", calibrations.c_str());
       std::printf("%-26s %8s %8s %8s\n", "", "NME %", "FR@0.1 %", "AUC@0.1");
       std::printf("%-26s %8.2f %8.2f %8.4f\n",
                   (o->boxes == "dlib" ? "ours (dlib boxes)" : "ours (landmark boxes)"), 100 * r.summary.mean,

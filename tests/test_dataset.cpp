@@ -401,6 +401,59 @@ TEST_F(SyntheticFaces, AveragedViewsSeeCropsAtPairedScales) {
   EXPECT_LT(evaluate(coords, data, nullptr, 32, false, 2, false).summary.mean, 1e-4);
 }
 
+// An ensemble (eval -m A -m B): each model sees the photos reduced to its own crop scale, every view is the
+// mean of the models' predictions on the same crop in the photos' pixels. Two fresh coordinate models
+// predict their mean face in whatever crop they see (the synthetic faces are that mean face), shifted by
+// their calibration (which is taken off): 2 input-crop px at 64 px and −3 at 96 px, each 1.25 × the landmark
+// box side / S record px, −δ and +δ in the photo. Alone each is off by its δ in closed form (a refinement
+// crops around that, so it keeps it); together they are exact, also with a refinement pass (its mirrored view
+// calibrated back by −1 px). Averaging raw record pixels of the two reductions would not be exact.
+TEST_F(SyntheticFaces, EnsembleAveragesItsModelsInThePhotosPixels) {
+  const Scheme s68 = find_scheme("300w68");
+  const FaceDataset small(dir_, dir_ / "list.txt", s68, s68, 60),
+      large(dir_, dir_ / "list.txt", s68, s68, 120);
+  AlignerConfig ca = testing::tiny_config(Head::Coordinates), cb = ca;
+  cb.input_size = 96;
+  ca.calibration.direct = {2, 0};
+  cb.calibration.direct = {-3, 0};
+  ca.calibration.mirrored = cb.calibration.mirrored = {-1, 0};
+  Aligner a(ca, s68), b(cb, s68);
+  std::vector<EvalMember> both{{a, &small, nullptr}, {b, &large, nullptr}};
+  std::vector<EvalMember> only_b{{b, &large, nullptr}};
+  for (int refine : {0, 1}) {
+    const EvalResult ra = evaluate(a, small, nullptr, 32, false, refine);
+    const EvalResult rb = evaluate(only_b, 32, false, refine);
+    const EvalResult r = evaluate(both, 32, false, refine);
+    ASSERT_EQ(r.predicted.size(), small.size());
+    for (size_t i = 0; i < small.size(); ++i) {
+      ASSERT_NE(small.record(i).scale, large.record(i).scale);
+      const auto shift = [&](const FaceDataset& d, double crop_px, int S) {
+        const Points t = d.target_points(i);
+        const Eigen::RowVector2d extent = t.colwise().maxCoeff() - t.colwise().minCoeff();
+        return -crop_px * 1.25 * extent.maxCoeff() / S;  // record px; a calibration is taken off
+      };
+      // Alone: the first view's shift; a refinement's crop is centred on that view, so it keeps it.
+      const double keep = 1.0;
+      const Eigen::RowVector2d da = (ra.predicted[i] - small.target_points(i)).colwise().mean();
+      const Eigen::RowVector2d db = (rb.predicted[i] - large.target_points(i)).colwise().mean();
+      EXPECT_NEAR(da.x(), keep * shift(small, 2, 64), 0.01) << refine << " face " << i;
+      EXPECT_NEAR(db.x(), keep * shift(large, -3, 96), 0.01) << refine << " face " << i;
+      EXPECT_NEAR(da.y(), 0, 0.01);
+      EXPECT_NEAR(db.y(), 0, 0.01);
+      // Together: in the first member's records, exact.
+      EXPECT_LT((r.predicted[i] - small.target_points(i)).cwiseAbs().maxCoeff(), 0.02)
+          << refine << " face " << i;
+    }
+  }
+  std::vector<EvalMember> none;
+  EXPECT_THROW(evaluate(none), std::invalid_argument);
+  const Scheme s50 = find_scheme("300w50");
+  const FaceDataset sparse(dir_, dir_ / "list.txt", s68, s50, 60);
+  Aligner c(ca, s50);
+  std::vector<EvalMember> mixed{{a, &small, nullptr}, {c, &sparse, nullptr}};
+  EXPECT_THROW(evaluate(mixed), std::invalid_argument);
+}
+
 // Refinement crops turn with the face (upright_box): a fresh coordinate model predicts its template in
 // whatever crop it sees, and here the template is the mean face turned by θ about its box centre. The
 // synthetic faces are the level mean face moved and scaled, so the first pass (the landmark box, not

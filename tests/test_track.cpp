@@ -339,6 +339,68 @@ TEST(Refine, ViewsAlternateAndAverageLikeEvaluate) {
   EXPECT_THROW(refine_faces(b, cv::Mat(), crops, faces, 1), std::invalid_argument);
 }
 
+// An ensemble backend (annotate/bench -m A -m B): every call goes to each model with the same crops and the
+// landmarks are their mean, so through refine_faces a new face is the truth plus the mean of the models'
+// offsets, counted by hand as above. One backend is returned as it is; models of different schemes, or
+// one mirroring and one not, are refused.
+TEST(Refine, EnsembleAveragesItsModelsOnTheSameCrops) {
+  const Scheme scheme = find_scheme("300w68");
+  Affine2 place;
+  place << 2.0, 0.3, 140, -0.3, 2.0, 90;
+  const Points truth = apply_affine(place, scheme.mean_face.points);
+  auto a = std::make_unique<KnownViews>(scheme, truth, false, false);
+  auto b = std::make_unique<KnownViews>(scheme, truth, false, false);
+  b->d = {-0.5, 2.5};
+  b->m = {0.7, -0.1};
+  KnownViews* pa = a.get();
+  KnownViews* pb = b.get();
+  std::vector<std::unique_ptr<AlignBackend>> members;
+  members.push_back(std::move(a));
+  members.push_back(std::move(b));
+  std::unique_ptr<AlignBackend> e = make_ensemble_backend(std::move(members));
+  EXPECT_EQ(&e->scheme(), &pa->scheme());
+  EXPECT_NE(e->describe().find("ensemble of 2"), std::string::npos) << e->describe();
+  std::vector<FaceCrop> crops(1);
+  std::vector<AlignedFace> faces = e->align(cv::Mat(), crops, true);
+  ASSERT_EQ(faces.size(), 1u);
+  const Eigen::RowVector2d d = (pa->d + pb->d) / 2, m = (pa->m + pb->m) / 2;
+  EXPECT_NEAR((faces[0].points - (truth.rowwise() + d)).cwiseAbs().maxCoeff(), 0, 1e-12);
+  EXPECT_NEAR((faces[0].output - (truth.rowwise() + d)).cwiseAbs().maxCoeff(), 0, 1e-12);
+  const int passes = 3;
+  refine_faces(*e, cv::Mat(), crops, faces, passes);
+  const int n_mirrored = (passes + 1) / 2, n_direct = 1 + passes / 2;
+  EXPECT_EQ(pa->mirrored, n_mirrored);
+  EXPECT_EQ(pb->mirrored, n_mirrored);
+  EXPECT_EQ(pa->direct, n_direct);
+  EXPECT_EQ(pb->direct, n_direct);
+  const Eigen::RowVector2d both = (n_direct * d + n_mirrored * m) / (n_direct + n_mirrored);
+  EXPECT_NEAR((faces[0].points - (truth.rowwise() + both)).cwiseAbs().maxCoeff(), 0, 1e-12);
+  ASSERT_EQ(pa->seen.size(), pb->seen.size());
+  for (size_t k = 0; k < pa->seen.size(); ++k) {
+    EXPECT_EQ(pa->seen[k].centre, pb->seen[k].centre) << k;
+    EXPECT_EQ(pa->seen[k].side, pb->seen[k].side) << k;
+    EXPECT_EQ(pa->seen[k].angle, pb->seen[k].angle) << k;
+  }
+  // Pass 1 crops around the first (ensemble) view, truth + d, not around either model's own.
+  const FaceCrop want = crop_from_points(truth.rowwise() + d, scheme);
+  EXPECT_NEAR((pa->seen[1].centre - want.centre).norm(), 0, 1e-9);
+
+  std::vector<std::unique_ptr<AlignBackend>> one;
+  one.push_back(std::make_unique<KnownViews>(scheme, truth, false, false));
+  const AlignBackend* alone = one.front().get();
+  EXPECT_EQ(make_ensemble_backend(std::move(one)).get(), alone);
+  EXPECT_THROW(make_ensemble_backend({}), std::invalid_argument);
+  const Scheme s50 = find_scheme("300w50");
+  std::vector<std::unique_ptr<AlignBackend>> mixed;
+  mixed.push_back(std::make_unique<KnownViews>(scheme, truth, false, false));
+  mixed.push_back(std::make_unique<KnownViews>(s50, s50.mean_face.points, false, false));
+  EXPECT_THROW(make_ensemble_backend(std::move(mixed)), std::runtime_error);
+  std::vector<std::unique_ptr<AlignBackend>> mirroring;
+  mirroring.push_back(std::make_unique<KnownViews>(scheme, truth, false, false));
+  mirroring.push_back(std::make_unique<KnownViews>(scheme, truth, true, false));
+  EXPECT_THROW(make_ensemble_backend(std::move(mirroring)), std::runtime_error);
+}
+
 // The LDDMM backend (batch norms folded, channels-last, the crops and their mirror images in one batch)
 // against the plain network run on each crop by hand: the crop, its mirror image (x → S − 1 − x and the
 // scheme's left/right partners), each less its calibration offset (which travels in the model file),

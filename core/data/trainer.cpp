@@ -272,44 +272,82 @@ double view_scale(int k) {
 
 EvalResult evaluate(Aligner& model, const FaceDataset& data, const std::vector<Box>* boxes, int batch_size,
                     bool flip, int refine, bool alternate) {
-  if (boxes != nullptr && boxes->size() != data.size())
-    throw std::invalid_argument("evaluate: one box per face is needed");
+  std::vector<EvalMember> one{{model, &data, boxes}};
+  return evaluate(one, batch_size, flip, refine, alternate);
+}
+
+EvalResult evaluate(std::vector<EvalMember>& members, int batch_size, bool flip, int refine, bool alternate) {
+  if (members.empty()) throw std::invalid_argument("evaluate: no model");
+  for (const EvalMember& m : members) {
+    if (m.data == nullptr || m.data->size() != members[0].data->size())
+      throw std::invalid_argument("evaluate: every model needs the same faces");
+    if (m.boxes != nullptr && m.boxes->size() != m.data->size())
+      throw std::invalid_argument("evaluate: one box per face is needed");
+    if (m.model->scheme().id != members[0].model->scheme().id)
+      throw std::invalid_argument("evaluate: the models predict different schemes (" +
+                                  members[0].model->scheme().id + ", " + m.model->scheme().id + ")");
+  }
   const auto t0 = Clock::now();
-  const AlignerConfig& cfg = model->config();
+  Aligner& model = members[0].model;
+  const FaceDataset& data = *members[0].data;
   const Scheme& scheme = data.target();
   const auto parts = scheme.point_parts();
-  const int S = cfg.input_size;
   EvalResult r;
   // Sparse to dense: the annotation has points the model does not predict.
   const Scheme& annotation = data.annotation();
-  std::optional<Correspondence> corr;
+  std::vector<std::optional<Correspondence>> corrs(members.size());
   std::vector<Part> dense_parts;
   if (annotation.id != scheme.id) {
     r.dense.emplace();
     r.dense->scheme = annotation.id;
     dense_parts = annotation.point_parts();
-    if (cfg.head == Head::Lddmm) {
+    for (size_t m = 0; m < members.size(); ++m) {
+      const Aligner& a = members[m].model;
+      const int S = a->config().input_size;
       // Both mean faces in the network's input frame (the model's template is there).
-      corr = rescale(correspond(model->scheme(), annotation), S / model->scheme().mean_face.frame,
-                     S / annotation.mean_face.frame);
+      if (a->config().head == Head::Lddmm)
+        corrs[m] = rescale(correspond(a->scheme(), annotation), S / a->scheme().mean_face.frame,
+                           S / annotation.mean_face.frame);
     }
+    for (const auto& corr : corrs)
+      if (corr.has_value() != corrs[0].has_value())
+        throw std::invalid_argument("evaluate: an ensemble for a denser annotation needs one kind of head");
   }
+  const std::optional<Correspondence>& corr = corrs[0];
+  // A face's points in member m's records → the photo's own pixels, and back.
+  const auto scale = [&](size_t m, size_t i) { return members[m].data->record(i).scale; };
   // The passes: each crops around the upright box of the landmarks so far, turned with the face (the first
-  // around `boxes`, unturned): the crops the tracker gives a face it follows or has just found.
+  // around each member's `boxes`, unturned): the crops the tracker gives a face it follows or has just found.
   // Averaged, a point counts the passes that place it: a mirrored pass has no view of a point without a
-  // mirror partner (a sparse scheme's), which keeps the other passes' mean.
+  // mirror partner (a sparse scheme's), which keeps the other passes' mean. An ensemble's view is the mean
+  // of its models' predictions on that crop; points are kept in the photos' pixels until the metrics.
   const bool average = alternate && !flip;
   const std::vector<int> partners = mirror_partners(model->scheme());
   const std::vector<int> dense_partners = corr ? mirror_partners(annotation) : std::vector<int>{};
+  const double share = 1.0 / static_cast<double>(members.size());
   std::vector<Points> points, dense;
   std::vector<std::vector<double>> seen, dense_seen;  // per face, the views of each point so far
   std::vector<Eigen::Matrix2d> jacobians;
-  std::vector<Box> again;
+  std::vector<std::vector<Box>> again(members.size());
   std::vector<double> angles;
   for (int k = 0; k <= refine; ++k) {
     const View view = flip ? View::Both : (alternate && k % 2 == 1 ? View::Mirrored : View::Direct);
-    Pass p =
-        run_pass(model, data, k == 0 ? boxes : &again, batch_size, view, corr, k == 0 ? nullptr : &angles);
+    Pass p;
+    for (size_t m = 0; m < members.size(); ++m) {
+      Pass q = run_pass(members[m].model, *members[m].data, k == 0 ? members[m].boxes : &again[m], batch_size,
+                        view, corrs[m], k == 0 ? nullptr : &angles);
+      for (size_t i = 0; i < q.points.size(); ++i) {
+        const double f = share / scale(m, i);
+        q.points[i] *= f;
+        if (i < q.dense.size()) q.dense[i] *= f;
+      }
+      if (m == 0) {
+        p = std::move(q);
+        continue;
+      }
+      for (size_t i = 0; i < p.points.size(); ++i) p.points[i] += q.points[i];
+      for (size_t i = 0; i < p.dense.size(); ++i) p.dense[i] += q.dense[i];
+    }
     // DetJ: the first pass's flow when the views are averaged (one crop of the face, the flow the tracker
     // shows), else the last pass's (which gives the landmarks).
     if (!p.jacobians.empty() && (!average || jacobians.empty())) jacobians = std::move(p.jacobians);
@@ -325,15 +363,21 @@ EvalResult evaluate(Aligner& model, const FaceDataset& data, const std::vector<B
       for (size_t i = 0; i < dense.size(); ++i)
         add_view(dense[i], dense_seen[i], p.dense[i], dense_partners, mirrored);
     }
-    again.clear();
+    for (auto& a : again) a.clear();
     angles.clear();
-    const double scale = average ? view_scale(k + 1) : 1.0;
-    for (const Points& q : points) {
-      const UprightBox u = upright_box(q, model->scheme());
-      const double side = u.side * scale;
-      again.push_back({u.centre.x() - side / 2, u.centre.y() - side / 2, side, side, 0});
+    const double view_side = average ? view_scale(k + 1) : 1.0;
+    for (size_t i = 0; i < points.size(); ++i) {
+      const UprightBox u = upright_box(points[i], model->scheme());
+      for (size_t m = 0; m < members.size(); ++m) {
+        const double f = scale(m, i), side = u.side * view_side * f;
+        again[m].push_back({u.centre.x() * f - side / 2, u.centre.y() * f - side / 2, side, side, 0});
+      }
       angles.push_back(u.angle);
     }
+  }
+  for (size_t i = 0; i < points.size(); ++i) {
+    points[i] *= scale(0, i);
+    if (i < dense.size()) dense[i] *= scale(0, i);
   }
   for (size_t i = 0; i < data.size(); ++i) {
     const Points& p = points[i];

@@ -255,6 +255,63 @@ std::unique_ptr<AlignBackend> make_lddmm_backend(Aligner model, const LddmmBacke
   return std::make_unique<LddmmBackend>(std::move(model), options);
 }
 
+class EnsembleBackend : public AlignBackend {
+ public:
+  explicit EnsembleBackend(std::vector<std::unique_ptr<AlignBackend>> members)
+      : members_(std::move(members)) {
+    const AlignBackend& first = *members_.front();
+    describe_ = "ensemble of " + std::to_string(members_.size()) + ":";
+    for (const auto& m : members_) {
+      if (m->scheme().id != first.scheme().id || m->output_scheme().id != first.output_scheme().id)
+        throw std::runtime_error("the models of an ensemble must predict one scheme (" + first.scheme().id +
+                                 ", " + m->scheme().id + ")");
+      if (m->mirrors() != first.mirrors())
+        throw std::runtime_error("the models of an ensemble must all mirror or none");
+      describe_ += " " + m->describe() + (&m == &members_.back() ? "" : ";");
+    }
+  }
+  const Scheme& scheme() const override { return members_.front()->scheme(); }
+  const Scheme& output_scheme() const override { return members_.front()->output_scheme(); }
+  std::string describe() const override { return describe_; }
+  bool refines() const override { return members_.front()->refines(); }
+  bool mirrors() const override { return members_.front()->mirrors(); }
+  std::vector<AlignedFace> align(const cv::Mat& bgr, const std::vector<FaceCrop>& crops,
+                                 bool with_flow) override {
+    return mean([&](AlignBackend& b, bool first) { return b.align(bgr, crops, with_flow && first); });
+  }
+  std::vector<AlignedFace> align_mirrored(const cv::Mat& bgr, const std::vector<FaceCrop>& crops) override {
+    return mean([&](AlignBackend& b, bool) { return b.align_mirrored(bgr, crops); });
+  }
+
+ private:
+  template <class Run>
+  std::vector<AlignedFace> mean(const Run& run) {
+    std::vector<AlignedFace> out = run(*members_.front(), true);
+    for (size_t m = 1; m < members_.size(); ++m) {
+      const std::vector<AlignedFace> more = run(*members_[m], false);
+      for (size_t i = 0; i < out.size(); ++i) {
+        out[i].points += more[i].points;
+        out[i].output += more[i].output;
+      }
+    }
+    const double share = 1.0 / static_cast<double>(members_.size());
+    for (AlignedFace& f : out) {
+      f.points *= share;
+      f.output *= share;
+    }
+    return out;
+  }
+
+  std::vector<std::unique_ptr<AlignBackend>> members_;
+  std::string describe_;
+};
+
+std::unique_ptr<AlignBackend> make_ensemble_backend(std::vector<std::unique_ptr<AlignBackend>> members) {
+  if (members.empty()) throw std::invalid_argument("make_ensemble_backend: no backend");
+  if (members.size() == 1) return std::move(members.front());
+  return std::make_unique<EnsembleBackend>(std::move(members));
+}
+
 std::unique_ptr<AlignBackend> make_dlib_backend(const BoxMap& map) {
   return std::make_unique<DlibBackend>(map);
 }

@@ -141,4 +141,21 @@ double view_scale(int k);
 EvalResult evaluate(Aligner& model, const FaceDataset& data, const std::vector<Box>* boxes = nullptr,
                     int batch_size = 32, bool flip = false, int refine = 0, bool alternate = true);
 
+/// One model of an ensemble that `evaluate` averages: the model, the faces as it sees them (the same list,
+/// each photo reduced to its own crop scale, FaceDataset's cache side) and, optionally, its first boxes
+/// (one per face, in those records' pixels).
+struct EvalMember {
+  Aligner model;
+  const FaceDataset* data = nullptr;
+  const std::vector<Box>* boxes = nullptr;
+};
+
+/// An ensemble: every view of a face is each model's prediction on the same crop of the photo (each
+/// at its own input size and calibration), averaged in the photo's pixels, and the next view's crop comes
+/// from that mean, as the tracker's ensemble backend does (make_ensemble_backend). The models must predict
+/// one scheme; the metrics, `predicted` and DetJ (the first model's flow) are in the first member's
+/// records. One member is `evaluate` above.
+EvalResult evaluate(std::vector<EvalMember>& members, int batch_size = 32, bool flip = false, int refine = 0,
+                    bool alternate = true);
+
 }  // namespace lddmm

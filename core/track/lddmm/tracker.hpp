@@ -77,6 +77,10 @@ struct LddmmBackendOptions {
 std::unique_ptr<AlignBackend> make_lddmm_backend(Aligner model, const LddmmBackendOptions& options = {});
 /// dlib's 68-point shape predictor, fed the detector box (or the one the previous landmarks imply).
 std::unique_ptr<AlignBackend> make_dlib_backend(const BoxMap& map);
+/// An ensemble (more accurate, slower): every crop goes to each backend (each at its own input size and
+/// calibration) and their landmarks are averaged in the frame's pixels; the flow drawn is the first's. The
+/// backends must predict and report the same schemes. One backend is returned as it is.
+std::unique_ptr<AlignBackend> make_ensemble_backend(std::vector<std::unique_ptr<AlignBackend>> members);
 
 struct TrackerOptions {
   int detect_every = 10;   // frames between detector runs while every face is tracked
