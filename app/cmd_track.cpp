@@ -105,15 +105,6 @@ void set_threads(const EngineOpts& o) {
   torch::set_num_threads(std::max(1, cores(o.threads) / parallel_frames(o)));
 }
 
-// --accurate: the shipped model and the 192-px file beside it.
-std::vector<std::string> accurate_models() {
-  const fs::path first = default_model_path();
-  const fs::path second = first.parent_path() / "lddmm-300w68-w18l-192.pt";
-  if (!fs::exists(second))
-    throw std::runtime_error(second.string() + ": not found (--accurate needs both shipped models)");
-  return {first.string(), second.string()};
-}
-
 Tracker make_tracker(const EngineOpts& o, bool flow) {
   const BoxMap map = BoxMap::installed();
   std::unique_ptr<AlignBackend> backend;
@@ -127,12 +118,10 @@ Tracker make_tracker(const EngineOpts& o, bool flow) {
     bo.grid_cells = o.grid;
     bo.cuda = !o.cpu;
     bo.flip = o.flip;
-    std::vector<std::unique_ptr<AlignBackend>> members;
-    for (const std::string& file : o.accurate         ? accurate_models()
-                                   : o.models.empty() ? std::vector<std::string>{default_model_path()}
-                                                      : o.models)
-      members.push_back(make_lddmm_backend(load_model(file), bo));
-    backend = make_ensemble_backend(std::move(members));
+    backend = make_model_backend(o.accurate         ? accurate_model_paths()
+                                 : o.models.empty() ? std::vector<std::string>{default_model_path()}
+                                                    : o.models,
+                                 bo);
   }
   TrackerOptions to;
   to.detect_every = o.detect_every;

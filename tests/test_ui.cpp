@@ -38,9 +38,9 @@ class UiTest : public QObject {
 
   void actionsHaveShortcutsAndDriveTheScene() {
     MainWindow w;
-    for (const char* name :
-         {"open", "export", "screenshot", "record", "play", "step", "teach", "grid", "momenta", "landmarks",
-          "indices", "curves", "template", "trajectories", "boxes", "smoothing", "mirror", "quit"}) {
+    for (const char* name : {"open", "export", "screenshot", "record", "play", "step", "teach", "grid",
+                             "momenta", "landmarks", "indices", "curves", "template", "trajectories", "boxes",
+                             "smoothing", "mirror", "accurate", "quit"}) {
       QVERIFY2(w.action(name) != nullptr, name);
       QVERIFY2(!w.action(name)->shortcut().isEmpty(), name);
     }
@@ -52,6 +52,12 @@ class UiTest : public QObject {
     QVERIFY2(w.player().settings().mirror, qPrintable(w.statusText()));
     w.action("mirror")->trigger();
     QVERIFY(!w.player().settings().mirror);
+    w.action("accurate")->trigger();  // rebuilt as the ensemble of the two shipped models
+    QVERIFY2(w.player().settings().accurate, qPrintable(w.statusText()));
+    QVERIFY2(w.player().modelName().contains("accurate"), qPrintable(w.player().modelName()));
+    w.action("accurate")->trigger();
+    QVERIFY(!w.player().settings().accurate);
+    QVERIFY(!w.player().modelName().contains("accurate"));
     QVERIFY(w.schemeBox()->count() >= 6);
   }
 

@@ -164,6 +164,11 @@ void MainWindow::buildMenus() {
   mirror->setShortcut(QKeySequence("R"));
   connect(mirror, &QAction::toggled, this, [this] { applySettings(); });
   actions_["mirror"] = mirror;
+  QAction* accurate = view->addAction("&Accurate: Both Shipped Models (about 2x slower)");
+  accurate->setCheckable(true);
+  accurate->setShortcut(QKeySequence("A"));
+  connect(accurate, &QAction::toggled, this, [this] { applySettings(); });
+  actions_["accurate"] = accurate;
 
   QMenu* play = menuBar()->addMenu("&Playback");
   add(play, "play", "&Play / Pause", QKeySequence(Qt::Key_Space),
@@ -374,6 +379,7 @@ void MainWindow::applySettings() {
   s.grid_cells = grid_slider_->value();
   s.smoothing = action("smoothing")->isChecked();
   s.mirror = action("mirror")->isChecked();
+  s.accurate = action("accurate")->isChecked();
   QString error;
   if (!player_.apply(s, &error)) showError(error);
   onState();
@@ -535,8 +541,7 @@ void MainWindow::annotateVideo() {
       bo.flip = ps.mirror;
       TrackerOptions to;
       to.smoothing.enabled = ps.smoothing;
-      Tracker tracker(make_lddmm_backend(load_model(ps.model.empty() ? default_model_path() : ps.model), bo),
-                      BoxMap::installed(), to);
+      Tracker tracker(make_model_backend(model_files(ps), bo), BoxMap::installed(), to);
       auto source = open_source(in.toStdString());
       total = source->frame_count();
       const Scheme& s = tracker.backend().output_scheme();

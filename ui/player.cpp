@@ -25,7 +25,13 @@ QString Player::deviceName() const {
   return d.find("CUDA") != std::string::npos ? "GPU (CUDA)" : "CPU";
 }
 
+std::vector<std::string> model_files(const PlayerSettings& s) {
+  if (s.accurate) return accurate_model_paths();
+  return {s.model.empty() ? default_model_path() : s.model};
+}
+
 QString Player::modelName() const {
+  if (settings_.accurate) return "128 + 192 px (accurate)";
   const std::string m = settings_.model.empty() ? default_model_path() : settings_.model;
   return QString::fromStdString(std::filesystem::path(m).filename().string());
 }
@@ -37,7 +43,6 @@ const Scheme* Player::outputScheme() const {
 
 bool Player::build_tracker(QString* error) {
   try {
-    const std::string file = settings_.model.empty() ? default_model_path() : settings_.model;
     LddmmBackendOptions bo;
     bo.output_scheme = settings_.scheme;
     bo.grid_cells = settings_.grid_cells;
@@ -50,7 +55,8 @@ bool Player::build_tracker(QString* error) {
     const int cores = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
     to.parallel_frames = std::min(2, cores);
     torch::set_num_threads(1);
-    tracker_ = std::make_unique<Tracker>(make_lddmm_backend(load_model(file), bo), BoxMap::installed(), to);
+    tracker_ =
+        std::make_unique<Tracker>(make_model_backend(model_files(settings_), bo), BoxMap::installed(), to);
     return true;
   } catch (const std::exception& e) {
     if (error) *error = QString::fromStdString(e.what());
@@ -153,7 +159,7 @@ bool Player::seek(int64_t index) {
 bool Player::apply(const PlayerSettings& s, QString* error) {
   const bool rebuild = !tracker_ || s.model != settings_.model || s.scheme != settings_.scheme ||
                        s.grid_cells != settings_.grid_cells || s.cpu != settings_.cpu ||
-                       s.mirror != settings_.mirror;
+                       s.mirror != settings_.mirror || s.accurate != settings_.accurate;
   const bool smoothing = s.smoothing != settings_.smoothing;
   const PlayerSettings old = settings_;
   settings_ = s;

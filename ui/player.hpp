@@ -24,8 +24,12 @@ struct PlayerSettings {
   int grid_cells = 16;
   bool smoothing = true;
   bool cpu = false;
-  bool mirror = false;  // test-time mirroring: each face averaged with its mirrored crop
+  bool mirror = false;    // test-time mirroring: each face averaged with its mirrored crop
+  bool accurate = false;  // the two shipped models as an ensemble (accurate_model_paths; ignores `model`)
 };
+
+/// The model files the settings ask for: the two shipped ones (accurate), `model`, or the shipped model.
+std::vector<std::string> model_files(const PlayerSettings& s);
 
 class Player : public QObject {
   Q_OBJECT

@@ -325,6 +325,21 @@ std::string default_model_path() {
   return (res.parent_path() / "models" / kName).string();
 }
 
+std::vector<std::string> accurate_model_paths() {
+  const std::filesystem::path first = default_model_path();
+  const std::filesystem::path second = first.parent_path() / "lddmm-300w68-w18l-192.pt";
+  if (!std::filesystem::exists(second))
+    throw std::runtime_error(second.string() + ": not found (the accurate mode needs both shipped models)");
+  return {first.string(), second.string()};
+}
+
+std::unique_ptr<AlignBackend> make_model_backend(const std::vector<std::string>& files,
+                                                 const LddmmBackendOptions& options) {
+  std::vector<std::unique_ptr<AlignBackend>> members;
+  for (const std::string& file : files) members.push_back(make_lddmm_backend(load_model(file), options));
+  return make_ensemble_backend(std::move(members));
+}
+
 FaceCrop crop_from_points(const Points& p, const Scheme& scheme) {
   const UprightBox u = upright_box(p, scheme);
   FaceCrop c;

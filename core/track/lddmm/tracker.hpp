@@ -144,6 +144,12 @@ class Tracker {
 
 /// The shipped model: $LDDMM_MODEL, else share/lddmm-face/models (installed) or the source tree's models/.
 std::string default_model_path();
+/// The two shipped files for an ensemble (`--accurate`): the shipped model and the 192-px file beside it
+/// (an error naming the missing file when it is not there).
+std::vector<std::string> accurate_model_paths();
+/// The LDDMM backend of one model file, or the ensemble (make_ensemble_backend) of several.
+std::unique_ptr<AlignBackend> make_model_backend(const std::vector<std::string>& files,
+                                                 const LddmmBackendOptions& options = {});
 
 /// More views of faces the detector has just found (TrackerOptions::refine_new): `passes` more alignments
 /// of each face, each in the crop its landmarks so far imply (crop_from_points: the kind of crop the
