@@ -301,7 +301,7 @@ void add_eval_command(CLI::App& app, Action& action) {
   auto* cmd = app.add_subcommand("eval", "Evaluate a model on annotated faces: NME, FR, AUC, NME_c, DetJ");
   struct Opts {
     std::vector<std::string> models;
-    std::string model, data, list = "val.txt", csv, points, boxes = "landmarks";  // model: the names joined
+    std::string data, list = "val.txt", csv, points, boxes = "landmarks";
     bool json = false, vs_dlib = false, flip = false, no_alternate = false;
     int threads = 0, refine = 5;
   };
@@ -341,9 +341,10 @@ void add_eval_command(CLI::App& app, Action& action) {
     action = [o] {
       use_threads(o->threads);
       std::vector<Aligner> models;
+      std::string names;  // the files, joined with " + "
       for (const std::string& file : o->models) {
         models.push_back(load_model(file));
-        o->model += (o->model.empty() ? "" : " + ") + file;
+        names += (names.empty() ? "" : " + ") + file;
       }
       Aligner& model = models.front();
       const fs::path data = o->data.empty() ? default_data() : fs::path(o->data);
@@ -538,7 +539,7 @@ void add_eval_command(CLI::App& app, Action& action) {
       const auto& p = r.mean_parts.part;
       if (o->json) {
         nlohmann::json j = {
-            {"model", o->model},
+            {"model", names},
             {"list", o->list},
             {"faces", r.summary.faces},
             {"nme", r.summary.mean},
@@ -605,7 +606,7 @@ void add_eval_command(CLI::App& app, Action& action) {
         std::printf("%s\n", j.dump(2).c_str());
         return 0;
       }
-      std::printf("%s on %s (%d faces, %.1f ms per face incl. cropping)\n", o->model.c_str(), o->list.c_str(),
+      std::printf("%s on %s (%d faces, %.1f ms per face incl. cropping)\n", names.c_str(), o->list.c_str(),
                   r.summary.faces, 1000 * r.seconds / std::max(1, r.summary.faces));
       std::string calibrations;
       for (const Aligner& m : models)
