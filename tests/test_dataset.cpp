@@ -850,6 +850,137 @@ TEST(Distillation, AnEnsembleAveragesItsTeachersLandmarks) {
   EXPECT_THROW(teacher_targets(none, images, points, w, false), std::invalid_argument);
 }
 
+// Views resampled from crops against OpenCV's warpAffine of the same image with the same map (the
+// view's pixel q reads the crop at A·(q, 1), pixel centres at integers, zero outside), a turned and
+// scaled map whose view leaves the crop at one corner.
+TEST(Distillation, ResampledViewsMatchOpenCVsWarp) {
+  const int L = 80, T = 56;
+  cv::Mat img(L, L, CV_32FC1);
+  cv::randu(img, 0.0f, 1.0f);
+  const double f = 1.3, a = 0.4, co = f * std::cos(a), si = f * std::sin(a);
+  cv::Mat A = (cv::Mat_<double>(2, 3) << co, -si, 30.0, si, co, -4.0);
+  cv::Mat want;
+  cv::warpAffine(img, want, A, cv::Size(T, T), cv::INTER_LINEAR | cv::WARP_INVERSE_MAP, cv::BORDER_CONSTANT,
+                 cv::Scalar(0));
+  const torch::Tensor images = torch::from_blob(img.ptr<float>(), {1, 1, L, L}, torch::kFloat32)
+                                   .clone()
+                                   .expand({2, 1, L, L})
+                                   .contiguous();
+  torch::Tensor maps = torch::zeros({2, 2, 3}, torch::kFloat64);
+  for (int r = 0; r < 2; ++r)
+    for (int c = 0; c < 3; ++c) maps[0][r][c] = maps[1][r][c] = A.at<double>(r, c);
+  const torch::Tensor got = resample_crops(images, maps, T);
+  ASSERT_EQ(got.sizes(), (std::vector<int64_t>{2, 1, T, T}));
+  const auto G = got.accessor<float, 4>();
+  double worst = 0;
+  int inside = 0, outside = 0;
+  for (int y = 0; y < T; ++y)
+    for (int x = 0; x < T; ++x) {
+      const double sx = co * x - si * y + 30.0, sy = si * x + co * y - 4.0;
+      if (sx < 1 || sy < 1 || sx > L - 2 || sy > L - 2) {  // OpenCV and grid_sample differ at the border
+        if (sx < -1 || sy < -1 || sx > L || sy > L) {
+          EXPECT_EQ(G[1][0][y][x], 0.0f);
+          ++outside;
+        }
+        continue;
+      }
+      worst = std::max(worst, static_cast<double>(std::abs(G[1][0][y][x] - want.at<float>(y, x))));
+      ++inside;
+    }
+  EXPECT_LT(worst, 0.04);  // OpenCV's bilinear weights are fixed-point, 1/32
+  EXPECT_GT(inside, T * T / 3);
+  EXPECT_GT(outside, 10);
+  EXPECT_THROW(resample_crops(images, maps.narrow(2, 0, 2), T), std::invalid_argument);
+}
+
+// A teacher refining on the crop (teacher_refine 2), by hand in double: the first pass on the crop, then
+// a mirrored pass on the view of the first pass's upright box × 1.25 (the eye axis's angle, the box of the
+// points turned upright), then a direct pass on the view of the two passes' mean × 1.25 × 0.9; each pass
+// less the teacher's calibration, mapped back to the crop, the three averaged and blended.
+TEST(Distillation, RefiningTeacherAveragesItsViewsOfTheCrop) {
+  const Scheme s = find_scheme("300w68");
+  AlignerConfig tc = testing::tiny_config(Head::Lddmm);  // 64 px
+  tc.calibration.direct = {0.3, -0.2};
+  tc.calibration.mirrored = {-0.9, 0.1};
+  Aligner teacher(tc, s);
+  torch::manual_seed(7);
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& p : teacher->parameters()) p.add_(0.05 * torch::randn_like(p));
+  }
+  teacher->eval();
+  const std::vector<int> partners = mirror_partners(s);
+  const int L = 96, T = 64, B = 2;
+  const torch::Tensor images = torch::randn({B, 3, L, L});
+  const torch::Tensor points = torch::rand({B, s.num_points, 2}) * L;
+  const double w = 0.5;
+  std::vector<Aligner> teachers{teacher};
+  const torch::Tensor got = teacher_targets(teachers, images, points, w, true, {}, 2).to(torch::kFloat64);
+  torch::NoGradGuard no_grad;
+  const int n = s.num_points;
+  // Pass 0.
+  const torch::Tensor p0 = teacher->forward(resize_crops(images, T)).to(torch::kFloat64);
+  std::vector<Eigen::MatrixXd> sum(B, Eigen::MatrixXd(n, 2));
+  for (int b = 0; b < B; ++b)
+    for (int i = 0; i < n; ++i) {
+      sum[b](i, 0) = (p0[b][i][0].item<double>() - 0.3 + 0.5) * L / T - 0.5;
+      sum[b](i, 1) = (p0[b][i][1].item<double>() + 0.2 + 0.5) * L / T - 0.5;
+    }
+  for (int k = 1; k <= 2; ++k) {
+    torch::Tensor maps = torch::zeros({B, 2, 3}, torch::kFloat64);
+    for (int b = 0; b < B; ++b) {
+      const Eigen::MatrixXd m = sum[b] / k;
+      const int e0 = s.normalisation[0], e1 = s.normalisation[1];
+      double ax = m(e1, 0) - m(e0, 0), ay = m(e1, 1) - m(e0, 1);
+      if (ax < 0) ax = -ax, ay = -ay;
+      const double th = std::atan2(ay, ax), c = std::cos(th), sn = std::sin(th);
+      const double mx = m.col(0).mean(), my = m.col(1).mean();
+      double lo[2] = {1e9, 1e9}, hi[2] = {-1e9, -1e9};
+      for (int i = 0; i < n; ++i) {  // turned upright about the mean: u = R(−θ)(p − mean)
+        const double dx = m(i, 0) - mx, dy = m(i, 1) - my;
+        const double u[2] = {c * dx + sn * dy, -sn * dx + c * dy};
+        for (int a = 0; a < 2; ++a) lo[a] = std::min(lo[a], u[a]), hi[a] = std::max(hi[a], u[a]);
+      }
+      const double ux = (lo[0] + hi[0]) / 2, uy = (lo[1] + hi[1]) / 2;
+      const double cx = mx + c * ux - sn * uy, cy = my + sn * ux + c * uy;
+      const double side = std::max(hi[0] - lo[0], hi[1] - lo[1]) * 1.25 * (k == 2 ? 0.9 : 1.0);
+      const double f = side / T;
+      // view pixel q → crop: centre + R(θ)·(q − T/2)·f
+      maps[b][0][0] = c * f, maps[b][0][1] = -sn * f, maps[b][0][2] = cx - f * (c - sn) * T / 2;
+      maps[b][1][0] = sn * f, maps[b][1][1] = c * f, maps[b][1][2] = cy - f * (sn + c) * T / 2;
+    }
+    const torch::Tensor view = resample_crops(images, maps, T);
+    const bool mirrored = k == 1;
+    const torch::Tensor q = teacher->forward(mirrored ? view.flip({3}) : view).to(torch::kFloat64);
+    for (int b = 0; b < B; ++b)
+      for (int i = 0; i < n; ++i) {
+        const int j = mirrored ? partners[i] : i;
+        double x = q[b][j][0].item<double>(), y = q[b][j][1].item<double>();
+        if (mirrored)
+          x = T - 1 - x + 0.9, y -= 0.1;
+        else
+          x -= 0.3, y += 0.2;
+        const auto M = maps.accessor<double, 3>();
+        sum[b](i, 0) += M[b][0][0] * x + M[b][0][1] * y + M[b][0][2];
+        sum[b](i, 1) += M[b][1][0] * x + M[b][1][1] * y + M[b][1][2];
+      }
+  }
+  const torch::Tensor a = points.to(torch::kFloat64);
+  const auto A = a.accessor<double, 3>();
+  const auto G = got.accessor<double, 3>();
+  const torch::Tensor one = teacher_targets(teachers, images, points, w, false).to(torch::kFloat64);
+  double worst = 0, moved = 0;
+  for (int b = 0; b < B; ++b)
+    for (int i = 0; i < n; ++i)
+      for (int d = 0; d < 2; ++d) {
+        const double e = (1 - w) * A[b][i][d] + w * sum[b](i, d) / 3;
+        worst = std::max(worst, std::abs(G[b][i][d] - e));
+        moved = std::max(moved, std::abs(G[b][i][d] - one[b][i][d].item<double>()));  // the views matter
+      }
+  EXPECT_LT(worst, 1e-3);
+  EXPECT_GT(moved, 1e-2);
+}
+
 // A run with a teacher of another input size: crops are made at the larger size (96), the student gets
 // them reduced to its 64 px; the run completes and validates as usual.
 TEST_F(SyntheticFaces, TrainingWithALargerTeacherRuns) {

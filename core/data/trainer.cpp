@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "lddmm/correspondence.hpp"
+#include "lddmm/dataset.hpp"
 #include "lddmm/loss.hpp"
 #include "lddmm/register.hpp"
 #include "lddmm/tensor_points.hpp"
@@ -34,7 +35,8 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(AugmentOptions, enabled, mirror,
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(TrainOptions, epochs, batch_size, learning_rate,
                                                 warmup_epochs, weight_decay, beta, point_weighted_loss,
                                                 ema_decay, seed, threads, augment, teacher, teacher_weight,
-                                                teacher_mirror, time_budget_minutes, loader_threads)
+                                                teacher_mirror, teacher_refine, time_budget_minutes,
+                                                loader_threads)
 
 namespace {
 
@@ -147,14 +149,91 @@ torch::Tensor teacher_targets(Aligner& teacher, const torch::Tensor& images, con
   return (1 - weight) * points + weight * back;
 }
 
+torch::Tensor resample_crops(const torch::Tensor& images, const torch::Tensor& view_to_crop, int size) {
+  namespace F = torch::nn::functional;
+  if (images.dim() != 4 || view_to_crop.dim() != 3 || view_to_crop.size(0) != images.size(0) ||
+      view_to_crop.size(1) != 2 || view_to_crop.size(2) != 3 || size < 1)
+    throw std::invalid_argument("resample_crops: images [B, C, H, W] and maps [B, 2, 3] are needed");
+  const auto opts = images.options();
+  const torch::Tensor r = torch::arange(size, opts);
+  const torch::Tensor gy = r.view({size, 1}).expand({size, size});
+  const torch::Tensor gx = r.view({1, size}).expand({size, size});
+  const torch::Tensor q = torch::stack({gx, gy, torch::ones_like(gx)}, -1).view({1, size * size, 3});
+  torch::Tensor p = torch::matmul(q, view_to_crop.to(opts).transpose(1, 2));  // [B, size², 2]
+  // Pixel centres → grid_sample's coordinates (align_corners false: −1 and 1 are the outer pixel edges).
+  const double W = static_cast<double>(images.size(3)), H = static_cast<double>(images.size(2));
+  const torch::Tensor scale = torch::tensor({2 / W, 2 / H}, opts).view({1, 1, 2});
+  const torch::Tensor shift = torch::tensor({1 / W - 1, 1 / H - 1}, opts).view({1, 1, 2});
+  p = (p * scale + shift).view({images.size(0), size, size, 2});
+  return F::grid_sample(
+      images, p,
+      F::GridSampleFuncOptions().mode(torch::kBilinear).padding_mode(torch::kZeros).align_corners(false));
+}
+
+torch::Tensor refined_teacher_points(Aligner& teacher, const torch::Tensor& images, int refine,
+                                     const torch::Tensor& image_to_crop) {
+  torch::NoGradGuard no_grad;
+  const int T = teacher->config().input_size;
+  const int64_t B = images.size(0);
+  const double L = static_cast<double>(images.size(3));
+  const Calibration& cal = teacher->config().calibration;
+  const std::vector<int> partners = mirror_partners(teacher->scheme());
+  for (size_t i = 0; i < partners.size(); ++i)
+    if (partners[i] < 0 && refine > 0)
+      throw std::runtime_error("teacher_refine: every point of the teacher's scheme needs a mirror partner");
+  const auto dopts = torch::TensorOptions().dtype(torch::kDouble);
+  const torch::Tensor photo_to_crop =
+      image_to_crop.defined() ? image_to_crop.to(torch::kCPU, torch::kDouble) : image_to_crop;
+  // The first pass: the crop itself, resized (x_L + ½ = (x_T + ½)·L/T).
+  torch::Tensor first =
+      calibrate_points(teacher->forward(resize_crops(images, T)), cal.direct, cal.direct_image,
+                       image_to_crop.defined() ? image_to_crop.to(images.device()) * (T / L) : image_to_crop);
+  torch::Tensor sum = ((first.to(torch::kCPU, torch::kDouble) + 0.5) * (L / T) - 0.5);
+  for (int k = 1; k <= refine; ++k) {
+    const torch::Tensor so_far = sum / static_cast<double>(k);
+    // Each crop's view: the upright box of its landmarks so far × 1.25 × view_scale(k), turned with the face.
+    torch::Tensor a = torch::zeros({B, 2, 3}, dopts);
+    auto acc = a.accessor<double, 3>();
+    for (int64_t b = 0; b < B; ++b) {
+      const UprightBox u = upright_box(tensor_to_points(so_far[b]), teacher->scheme());
+      const double f = u.side * 1.25 * view_scale(k) / T, co = std::cos(u.angle), si = std::sin(u.angle);
+      // p = centre + R(angle)·(q − T/2)·f
+      acc[b][0][0] = co * f;
+      acc[b][0][1] = -si * f;
+      acc[b][1][0] = si * f;
+      acc[b][1][1] = co * f;
+      acc[b][0][2] = u.centre.x() - (co * f + -si * f) * T / 2.0;
+      acc[b][1][2] = u.centre.y() - (si * f + co * f) * T / 2.0;
+    }
+    const torch::Tensor lin = a.narrow(2, 0, 2);
+    const torch::Tensor to_view = photo_to_crop.defined()
+                                      ? torch::matmul(torch::inverse(lin), photo_to_crop).to(images.device())
+                                      : photo_to_crop;
+    const torch::Tensor view = resample_crops(images, a.to(images.device()), T);
+    const bool mirrored = k % 2 == 1;
+    torch::Tensor q = mirrored
+                          ? calibrate_points(mirror_back(teacher->forward(view.flip({3})), partners, T),
+                                             cal.mirrored, cal.mirrored_image, to_view)
+                          : calibrate_points(teacher->forward(view), cal.direct, cal.direct_image, to_view);
+    q = q.to(torch::kCPU, torch::kDouble);
+    const torch::Tensor ones = torch::ones({B, q.size(1), 1}, dopts);
+    sum = sum + torch::matmul(torch::cat({q, ones}, 2), a.transpose(1, 2));
+  }
+  return (sum / static_cast<double>(refine + 1)).to(images.device());
+}
+
 torch::Tensor teacher_targets(std::vector<Aligner>& teachers, const torch::Tensor& images,
                               const torch::Tensor& points, double weight, bool mirror,
-                              const torch::Tensor& image_to_crop) {
+                              const torch::Tensor& image_to_crop, int refine) {
   if (teachers.empty()) throw std::invalid_argument("teacher_targets: no teacher");
   // The blend is linear in the teacher's landmarks: the ensemble's targets are the mean of each one's.
   torch::Tensor sum;
   for (Aligner& t : teachers) {
-    const torch::Tensor one = teacher_targets(t, images, points, weight, mirror, image_to_crop);
+    const torch::Tensor one =
+        refine > 0
+            ? (1 - weight) * points +
+                  weight * refined_teacher_points(t, images, refine, image_to_crop).to(points.scalar_type())
+            : teacher_targets(t, images, points, weight, mirror, image_to_crop);
     sum = sum.defined() ? sum + one : one;
   }
   return sum / static_cast<double>(teachers.size());
@@ -441,7 +520,10 @@ void train(const TrainConfig& cfg, const std::filesystem::path& data_root,
     teacher->fold_batch_norms();
     if (device.is_cpu()) teacher->use_channels_last();
     log("distilling from " + file + " (" + std::to_string(tc.input_size) + " px, weight " +
-        setting(o.teacher_weight) + (o.teacher_mirror ? ", mirrored" : "") + ")");
+        setting(o.teacher_weight) +
+        (o.teacher_refine > 0 ? ", " + std::to_string(o.teacher_refine + 1) + " views"
+                              : (o.teacher_mirror ? ", mirrored" : "")) +
+        ")");
     teachers.push_back(teacher);
   }
   // Training crops at the largest of the networks' sizes (each network gets them resized to its own).
@@ -554,7 +636,7 @@ void train(const TrainConfig& cfg, const std::filesystem::path& data_root,
       torch::Tensor targets = batch.points.to(device);
       if (!teachers.empty())
         targets = teacher_targets(teachers, images, targets, o.teacher_weight, o.teacher_mirror,
-                                  batch.image_to_crop);
+                                  batch.image_to_crop, o.teacher_refine);
       const torch::Tensor value =
           loss(model->forward(resize_crops(images, S)) * to_loss_frame, targets * to_loss);
       value.backward();

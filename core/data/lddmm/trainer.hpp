@@ -38,6 +38,12 @@ struct TrainOptions {
   std::string teacher;
   double teacher_weight = 0.5;
   bool teacher_mirror = true;  // the teacher averages in its prediction on the mirrored crop
+  /// The teacher's refinement passes on each crop (0: one pass, averaged with its mirror image when
+  /// `teacher_mirror`). N > 0: what `eval --refine N` does with a face, on the training crop: one pass on
+  /// the crop, then N more, each on the view of the crop its landmarks so far imply (their upright box,
+  /// turned with the face, × view_scale), alternately mirrored and not, all passes averaged (six views for
+  /// 5). Each pass costs one more teacher forward pass per crop.
+  int teacher_refine = 0;
   /// A wall-clock budget for this run, in minutes (0: none). After the second epoch the number of epochs is
   /// cut to what fits at its pace (after the first, when that alone spent the budget), and the
   /// learning-rate schedule is fitted to the new total.
@@ -93,9 +99,19 @@ torch::Tensor resize_crops(const torch::Tensor& images, int size);
 torch::Tensor teacher_targets(Aligner& teacher, const torch::Tensor& images, const torch::Tensor& points,
                               double weight, bool mirror, const torch::Tensor& image_to_crop = {});
 /// The same for an ensemble: the teachers' landmarks averaged (the mean of each one's targets).
+/// `refine` > 0: each teacher's landmarks are its average over 1 + refine views (TrainOptions::
+/// teacher_refine; `mirror` is then not used).
 torch::Tensor teacher_targets(std::vector<Aligner>& teachers, const torch::Tensor& images,
                               const torch::Tensor& points, double weight, bool mirror,
-                              const torch::Tensor& image_to_crop = {});
+                              const torch::Tensor& image_to_crop = {}, int refine = 0);
+/// Views of side `size` resampled from crops `images` ([B, C, H, W]): view pixel q ↦ crop pixel
+/// view_to_crop[b]·(q, 1) ([B, 2, 3]; pixel centres at integer coordinates, as cv::warpAffine's), bilinear,
+/// zero (the normalised mean colour) outside the crop.
+torch::Tensor resample_crops(const torch::Tensor& images, const torch::Tensor& view_to_crop, int size);
+/// A teacher's landmarks on crops ([B, n, 2], crop pixels of side L, calibrated) averaged over one pass on
+/// the crop and `refine` passes on the views its landmarks so far imply (TrainOptions::teacher_refine).
+torch::Tensor refined_teacher_points(Aligner& teacher, const torch::Tensor& images, int refine,
+                                     const torch::Tensor& image_to_crop = {});
 /// The files of a `teacher` setting: comma-separated, empty entries skipped.
 std::vector<std::string> split_teachers(const std::string& list);
 
