@@ -710,22 +710,29 @@ TEST(Distillation, ResizedCropsKeepALinearRamp) {
   EXPECT_TRUE(torch::equal(resize_crops(ramp, L), ramp));
 }
 
+// A tiny 64-px teacher with perturbed weights and a crop-pixel calibration (direct (0.3, −0.2), mirrored
+// (−0.9, 0.1)), in eval mode.
+Aligner calibrated_teacher(const Scheme& s, uint64_t seed) {
+  AlignerConfig tc = testing::tiny_config(Head::Lddmm);
+  tc.calibration.direct = {0.3, -0.2};
+  tc.calibration.mirrored = {-0.9, 0.1};
+  Aligner teacher(tc, s);
+  torch::manual_seed(seed);
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& p : teacher->parameters()) p.add_(0.05 * torch::randn_like(p));
+  }
+  teacher->eval();
+  return teacher;
+}
+
 // The targets against a by-hand double computation: the teacher's points on the crops and on their
 // mirror images (point i taken from its mirror partner, x → T − 1 − x), each less the teacher's
 // calibration, averaged, scaled from the teacher's frame to the crops' (pixel centres: x_L + ½ =
 // (x_T + ½)·L/T) and blended with the annotation.
 TEST(Distillation, TargetsBlendTheAnnotationWithTheTeachersMirroredLandmarks) {
   const Scheme s = find_scheme("300w68");
-  AlignerConfig tc = testing::tiny_config(Head::Lddmm);  // 64 px
-  tc.calibration.direct = {0.3, -0.2};
-  tc.calibration.mirrored = {-0.9, 0.1};
-  Aligner teacher(tc, s);
-  torch::manual_seed(5);
-  {
-    torch::NoGradGuard no_grad;
-    for (auto& p : teacher->parameters()) p.add_(0.05 * torch::randn_like(p));
-  }
-  teacher->eval();
+  Aligner teacher = calibrated_teacher(s, 5);  // 64 px
   const std::vector<int> partners = mirror_partners(s);
   for (const int L : {64, 128}) {
     const torch::Tensor images = torch::randn({2, 3, L, L});
@@ -899,16 +906,7 @@ TEST(Distillation, ResampledViewsMatchOpenCVsWarp) {
 // less the teacher's calibration, mapped back to the crop, the three averaged and blended.
 TEST(Distillation, RefiningTeacherAveragesItsViewsOfTheCrop) {
   const Scheme s = find_scheme("300w68");
-  AlignerConfig tc = testing::tiny_config(Head::Lddmm);  // 64 px
-  tc.calibration.direct = {0.3, -0.2};
-  tc.calibration.mirrored = {-0.9, 0.1};
-  Aligner teacher(tc, s);
-  torch::manual_seed(7);
-  {
-    torch::NoGradGuard no_grad;
-    for (auto& p : teacher->parameters()) p.add_(0.05 * torch::randn_like(p));
-  }
-  teacher->eval();
+  Aligner teacher = calibrated_teacher(s, 7);  // 64 px
   const std::vector<int> partners = mirror_partners(s);
   const int L = 96, T = 64, B = 2;
   const torch::Tensor images = torch::randn({B, 3, L, L});

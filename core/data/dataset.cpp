@@ -129,10 +129,8 @@ void FaceDataset::sample(size_t i, int S, const AugmentOptions& aug, std::mt1993
     flip = aug.mirror && u01(rng) < 0.5;
   }
   // Source → crop: translate the centre to the origin, rotate, scale to S, move to the crop centre.
-  const double s = S / side, c = std::cos(angle) * s, sn = std::sin(angle) * s;
-  Affine2 m;
-  m << c, sn, S / 2.0 - (c * centre.x() + sn * centre.y()), -sn, c,
-      S / 2.0 - (-sn * centre.x() + c * centre.y());
+  Affine2 m = lddmm::crop_map(centre, side, angle, S);
+  const double c = m(0, 0), sn = m(0, 1);  // cos·S/side, sin·S/side
   if (flip) {
     m.row(0) *= -1;
     m(0, 2) += S;

@@ -70,15 +70,20 @@ BoxMap BoxMap::load(const std::string& file) {
 
 BoxMap BoxMap::installed() { return load((scheme_dir().parent_path() / "dlib_boxmap.json").string()); }
 
-Affine2 crop_face(const cv::Mat& bgr, const Eigen::RowVector2d& centre, double side, double angle, int S,
-                  const std::array<double, 3>& mean, const std::array<double, 3>& stdv, float* out) {
-  if (bgr.empty() || bgr.type() != CV_8UC3) throw std::invalid_argument("crop_face: needs a BGR 8-bit image");
-  if (!(side > 1)) throw std::invalid_argument("crop_face: crop side must be positive");
+Affine2 crop_map(const Eigen::RowVector2d& centre, double side, double angle, int S) {
   // Image → crop: centre to origin, rotate by −angle, scale to S, move to the crop centre.
   const double s = S / side, c = std::cos(angle) * s, sn = std::sin(angle) * s;
   Affine2 m;
   m << c, sn, S / 2.0 - (c * centre.x() + sn * centre.y()), -sn, c,
       S / 2.0 - (-sn * centre.x() + c * centre.y());
+  return m;
+}
+
+Affine2 crop_face(const cv::Mat& bgr, const Eigen::RowVector2d& centre, double side, double angle, int S,
+                  const std::array<double, 3>& mean, const std::array<double, 3>& stdv, float* out) {
+  if (bgr.empty() || bgr.type() != CV_8UC3) throw std::invalid_argument("crop_face: needs a BGR 8-bit image");
+  if (!(side > 1)) throw std::invalid_argument("crop_face: crop side must be positive");
+  const Affine2 m = crop_map(centre, side, angle, S);
   // Reduce big faces first (area averaging) to about the training resolution: side ≈ 1.6 S.
   const double reduce = std::min(1.0, 1.6 * S / side);
   const cv::Mat* src = &bgr;

@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -178,9 +179,8 @@ torch::Tensor refined_teacher_points(Aligner& teacher, const torch::Tensor& imag
   const double L = static_cast<double>(images.size(3));
   const Calibration& cal = teacher->config().calibration;
   const std::vector<int> partners = mirror_partners(teacher->scheme());
-  for (size_t i = 0; i < partners.size(); ++i)
-    if (partners[i] < 0 && refine > 0)
-      throw std::runtime_error("teacher_refine: every point of the teacher's scheme needs a mirror partner");
+  if (refine > 0 && std::any_of(partners.begin(), partners.end(), [](int k) { return k < 0; }))
+    throw std::runtime_error("teacher_refine: every point of the teacher's scheme needs a mirror partner");
   const auto dopts = torch::TensorOptions().dtype(torch::kDouble);
   const torch::Tensor photo_to_crop =
       image_to_crop.defined() ? image_to_crop.to(torch::kCPU, torch::kDouble) : image_to_crop;
@@ -192,22 +192,20 @@ torch::Tensor refined_teacher_points(Aligner& teacher, const torch::Tensor& imag
   for (int k = 1; k <= refine; ++k) {
     const torch::Tensor so_far = sum / static_cast<double>(k);
     // Each crop's view: the upright box of its landmarks so far × 1.25 × view_scale(k), turned with the face.
-    torch::Tensor a = torch::zeros({B, 2, 3}, dopts);
-    auto acc = a.accessor<double, 3>();
+    torch::Tensor a = torch::zeros({B, 2, 3}, dopts), crop_to_view = torch::zeros({B, 2, 2}, dopts);
+    auto acc = a.accessor<double, 3>(), fwd = crop_to_view.accessor<double, 3>();
     for (int64_t b = 0; b < B; ++b) {
       const UprightBox u = upright_box(tensor_to_points(so_far[b]), teacher->scheme());
-      const double f = u.side * 1.25 * view_scale(k) / T, co = std::cos(u.angle), si = std::sin(u.angle);
-      // p = centre + R(angle)·(q − T/2)·f
-      acc[b][0][0] = co * f;
-      acc[b][0][1] = -si * f;
-      acc[b][1][0] = si * f;
-      acc[b][1][1] = co * f;
-      acc[b][0][2] = u.centre.x() - (co * f + -si * f) * T / 2.0;
-      acc[b][1][2] = u.centre.y() - (si * f + co * f) * T / 2.0;
+      const Affine2 m = crop_map(u.centre, u.side * 1.25 * view_scale(k), u.angle, T),
+                    back = invert_affine(m);
+      for (int r = 0; r < 2; ++r)
+        for (int c = 0; c < 3; ++c) {
+          acc[b][r][c] = back(r, c);
+          if (c < 2) fwd[b][r][c] = m(r, c);
+        }
     }
-    const torch::Tensor lin = a.narrow(2, 0, 2);
     const torch::Tensor to_view = photo_to_crop.defined()
-                                      ? torch::matmul(torch::inverse(lin), photo_to_crop).to(images.device())
+                                      ? torch::matmul(crop_to_view, photo_to_crop).to(images.device())
                                       : photo_to_crop;
     const torch::Tensor view = resample_crops(images, a.to(images.device()), T);
     const bool mirrored = k % 2 == 1;

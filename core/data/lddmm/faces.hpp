@@ -56,6 +56,11 @@ struct BoxMap {
   Box invert(const Box& landmarks) const;
 };
 
+/// The image → crop map of a square crop of side `side` around `centre`, its axes turned by `angle` radians
+/// (counter-clockwise in the image), resized to S × S (pixel centres at integer coordinates): the map
+/// crop_face and FaceDataset::sample crop with.
+Affine2 crop_map(const Eigen::RowVector2d& centre, double side, double angle, int S);
+
 /// A square crop for the network: side `side` pixels around `centre`, its axes turned by `angle` radians
 /// (counter-clockwise in the image), resized to S × S. Large faces are first reduced with area averaging
 /// so that the crop resembles the training crops (which come from images whose landmark box is about
