@@ -17,12 +17,17 @@ void BM_AlignerInference(benchmark::State& state) {
   lddmm::AlignerConfig c;
   c.backbone.width = static_cast<int>(state.range(0));
   c.input_size = static_cast<int>(state.range(1));
-  if (state.range(2) == 1) {  // a lighter variant: fewer modules and blocks
+  if (state.range(2) >= 1) {  // a lighter variant: fewer modules and blocks
     c.backbone.modules = {1, 2, 1};
     c.backbone.blocks = 2;
     c.backbone.stem_blocks = 2;
     c.backbone.stem_width = 32;
   }
+  // light 2..5: the light variant grown (`train --init` from a light file starts it where the file is)
+  if (state.range(2) == 2) c.backbone.modules = {1, 3, 1};
+  if (state.range(2) == 3) c.backbone.modules = {1, 2, 2};
+  if (state.range(2) == 4) c.backbone.modules = {1, 3, 2};
+  if (state.range(2) == 5) c.backbone.blocks = 3;
   lddmm::Aligner model(c, lddmm::find_scheme("300w68"));
   model->eval();
   if (state.range(3) >= 1) model->fold_batch_norms();   // prep 1: batch norms folded
@@ -41,6 +46,10 @@ BENCHMARK(BM_AlignerInference)
     ->ArgsProduct({{8, 12, 18}, {96, 128}, {0, 1}, {0}, {1}})
     ->Args({18, 128, 1, 1, 1})
     ->Args({18, 128, 1, 2, 1})
+    ->Args({18, 128, 2, 2, 1})
+    ->Args({18, 128, 3, 2, 1})
+    ->Args({18, 128, 4, 2, 1})
+    ->Args({18, 128, 5, 2, 1})
     ->Args({18, 144, 1, 2, 1})
     ->Args({18, 160, 1, 2, 1})
     ->Args({18, 192, 1, 2, 1})

@@ -694,6 +694,75 @@ TEST_F(SyntheticFaces, InitialisationAddsShapeIndexedTermsThatStartAtZero) {
   EXPECT_THROW(fine_tune(cfg, "run4", "terms.pt"), std::runtime_error);
 }
 
+// A deeper backbone (more modules in a stage, more blocks in a branch) can start from a smaller one: the
+// shared weights are copied, every new block and module starts as the identity (the last batch norm of each
+// new residual and fusion path scaled by 0), so the start's landmarks are kept exactly (lr 0 here); the
+// new parts are trainable from there (their scales get a gradient).
+TEST_F(SyntheticFaces, InitialisationGrowsTheBackboneFromTheStartsOutput) {
+  const AlignerConfig small = testing::tiny_config(Head::Lddmm);  // modules 1, 1, 1 of 1 block
+  Aligner start = save_random_start(small);
+  {
+    // Scales away from 1 and shifted statistics, so that a new part left at its default is not the identity.
+    torch::NoGradGuard no_grad;
+    torch::manual_seed(5);
+    for (auto& p : start->parameters()) p.add_(0.05 * torch::randn_like(p));
+    save_model(start, dir_ / "start.pt", false);
+  }
+  AlignerConfig big = small;
+  big.backbone.modules = {2, 1, 3};
+  big.backbone.blocks = 2;
+  EXPECT_TRUE(grows(small.backbone, big.backbone));
+  EXPECT_FALSE(grows(big.backbone, small.backbone));
+  TrainConfig cfg = frozen_run(big);
+  fine_tune(cfg, "run", "start.pt");
+  Aligner trained = load_model(dir_ / "run" / "last.pt");
+  EXPECT_EQ(trained->config().backbone.modules, big.backbone.modules);
+  const auto want = start->named_parameters();
+  int zeroed = 0;
+  for (const auto& p : trained->named_parameters()) {
+    if (want.contains(p.key())) {
+      EXPECT_TRUE(torch::equal(p.value(), want[p.key()])) << p.key();
+    } else if (p.key().size() > 7 && p.key().compare(p.key().size() - 7, 7, ".weight") == 0 &&
+               p.value().abs().max().item<double>() == 0.0) {
+      ++zeroed;  // a new batch norm's scale (new convolutions have random weights, new shifts are 0 anyway)
+    }
+  }
+  // New blocks: stage 2 module 0 (2 branches) and its new module 1 (2 × 2), stage 3 module 0 (3), stage 4
+  // module 0 (4) and its new modules 1, 2 (2 × 4 × 2): 2 + 4 + 3 + 4 + 16 = 29 residual scales; fusion paths
+  // of the new modules: 2 in stage 2, 12 + 12 in stage 4 = 26.
+  EXPECT_EQ(zeroed, 29 + 26);
+  {
+    torch::NoGradGuard no_grad;
+    auto dst = start->named_buffers();
+    for (const auto& b : trained->named_buffers())
+      if (dst.contains(b.key())) dst[b.key()].copy_(b.value());
+  }
+  start->eval();
+  trained->eval();
+  torch::manual_seed(3);
+  const torch::Tensor x = torch::randn({2, 3, small.input_size, small.input_size});
+  {
+    torch::NoGradGuard no_grad;
+    const torch::Tensor a = trained->forward(x), b = start->forward(x);
+    EXPECT_GT((a - trained->template_points()).abs().max().item<double>(), 0.05);  // not the mean face
+    EXPECT_TRUE(torch::allclose(a, b, 1e-5, 1e-4)) << (a - b).abs().max().item<double>();
+  }
+  // The grown parts learn: a loss on the landmarks gives their zeroed scales a gradient.
+  trained->train();
+  trained->forward(x).square().sum().backward();
+  const auto grads = trained->named_parameters();
+  const torch::Tensor g = grads["backbone.stage4.2.branches.0.1.bn2.weight"].grad();
+  ASSERT_TRUE(g.defined());
+  EXPECT_GT(g.abs().max().item<double>(), 0.0);
+  // A smaller backbone than the start, or another width, is refused.
+  save_model(trained, dir_ / "big.pt", false);
+  EXPECT_THROW(fine_tune(frozen_run(small), "run2", "big.pt"), std::runtime_error);
+  AlignerConfig wide = big;
+  wide.backbone.width = 6;
+  EXPECT_FALSE(grows(small.backbone, wide.backbone));
+  EXPECT_THROW(fine_tune(frozen_run(wide), "run3", "start.pt"), std::runtime_error);
+}
+
 // Reducing crops: a horizontal ramp f = x (pixel-centre coordinate) stays that ramp, sampled at the new
 // pixel centres ((j + ½)·L/size), away from the borders (closed form of any symmetric filter).
 TEST(Distillation, ResizedCropsKeepALinearRamp) {

@@ -564,12 +564,21 @@ void train(const TrainConfig& cfg, const std::filesystem::path& data_root,
       if (saved->config().local.channels == 0) want.local = saved->config().local;
       if (saved->config().cascade.channels == 0) want.cascade = saved->config().cascade;
     }
+    // A start whose backbone this one grows (more modules or blocks): the parts it lacks start as the
+    // identity, so training starts where the start's network is.
+    const HRNetConfig from = saved->config().backbone;
+    const bool grown = as_start && grows(from, want.backbone) && !grows(want.backbone, from);
+    if (grown) want.backbone = from;
     if (to_json(saved->config()) != to_json(want) || saved->scheme().id != scheme.id)
       throw std::runtime_error(file.string() +
                                ": its configuration or scheme differs from the training configuration");
     torch::NoGradGuard no_grad;
     auto dst = model->named_parameters();
     for (const auto& p : saved->named_parameters()) dst[p.key()].copy_(p.value());
+    if (grown) {
+      model->start_growth(from);
+      log("grown from the start's backbone: its new modules and blocks start as the identity");
+    }
     auto dstb = model->named_buffers();
     // Buffers that depend on the input size (mean face, sampling grid) stay as this model built them.
     for (const auto& b : saved->named_buffers())

@@ -28,6 +28,8 @@ class BasicBlockImpl : public nn::Module {
     y = b2_(c2_(y));
     return torch::relu(y + x);
   }
+  /// The residual branch outputs zero: the block is relu(x), the identity on the non-negative input it gets.
+  void zero_residual() { b2_->weight.zero_(); }
 
  private:
   nn::Conv2d c1_{nullptr}, c2_{nullptr};
@@ -94,6 +96,25 @@ class HRModuleImpl : public nn::Module {
       fuse_->push_back(row);
     }
     register_module("fuse", fuse_);
+  }
+
+  /// Zeroes the residual of every block from `first_block` on in each branch and, if `fusion`, the last
+  /// batch norm of every fusion path (the module then adds nothing across branches).
+  void zero_new(int first_block, bool fusion) {
+    for (int b = 0; b < branches_; ++b) {
+      auto seq = paths_[b]->as<nn::Sequential>();
+      for (size_t k = static_cast<size_t>(first_block); k < seq->size(); ++k)
+        seq->ptr(k)->as<BasicBlockImpl>()->zero_residual();
+    }
+    if (!fusion) return;
+    for (int i = 0; i < branches_; ++i) {
+      auto row = fuse_[i]->as<nn::ModuleList>();
+      for (int j = 0; j < branches_; ++j) {
+        if (j == i) continue;
+        auto f = (*row)[j]->as<nn::Sequential>();  // every path ends in a batch norm
+        f->ptr(f->size() - 1)->as<FoldableBatchNorm2dImpl>()->weight.zero_();
+      }
+    }
   }
 
   std::vector<torch::Tensor> forward(std::vector<torch::Tensor> xs) {
@@ -212,6 +233,27 @@ HRNetImpl::HRNetImpl(const HRNetConfig& c) : config_(c) {
     register_module("stage" + std::to_string(s + 2), stages_[static_cast<size_t>(s)]);
   }
   out_channels_ = 15 * W;
+}
+
+bool grows(const HRNetConfig& from, const HRNetConfig& to) {
+  if (from.width != to.width || from.stem_blocks != to.stem_blocks || from.stem_width != to.stem_width)
+    return false;
+  for (size_t s = 0; s < 3; ++s)
+    if (from.modules[s] > to.modules[s]) return false;
+  return from.blocks <= to.blocks;
+}
+
+void HRNetImpl::start_growth(const HRNetConfig& from) {
+  if (!grows(from, config_))
+    throw std::invalid_argument(
+        "HRNet: this network is not the other one grown (width, stem, modules, blocks)");
+  torch::NoGradGuard no_grad;
+  for (size_t s = 0; s < 3; ++s) {
+    for (size_t m = 0; m < stages_[s]->size(); ++m) {
+      const bool new_module = static_cast<int>(m) >= from.modules[s];
+      stages_[s][m]->as<HRModuleImpl>()->zero_new(new_module ? 0 : from.blocks, new_module);
+    }
+  }
 }
 
 torch::Tensor HRNetImpl::forward(torch::Tensor x) {
