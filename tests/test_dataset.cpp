@@ -754,6 +754,51 @@ TEST_F(SyntheticFaces, InitialisationGrowsTheBackboneFromTheStartsOutput) {
   const torch::Tensor g = grads["backbone.stage4.2.branches.0.1.bn2.weight"].grad();
   ASSERT_TRUE(g.defined());
   EXPECT_GT(g.abs().max().item<double>(), 0.0);
+  // Grown with a scale: each new module starts as a copy of the one before it in its stage (each new block
+  // of an old module, of the block before it), its residual and fusion outputs × the scale, so near the start
+  // and nearer for a smaller scale (about linearly).
+  double off[2] = {0, 0};
+  for (int k = 0; k < 2; ++k) {
+    TrainConfig scaled = frozen_run(big);
+    scaled.train.grow_scale = k == 0 ? 0.1 : 0.01;
+    const std::string run = "scaled" + std::to_string(k);
+    fine_tune(scaled, run, "start.pt");
+    Aligner copy = load_model(dir_ / run / "last.pt");
+    auto q = copy->named_parameters();
+    const double sc = scaled.train.grow_scale;
+    const auto near = [](const torch::Tensor& u, const torch::Tensor& v) {
+      return torch::allclose(u, v, 1e-6, 1e-7);
+    };
+    // Stage 4's module 2 copies module 0 (module 1 is new too, also a copy of module 0).
+    EXPECT_TRUE(near(q["backbone.stage4.2.branches.3.1.conv1.weight"],
+                     want["backbone.stage4.0.branches.3.0.conv1.weight"]));
+    EXPECT_TRUE(near(q["backbone.stage4.2.branches.3.1.bn2.weight"],
+                     sc * want["backbone.stage4.0.branches.3.0.bn2.weight"]));
+    // Branch 0 → 3 is three strided convolutions (conv, norm, relu, conv, norm, relu, conv, norm): the
+    // last norm (7) scaled, the others (1, 4) copied.
+    EXPECT_TRUE(
+        near(q["backbone.stage4.2.fuse.3.0.7.weight"], sc * want["backbone.stage4.0.fuse.3.0.7.weight"]));
+    EXPECT_TRUE(near(q["backbone.stage4.2.fuse.3.0.4.weight"], want["backbone.stage4.0.fuse.3.0.4.weight"]));
+    EXPECT_TRUE(near(q["backbone.stage4.2.fuse.3.0.1.weight"], want["backbone.stage4.0.fuse.3.0.1.weight"]));
+    // An old module's new block copies the block before it; the old block is unchanged.
+    EXPECT_TRUE(near(q["backbone.stage3.0.branches.2.1.conv2.weight"],
+                     want["backbone.stage3.0.branches.2.0.conv2.weight"]));
+    EXPECT_TRUE(near(q["backbone.stage3.0.branches.2.1.bn2.bias"],
+                     sc * want["backbone.stage3.0.branches.2.0.bn2.bias"]));
+    EXPECT_TRUE(
+        near(q["backbone.stage3.0.branches.2.0.bn2.bias"], want["backbone.stage3.0.branches.2.0.bn2.bias"]));
+    {
+      torch::NoGradGuard no_grad;
+      auto dst = start->named_buffers();
+      for (const auto& b : copy->named_buffers())
+        if (dst.contains(b.key())) dst[b.key()].copy_(b.value());
+      copy->eval();
+      off[k] = (copy->forward(x) - start->forward(x)).abs().max().item<double>();
+    }
+  }
+  EXPECT_GT(off[1], 0.0);
+  EXPECT_GT(off[1] / off[0], 0.03) << off[0] << " " << off[1];
+  EXPECT_LT(off[1] / off[0], 0.3) << off[0] << " " << off[1];
   // A smaller backbone than the start, or another width, is refused.
   save_model(trained, dir_ / "big.pt", false);
   EXPECT_THROW(fine_tune(frozen_run(small), "run2", "big.pt"), std::runtime_error);

@@ -36,8 +36,8 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(AugmentOptions, enabled, mirror,
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(TrainOptions, epochs, batch_size, learning_rate,
                                                 warmup_epochs, weight_decay, beta, point_weighted_loss,
                                                 ema_decay, seed, threads, augment, teacher, teacher_weight,
-                                                teacher_mirror, teacher_refine, time_budget_minutes,
-                                                loader_threads)
+                                                teacher_mirror, teacher_refine, grow_scale,
+                                                time_budget_minutes, loader_threads)
 
 namespace {
 
@@ -576,8 +576,12 @@ void train(const TrainConfig& cfg, const std::filesystem::path& data_root,
     auto dst = model->named_parameters();
     for (const auto& p : saved->named_parameters()) dst[p.key()].copy_(p.value());
     if (grown) {
-      model->start_growth(from);
-      log("grown from the start's backbone: its new modules and blocks start as the identity");
+      model->start_growth(from, o.grow_scale);
+      log(o.grow_scale > 0
+              ? "grown from the start's backbone: its new modules and blocks start as copies of the "
+                "ones before them, their residual and fusion outputs x " +
+                    std::to_string(o.grow_scale)
+              : "grown from the start's backbone: its new modules and blocks start as the identity");
     }
     auto dstb = model->named_buffers();
     // Buffers that depend on the input size (mean face, sampling grid) stay as this model built them.

@@ -15,6 +15,14 @@ nn::Conv2d conv(int64_t in, int64_t out, int64_t k, int64_t stride = 1) {
 }
 FoldableBatchNorm2d bn(int64_t c) { return FoldableBatchNorm2d(c); }
 
+/// Copies the parameters and buffers of `src` into `dst`, a module of the same structure.
+void copy_state(nn::Module& dst, const nn::Module& src) {
+  auto p = dst.named_parameters();
+  for (const auto& q : src.named_parameters()) p[q.key()].copy_(q.value());
+  auto b = dst.named_buffers();
+  for (const auto& q : src.named_buffers()) b[q.key()].copy_(q.value());
+}
+
 class BasicBlockImpl : public nn::Module {
  public:
   BasicBlockImpl(int64_t c) {
@@ -28,8 +36,12 @@ class BasicBlockImpl : public nn::Module {
     y = b2_(c2_(y));
     return torch::relu(y + x);
   }
-  /// The residual branch outputs zero: the block is relu(x), the identity on the non-negative input it gets.
-  void zero_residual() { b2_->weight.zero_(); }
+  /// Multiplies the residual branch by `scale` (its last batch norm's scale and shift); with 0 the block is
+  /// relu(x), the identity on the non-negative input it gets.
+  void scale_residual(double scale) {
+    b2_->weight.mul_(scale);
+    b2_->bias.mul_(scale);
+  }
 
  private:
   nn::Conv2d c1_{nullptr}, c2_{nullptr};
@@ -98,13 +110,14 @@ class HRModuleImpl : public nn::Module {
     register_module("fuse", fuse_);
   }
 
-  /// Zeroes the residual of every block from `first_block` on in each branch and, if `fusion`, the last
-  /// batch norm of every fusion path (the module then adds nothing across branches).
-  void zero_new(int first_block, bool fusion) {
+  /// Multiplies the residual of every block from `first_block` on in each branch and, if `fusion`, the last
+  /// batch norm (scale and shift) of every fusion path by `scale` (with 0 the module adds nothing across
+  /// branches and those blocks pass their input through).
+  void scale_new(int first_block, bool fusion, double scale) {
     for (int b = 0; b < branches_; ++b) {
       auto seq = paths_[b]->as<nn::Sequential>();
       for (size_t k = static_cast<size_t>(first_block); k < seq->size(); ++k)
-        seq->ptr(k)->as<BasicBlockImpl>()->zero_residual();
+        seq->ptr(k)->as<BasicBlockImpl>()->scale_residual(scale);
     }
     if (!fusion) return;
     for (int i = 0; i < branches_; ++i) {
@@ -112,8 +125,18 @@ class HRModuleImpl : public nn::Module {
       for (int j = 0; j < branches_; ++j) {
         if (j == i) continue;
         auto f = (*row)[j]->as<nn::Sequential>();  // every path ends in a batch norm
-        f->ptr(f->size() - 1)->as<FoldableBatchNorm2dImpl>()->weight.zero_();
+        auto norm = f->ptr(f->size() - 1)->as<FoldableBatchNorm2dImpl>();
+        norm->weight.mul_(scale);
+        norm->bias.mul_(scale);
       }
+    }
+  }
+  /// Blocks `first_block` on of each branch become copies of block `first_block` − 1 of that branch.
+  void copy_new_blocks(int first_block) {
+    for (int b = 0; b < branches_; ++b) {
+      auto seq = paths_[b]->as<nn::Sequential>();
+      for (size_t k = static_cast<size_t>(first_block); k < seq->size(); ++k)
+        copy_state(*seq->ptr(k), *seq->ptr(static_cast<size_t>(first_block) - 1));
     }
   }
 
@@ -239,19 +262,33 @@ bool grows(const HRNetConfig& from, const HRNetConfig& to) {
   if (from.width != to.width || from.stem_blocks != to.stem_blocks || from.stem_width != to.stem_width)
     return false;
   for (size_t s = 0; s < 3; ++s)
-    if (from.modules[s] > to.modules[s]) return false;
+    if (from.modules[s] < 1 || from.modules[s] > to.modules[s]) return false;
   return from.blocks <= to.blocks;
 }
 
-void HRNetImpl::start_growth(const HRNetConfig& from) {
+void HRNetImpl::start_growth(const HRNetConfig& from, double scale) {
   if (!grows(from, config_))
     throw std::invalid_argument(
         "HRNet: this network is not the other one grown (width, stem, modules, blocks)");
+  if (!(scale >= 0)) throw std::invalid_argument("HRNet: the growth scale must be ≥ 0");
   torch::NoGradGuard no_grad;
   for (size_t s = 0; s < 3; ++s) {
+    const auto last_old = static_cast<size_t>(from.modules[s] - 1);  // every stage has a module
     for (size_t m = 0; m < stages_[s]->size(); ++m) {
-      const bool new_module = static_cast<int>(m) >= from.modules[s];
-      stages_[s][m]->as<HRModuleImpl>()->zero_new(new_module ? 0 : from.blocks, new_module);
+      auto module = stages_[s][m]->as<HRModuleImpl>();
+      const bool new_module = m > last_old;
+      if (scale > 0) {
+        if (new_module) {
+          copy_state(*module, *stages_[s][last_old]);  // already grown itself, and unscaled
+        } else if (from.blocks < config_.blocks) {
+          module->copy_new_blocks(from.blocks);
+        }
+      }
+    }
+    // Scaled after all copies, so that a new module copies the last old one as trained.
+    for (size_t m = 0; m < stages_[s]->size(); ++m) {
+      const bool new_module = m > last_old;
+      stages_[s][m]->as<HRModuleImpl>()->scale_new(new_module ? 0 : from.blocks, new_module, scale);
     }
   }
 }

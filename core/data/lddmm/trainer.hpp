@@ -44,6 +44,12 @@ struct TrainOptions {
   /// turned with the face, × view_scale), alternately mirrored and not, all passes averaged (six views for
   /// 5). Each pass costs one more teacher forward pass per crop.
   int teacher_refine = 0;
+  /// How a deeper backbone grown from an `--init` start of fewer modules or blocks starts its new parts
+  /// (HRNetImpl::start_growth): 0, as the identity (their last batch norms' scales at 0); s > 0, as copies of
+  /// the block or module before them with those batch norms' scales and shifts × s (near the identity, and
+  /// with trained features: from the identity the scales only hover around 0, their convolutions' gradients
+  /// flipping sign with them).
+  double grow_scale = 0;
   /// A wall-clock budget for this run, in minutes (0: none). After the second epoch the number of epochs is
   /// cut to what fits at its pace (after the first, when that alone spent the budget), and the
   /// learning-rate schedule is fitted to the new total.

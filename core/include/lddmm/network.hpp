@@ -45,8 +45,8 @@ struct HRNetConfig {
   int stem_width = 64;                     // channels of the stem (W18: 64)
 };
 
-/// Whether `to` is `from` grown: the same width and stem, at least as many modules in every stage and
-/// blocks in every branch. Every parameter of a `from` network then has the same name and shape in a `to`
+/// Whether `to` is `from` grown: the same width and stem, at least as many modules (from one) in every stage
+/// and blocks in every branch. Every parameter of a `from` network then has the same name and shape in a `to`
 /// network (modules are appended to their stage, blocks to their branch).
 bool grows(const HRNetConfig& from, const HRNetConfig& to);
 
@@ -56,12 +56,15 @@ class HRNetImpl : public torch::nn::Module {
   /// images [B, 3, H, W] → HRNetV2 features [B, 15W, H/4, W/4].
   torch::Tensor forward(torch::Tensor images);
   int64_t out_channels() const { return out_channels_; }
-  /// Function-preserving growth: zeroes the scale of the last batch norm of every residual block and every
-  /// fusion path that a `from` network lacks, so that such a block passes its (non-negative) input through
-  /// and such a module adds nothing to each branch: with a `from` network's parameters and buffers copied
-  /// in by name, this network computes what it computes, and training grows the new parts from there.
+  /// Growth, after a `from` network's parameters and buffers were copied in by name. With `scale` 0,
+  /// function-preserving: zeroes the scale of the last batch norm of every residual block and every fusion
+  /// path that `from` lacks, so that such a block passes its (non-negative) input through and such a module
+  /// adds nothing to each branch: this network computes what `from` computes. With `scale` > 0, each new
+  /// block is first a copy of the block before it in its branch and each new module a copy of the module
+  /// before it in its stage, then those last batch norms' scales and shifts are multiplied by `scale`:
+  /// trained features, a little of them added (near `from`'s output for a small scale).
   /// Throws std::invalid_argument unless grows(from, config()).
-  void start_growth(const HRNetConfig& from);
+  void start_growth(const HRNetConfig& from, double scale = 0);
   const HRNetConfig& config() const { return config_; }
 
  private:
