@@ -706,6 +706,9 @@ TEST_F(SyntheticFaces, InitialisationGrowsTheBackboneFromTheStartsOutput) {
     torch::NoGradGuard no_grad;
     torch::manual_seed(5);
     for (auto& p : start->parameters()) p.add_(0.05 * torch::randn_like(p));
+    // Batch counters no run here reaches: a copied module's statistics must be the start's, not defaults.
+    for (auto& b : start->named_buffers())
+      if (b.key().find("num_batches_tracked") != std::string::npos) b.value().fill_(1000);
     save_model(start, dir_ / "start.pt", false);
   }
   AlignerConfig big = small;
@@ -785,6 +788,11 @@ TEST_F(SyntheticFaces, InitialisationGrowsTheBackboneFromTheStartsOutput) {
                      want["backbone.stage3.0.branches.2.0.conv2.weight"]));
     EXPECT_TRUE(near(q["backbone.stage3.0.branches.2.1.bn2.bias"],
                      sc * want["backbone.stage3.0.branches.2.0.bn2.bias"]));
+    // The copies' statistics are the copied module's as trained (the start's counter, plus this run's steps).
+    const auto buffers = copy->named_buffers();
+    EXPECT_EQ(buffers["backbone.stage4.2.branches.3.1.bn1.num_batches_tracked"].item<int64_t>(),
+              buffers["backbone.stage4.0.branches.3.0.bn1.num_batches_tracked"].item<int64_t>());
+    EXPECT_GT(buffers["backbone.stage4.2.branches.3.1.bn1.num_batches_tracked"].item<int64_t>(), 1000);
     EXPECT_TRUE(
         near(q["backbone.stage3.0.branches.2.0.bn2.bias"], want["backbone.stage3.0.branches.2.0.bn2.bias"]));
     {

@@ -565,7 +565,7 @@ void train(const TrainConfig& cfg, const std::filesystem::path& data_root,
       if (saved->config().cascade.channels == 0) want.cascade = saved->config().cascade;
     }
     // A start whose backbone this one grows (more modules or blocks): the parts it lacks start as the
-    // identity, so training starts where the start's network is.
+    // identity or as scaled copies (train.grow_scale), so training starts at or near the start's network.
     const HRNetConfig from = saved->config().backbone;
     const bool grown = as_start && grows(from, want.backbone) && !grows(want.backbone, from);
     if (grown) want.backbone = from;
@@ -575,6 +575,12 @@ void train(const TrainConfig& cfg, const std::filesystem::path& data_root,
     torch::NoGradGuard no_grad;
     auto dst = model->named_parameters();
     for (const auto& p : saved->named_parameters()) dst[p.key()].copy_(p.value());
+    auto dstb = model->named_buffers();
+    // Buffers that depend on the input size (mean face, sampling grid) stay as this model built them.
+    for (const auto& b : saved->named_buffers())
+      if (!as_start || (b.key() != "template" && b.key() != "local_grid" && b.key() != "cascade_offsets"))
+        dstb[b.key()].copy_(b.value());
+    // After the buffers: a new module copies the batch-norm statistics of the one before it as trained.
     if (grown) {
       model->start_growth(from, o.grow_scale);
       log(o.grow_scale > 0
@@ -583,11 +589,6 @@ void train(const TrainConfig& cfg, const std::filesystem::path& data_root,
                     std::to_string(o.grow_scale)
               : "grown from the start's backbone: its new modules and blocks start as the identity");
     }
-    auto dstb = model->named_buffers();
-    // Buffers that depend on the input size (mean face, sampling grid) stay as this model built them.
-    for (const auto& b : saved->named_buffers())
-      if (!as_start || (b.key() != "template" && b.key() != "local_grid" && b.key() != "cascade_offsets"))
-        dstb[b.key()].copy_(b.value());
   };
   if (resume && std::filesystem::exists(out / "last.pt") && std::filesystem::exists(state_file)) {
     copy_weights(out / "last.pt");

@@ -99,8 +99,9 @@ class AlignerImpl : public torch::nn::Module {
   const DeformationLayer& layer() const { return layer_; }
   /// The mean face in the input frame, [n, 2].
   const torch::Tensor& template_points() const { return template_; }
-  /// After a smaller backbone's weights were copied in by name (`train --init` from a file whose backbone
-  /// this one grows, see grows()): makes the parts it lacks start as the identity (HRNetImpl::start_growth).
+  /// After a smaller backbone's weights and buffers were copied in by name (`train --init` from a file whose
+  /// backbone this one grows, see grows()): makes the parts it lacks start as the identity or, with a scale,
+  /// as scaled copies (HRNetImpl::start_growth).
   void start_growth(const HRNetConfig& from, double scale = 0) { backbone_->start_growth(from, scale); }
   /// For inference only: folds the batch norms into their convolutions (same outputs in eval mode,
   /// about 10 % faster on a CPU). A folded model cannot be trained or saved; fold after moving it
