@@ -28,6 +28,13 @@ void BM_AlignerInference(benchmark::State& state) {
   if (state.range(2) == 3) c.backbone.modules = {1, 2, 2};
   if (state.range(2) == 4) c.backbone.modules = {1, 3, 2};
   if (state.range(2) == 5) c.backbone.blocks = 3;
+  // head 1: the shipped head (local and cascade terms); head ≥ 4: and the detail term with windows of that
+  // side, the backbone reading the crop halved (input 256: the backbone sees 128 px)
+  if (state.range(5) >= 1) {
+    c.local = {32, 3, 0.0625};
+    c.cascade = {32, 3, 0.03125};
+  }
+  if (state.range(5) >= 4) c.detail = {2, static_cast<int>(state.range(5)), 16, 1.0 / c.input_size};
   lddmm::Aligner model(c, lddmm::find_scheme("300w68"));
   model->eval();
   if (state.range(3) >= 1) model->fold_batch_norms();   // prep 1: batch norms folded
@@ -42,20 +49,24 @@ void BM_AlignerInference(benchmark::State& state) {
 }
 
 BENCHMARK(BM_AlignerInference)
-    ->ArgNames({"W", "input", "light", "prep", "batch"})
-    ->ArgsProduct({{8, 12, 18}, {96, 128}, {0, 1}, {0}, {1}})
-    ->Args({18, 128, 1, 1, 1})
-    ->Args({18, 128, 1, 2, 1})
-    ->Args({18, 128, 2, 2, 1})
-    ->Args({18, 128, 3, 2, 1})
-    ->Args({18, 128, 4, 2, 1})
-    ->Args({18, 128, 5, 2, 1})
-    ->Args({18, 144, 1, 2, 1})
-    ->Args({18, 160, 1, 2, 1})
-    ->Args({18, 192, 1, 2, 1})
-    ->Args({18, 128, 1, 0, 2})
-    ->Args({18, 128, 1, 2, 2})
-    ->Args({18, 256, 0, 0, 1})
+    ->ArgNames({"W", "input", "light", "prep", "batch", "head"})
+    ->ArgsProduct({{8, 12, 18}, {96, 128}, {0, 1}, {0}, {1}, {0}})
+    ->Args({18, 128, 1, 1, 1, 0})
+    ->Args({18, 128, 1, 2, 1, 0})
+    ->Args({18, 128, 2, 2, 1, 0})
+    ->Args({18, 128, 3, 2, 1, 0})
+    ->Args({18, 128, 4, 2, 1, 0})
+    ->Args({18, 128, 5, 2, 1, 0})
+    ->Args({18, 144, 1, 2, 1, 0})
+    ->Args({18, 160, 1, 2, 1, 0})
+    ->Args({18, 192, 1, 2, 1, 0})
+    ->Args({18, 128, 1, 0, 2, 0})
+    ->Args({18, 128, 1, 2, 2, 0})
+    ->Args({18, 256, 0, 0, 1, 0})
+    ->Args({18, 128, 1, 2, 1, 1})
+    ->Args({18, 256, 1, 2, 1, 16})
+    ->Args({18, 256, 1, 2, 1, 24})
+    ->Args({18, 192, 1, 2, 1, 1})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 

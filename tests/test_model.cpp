@@ -280,6 +280,139 @@ TEST(Model, CascadeTermSamplesAroundTheFirstStagePoints) {
   EXPECT_TRUE(torch::allclose(model->forward(x), model->points_from(first_head), 1e-5, 1e-5));
 }
 
+// The backbone reading the crop reduced: a model at twice the input size with factor 2, the same weights,
+// on a crop whose pixels are each repeated 2×2 (its 2×2 average is the small crop exactly) gives the small
+// model's landmarks × 2, a closed form: the mean face, the momenta (in units of the crop) and the kernels all
+// scale with the input, the shape-indexed and cascade samples sit in the crop's relative frame.
+TEST(Model, ReducedBackboneInputScalesTheSmallerModelsLandmarks) {
+  const Scheme s = find_scheme("300w68");
+  AlignerConfig small = testing::tiny_config(Head::Lddmm);
+  small.local = {2, 3, 0.1};
+  small.cascade = {3, 2, 0.05};
+  AlignerConfig large = small;
+  large.input_size = 2 * small.input_size;
+  large.detail.factor = 2;
+  torch::manual_seed(21);
+  Aligner a(small, s), b(large, s);
+  torch::NoGradGuard no_grad;
+  for (auto& p : a->parameters()) p.add_(0.05 * torch::randn_like(p));
+  a->named_parameters()["fc.bias"].add_(0.5 * torch::randn({2 * s.num_points}));
+  auto bp = b->named_parameters();
+  for (const auto& p : a->named_parameters()) bp[p.key()].copy_(p.value());
+  auto bb = b->named_buffers();
+  for (const auto& t : a->named_buffers())
+    if (t.key() != "template" && t.key() != "local_grid" && t.key() != "cascade_offsets")
+      bb[t.key()].copy_(t.value());
+  a->eval();
+  b->eval();
+  const torch::Tensor x = torch::randn({2, 3, small.input_size, small.input_size});
+  const torch::Tensor big = x.repeat_interleave(2, 2).repeat_interleave(2, 3);
+  const torch::Tensor want = 2 * a->forward(x);
+  // the landmarks are off the mean face (else the cascade's sampling would not be tested)
+  EXPECT_GT((want - b->template_points().unsqueeze(0)).norm(2, 2).mean().item<double>(), 1.0);
+  EXPECT_LT((b->forward(big) - want).abs().max().item<double>(), 1e-3);
+}
+
+// The detail term by hand: windows of the full-resolution crop sampled bilinearly (pixel centres at
+// integer coordinates, zero outside) in double precision around the points the model gives without it,
+// the windows through the term's net, then each point's own linear map (units of S/16).
+TEST(Model, DetailTermReadsWindowsOfTheFullResolutionCrop) {
+  const Scheme s = find_scheme("300w68");
+  AlignerConfig config = testing::tiny_config(Head::Lddmm);
+  config.local = {2, 3, 0.1};
+  config.detail = {2, 8, 2, 1.5 / 64};
+  torch::manual_seed(22);
+  Aligner model(config, s);
+  torch::NoGradGuard no_grad;
+  for (auto& p : model->parameters()) p.add_(0.05 * torch::randn_like(p));
+  model->named_parameters()["fc.bias"].add_(0.5 * torch::randn({2 * s.num_points}));
+  model->eval();
+  const torch::Tensor x = torch::randn({2, 3, 64, 64});
+  const torch::Tensor with = model->head_output(x);
+  auto params = model->named_parameters();
+  const torch::Tensor weight = params["detail_weight"].clone().to(torch::kFloat64);
+  params["detail_weight"].zero_();
+  const torch::Tensor first_head = model->head_output(x);
+  const torch::Tensor detail = (with - first_head).to(torch::kFloat64);
+  EXPECT_GT(detail.abs().max().item<double>(), 1e-3);
+  const torch::Tensor first = model->points_from(first_head).to(torch::kFloat64);
+
+  const int64_t B = 2, n = s.num_points, p = 8, S = 64;
+  const double step = 1.5;
+  const torch::Tensor img = x.to(torch::kFloat64);
+  const auto I = img.accessor<double, 4>();
+  const auto P = first.accessor<double, 3>();
+  const auto pixel = [&](int64_t b, int64_t c, int64_t yi, int64_t xi) {
+    return yi < 0 || yi >= S || xi < 0 || xi >= S ? 0.0 : I[b][c][yi][xi];
+  };
+  torch::Tensor windows = torch::zeros({B * n, 3, p, p}, torch::kFloat64);
+  auto Wn = windows.accessor<double, 4>();
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t gy = 0; gy < p; ++gy)
+        for (int64_t gx = 0; gx < p; ++gx) {
+          const double u = P[b][i][0] + (static_cast<double>(gx) - (p - 1) / 2.0) * step;
+          const double v = P[b][i][1] + (static_cast<double>(gy) - (p - 1) / 2.0) * step;
+          const auto x0 = static_cast<int64_t>(std::floor(u)), y0 = static_cast<int64_t>(std::floor(v));
+          const double ax = u - static_cast<double>(x0), ay = v - static_cast<double>(y0);
+          for (int64_t c = 0; c < 3; ++c)
+            Wn[b * n + i][c][gy][gx] =
+                (1 - ay) * ((1 - ax) * pixel(b, c, y0, x0) + ax * pixel(b, c, y0, x0 + 1)) +
+                ay * ((1 - ax) * pixel(b, c, y0 + 1, x0) + ax * pixel(b, c, y0 + 1, x0 + 1));
+        }
+  // the term's net (LibTorch's convolutions) on the windows made by hand
+  torch::nn::Module* net = nullptr;
+  for (const auto& m : model->named_children())
+    if (m.key() == "detail_net") net = m.value().get();
+  ASSERT_NE(net, nullptr);
+  const torch::Tensor f = net->as<torch::nn::Sequential>()
+                              ->forward(windows.to(torch::kFloat32))
+                              .to(torch::kFloat64)
+                              .reshape({B, n, -1});
+  ASSERT_EQ(f.size(2), weight.size(1));
+  const torch::Tensor want = torch::einsum("bnk,nko->bno", {f, weight}) * (S / 16.0);
+  EXPECT_LT((want - detail).abs().max().item<double>(), 1e-4);
+}
+
+TEST(Model, DetailSettingsRoundTripAndAreChecked) {
+  AlignerConfig cfg = testing::tiny_config(Head::Lddmm);
+  cfg.input_size = 96;
+  cfg.detail = {3, 12, 5, 0.02};
+  const AlignerConfig back = aligner_config_from_json(to_json(cfg), "test");
+  EXPECT_EQ(back.detail.factor, 3);
+  EXPECT_EQ(back.detail.patch, 12);
+  EXPECT_EQ(back.detail.channels, 5);
+  EXPECT_DOUBLE_EQ(back.detail.spacing, 0.02);
+  // a file without the term reads as factor 1, no window
+  const AlignerConfig plain = aligner_config_from_json(to_json(testing::tiny_config()), "test");
+  EXPECT_EQ(plain.detail.factor, 1);
+  EXPECT_EQ(plain.detail.patch, 0);
+  const auto bad = [&](int size, DetailConfig d) {
+    AlignerConfig c = testing::tiny_config();
+    c.input_size = size;
+    c.detail = d;
+    return [c] { aligner_config_from_json(to_json(c), "test"); };
+  };
+  EXPECT_THROW(bad(48, {2, 0, 16, 0.01})(), ModelError);  // 48 / 2 not a multiple of 16
+  EXPECT_THROW(bad(64, {2, 6, 16, 0.01})(), ModelError);  // window not a multiple of 4
+  EXPECT_THROW(bad(64, {5, 0, 16, 0.01})(), ModelError);  // factor over 4
+  EXPECT_THROW(bad(64, {2, 8, 0, 0.01})(), ModelError);   // no channels
+  EXPECT_THROW(bad(64, {2, 8, 16, -0.1})(), ModelError);  // negative spacing
+  // and a saved model with the term loads with the same outputs
+  Aligner m(back, find_scheme("300w68"));
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& p : m->parameters()) p.add_(0.05 * torch::randn_like(p));
+  }
+  m->eval();
+  const testing::ScratchDir scratch;
+  save_model(m, scratch.path() / "detail.pt", false);
+  Aligner loaded = load_model(scratch.path() / "detail.pt");
+  torch::NoGradGuard no_grad;
+  const torch::Tensor x = torch::randn({1, 3, 96, 96});
+  EXPECT_TRUE(torch::allclose(loaded->forward(x), m->forward(x), 1e-5, 1e-5));
+}
+
 TEST(Model, DamagedOrForeignFilesGiveClearErrors) {
   const testing::ScratchDir scratch;
   const auto& dir = scratch.path();

@@ -37,7 +37,8 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(TrainOptions, epochs, batch_size
                                                 warmup_epochs, weight_decay, beta, point_weighted_loss,
                                                 ema_decay, seed, threads, augment, teacher, teacher_weight,
                                                 teacher_mirror, teacher_refine, grow_scale,
-                                                time_budget_minutes, loader_threads)
+                                                time_budget_minutes, loader_threads, detail_lr_scale,
+                                                detail_only)
 
 namespace {
 
@@ -538,7 +539,29 @@ void train(const TrainConfig& cfg, const std::filesystem::path& data_root,
 
   Aligner model(cfg.model, scheme);
   model->to(device);
-  torch::optim::AdamW optimizer(model->parameters(),
+  // The detail term's parameters (a new part on a trained start) may learn at a multiple of the rate.
+  if (!(o.detail_lr_scale > 0)) throw std::runtime_error("detail_lr_scale must be > 0");
+  std::vector<torch::Tensor> base_params, detail_params;
+  for (const auto& p : model->named_parameters())
+    (p.key().rfind("detail_", 0) == 0 ? detail_params : base_params).push_back(p.value());
+  if (o.detail_only && detail_params.empty())
+    throw std::runtime_error("detail_only: the model has no detail term (model.detail.patch)");
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  if (o.detail_only)
+    for (torch::Tensor& p : base_params) p.set_requires_grad(false);
+  else
+    groups.emplace_back(base_params);
+  if (!detail_params.empty()) groups.emplace_back(detail_params);
+  // The rate of group g: the detail term's is the schedule's × detail_lr_scale.
+  const auto group_scale = [&](size_t g) { return g == 0 && !o.detail_only ? 1.0 : o.detail_lr_scale; };
+  // With detail_only the rest of the network stays as the start has it, batch norms in inference mode.
+  const auto set_train_mode = [&] {
+    model->train();
+    if (o.detail_only)
+      for (const auto& child : model->named_children())
+        if (child.key().rfind("detail_", 0) != 0) child.value()->eval();
+  };
+  torch::optim::AdamW optimizer(groups,
                                 torch::optim::AdamWOptions(o.learning_rate).weight_decay(o.weight_decay));
   // The loss is computed in the authors' 64-pixel frame, so that β weighs the currents term (pixels²)
   // against the landmark term (pixels) as in the paper, whatever the input size.
@@ -563,6 +586,12 @@ void train(const TrainConfig& cfg, const std::filesystem::path& data_root,
       // A term the start lacks starts at zero (the start's landmarks are kept).
       if (saved->config().local.channels == 0) want.local = saved->config().local;
       if (saved->config().cascade.channels == 0) want.cascade = saved->config().cascade;
+      // The backbone's input reduction follows the input size (the same backbone reads a 128-px crop
+      // either way); a start without the detail term starts it at zero.
+      if (saved->config().detail.patch == 0)
+        want.detail = saved->config().detail;
+      else
+        want.detail.factor = saved->config().detail.factor;
     }
     // A start whose backbone this one grows (more modules or blocks): the parts it lacks start as the
     // identity or as scaled copies (train.grow_scale), so training starts at or near the start's network.
@@ -578,7 +607,8 @@ void train(const TrainConfig& cfg, const std::filesystem::path& data_root,
     auto dstb = model->named_buffers();
     // Buffers that depend on the input size (mean face, sampling grid) stay as this model built them.
     for (const auto& b : saved->named_buffers())
-      if (!as_start || (b.key() != "template" && b.key() != "local_grid" && b.key() != "cascade_offsets"))
+      if (!as_start || (b.key() != "template" && b.key() != "local_grid" && b.key() != "cascade_offsets" &&
+                        b.key() != "detail_offsets"))
         dstb[b.key()].copy_(b.value());
     // After the buffers: a new module copies the batch-norm statistics of the one before it as trained.
     if (grown) {
@@ -626,7 +656,7 @@ void train(const TrainConfig& cfg, const std::filesystem::path& data_root,
   if (!(o.time_budget_minutes >= 0)) throw std::runtime_error("time_budget_minutes must be ≥ 0");
   int epochs = o.epochs;  // cut by the time budget after the second epoch
   for (int epoch = first_epoch; epoch < epochs; ++epoch) {
-    model->train();
+    set_train_mode();
     const auto t0 = Clock::now();
     loader.start_epoch(epoch);
     BatchLoader::Batch batch;
@@ -642,7 +672,9 @@ void train(const TrainConfig& cfg, const std::filesystem::path& data_root,
             (progress - o.warmup_epochs) / std::max(1.0, static_cast<double>(epochs - o.warmup_epochs));
         lr *= 0.5 * (1 + std::cos(M_PI * std::min(1.0, t)));
       }
-      for (auto& g : optimizer.param_groups()) static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
+      for (size_t g = 0; g < optimizer.param_groups().size(); ++g)
+        static_cast<torch::optim::AdamWOptions&>(optimizer.param_groups()[g].options())
+            .lr(lr * group_scale(g));
       optimizer.zero_grad();
       const torch::Tensor images = batch.images.to(device);
       torch::Tensor targets = batch.points.to(device);

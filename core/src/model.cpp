@@ -34,6 +34,11 @@ std::string to_json(const AlignerConfig& c) {
   };
   write("local", c.local);
   write("cascade", c.cascade);
+  if (c.detail.factor != 1 || c.detail.patch > 0)
+    j["detail"] = {{"factor", c.detail.factor},
+                   {"patch", c.detail.patch},
+                   {"channels", c.detail.channels},
+                   {"spacing", c.detail.spacing}};
   if (!c.calibration.empty()) {
     j["calibration"] = {{"direct", c.calibration.direct}, {"mirrored", c.calibration.mirrored}};
     if (c.calibration.has_image_term()) {  // older files have only the crop-pixel part
@@ -73,6 +78,13 @@ AlignerConfig aligner_config_from_json(const std::string& text, const std::strin
     };
     read("local", c.local);
     read("cascade", c.cascade);
+    if (j.contains("detail")) {
+      const json& d = j.at("detail");
+      c.detail.factor = d.value("factor", c.detail.factor);
+      c.detail.patch = d.value("patch", c.detail.patch);
+      c.detail.channels = d.value("channels", c.detail.channels);
+      c.detail.spacing = d.value("spacing", c.detail.spacing);
+    }
     if (j.contains("calibration")) {
       const json& k = j.at("calibration");
       c.calibration.direct = k.at("direct").get<std::array<double, 2>>();
@@ -88,6 +100,15 @@ AlignerConfig aligner_config_from_json(const std::string& text, const std::strin
   // sizes
   if (c.input_size < 32 || c.input_size % 16 != 0)
     throw ModelError(origin + ": input_size must be a multiple of 16, at least 32");
+  const DetailConfig& d = c.detail;
+  if (d.factor < 1 || d.factor > 4 || c.input_size % (16 * d.factor) != 0 || c.input_size / d.factor < 32)
+    throw ModelError(origin +
+                     ": detail.factor must be 1..4 with input_size / factor a multiple of 16, at least 32");
+  if (d.patch < 0 || d.patch > 64 || d.patch % 4 != 0 || d.channels < 1 || d.channels > 64 ||
+      !(d.spacing > 0) || d.spacing > 0.1)
+    throw ModelError(origin +
+                     ": the detail term needs patch 0..64 (a multiple of 4), channels 1..64 and "
+                     "spacing in (0, 0.1]");
   for (const LocalHeadConfig* l : {&c.local, &c.cascade})
     if (l->channels < 0 || l->grid < 1 || l->grid > 9 || !(l->spacing >= 0) || l->spacing > 0.5)
       throw ModelError(origin + ": local and cascade terms need channels >= 0, grid 1..9 and spacing 0..0.5");
@@ -151,12 +172,27 @@ AlignerImpl::AlignerImpl(const AlignerConfig& config, const Scheme& scheme)
     cascade_offsets_ =
         register_buffer("cascade_offsets", (offsets(config.cascade) * to_grid).view({1, 1, g * g, 2}));
   }
+  if (config.detail.patch > 0) {
+    namespace nn = torch::nn;
+    const int64_t k = config.detail.channels;
+    const int64_t p = config.detail.patch;
+    detail_net_ = register_module(
+        "detail_net",
+        nn::Sequential(nn::Conv2d(nn::Conv2dOptions(3, k, 3).padding(1)), nn::ReLU(),
+                       nn::Conv2d(nn::Conv2dOptions(k, 2 * k, 3).stride(2).padding(1)), nn::ReLU(),
+                       nn::Conv2d(nn::Conv2dOptions(2 * k, 2 * k, 3).stride(2).padding(1)), nn::ReLU()));
+    detail_weight_ =
+        register_parameter("detail_weight", torch::zeros({scheme.num_points, 2 * k * (p / 4) * (p / 4), 2}));
+    const LocalHeadConfig window{1, static_cast<int>(p), config.detail.spacing};
+    detail_offsets_ = register_buffer("detail_offsets", (offsets(window) * to_grid).view({1, 1, p * p, 2}));
+  }
   // The fully connected layer works in units of 1/16 of the crop, so its weights stay near 1.
   output_scale_ = config.input_size / 16.0;
 }
 
 torch::Tensor AlignerImpl::features(const torch::Tensor& images) {
-  const torch::Tensor in = channels_last_ ? images.contiguous(torch::MemoryFormat::ChannelsLast) : images;
+  torch::Tensor in = channels_last_ ? images.contiguous(torch::MemoryFormat::ChannelsLast) : images;
+  if (config_.detail.factor > 1) in = torch::avg_pool2d(in, config_.detail.factor);
   return torch::relu(fuse_bn_(fuse_(backbone_->forward(in))));
 }
 
@@ -198,6 +234,30 @@ torch::Tensor AlignerImpl::head_output(const torch::Tensor& images) {
     }
     const torch::Tensor grid = (first * (2.0 / config_.input_size) - 1.0).unsqueeze(2) + cascade_offsets_;
     out = out + sampled_term(torch::relu(cascade_reduce_(features)), grid, cascade_weight_);
+  }
+  if (detail_net_) {
+    // The same at the input's own resolution: a window of the crop around each point the head gives so
+    // far (held fixed), one small net for all windows, one linear map per point.
+    namespace F = torch::nn::functional;
+    torch::Tensor first;
+    {
+      torch::NoGradGuard no_grad;
+      first = points_from(out * output_scale_);
+    }
+    const double S = config_.input_size;
+    const int64_t n = scheme_.num_points;
+    const int64_t p = config_.detail.patch;
+    // Pixel centres at integer coordinates: pixel x spans [x - 0.5, x + 0.5], grid_sample's (2x + 1) / S - 1.
+    const torch::Tensor grid = ((first + 0.5) * (2.0 / S) - 1.0).unsqueeze(2) + detail_offsets_;
+    const torch::Tensor windows = F::grid_sample(images, grid,
+                                                 F::GridSampleFuncOptions()
+                                                     .mode(torch::kBilinear)
+                                                     .padding_mode(torch::kZeros)
+                                                     .align_corners(false))  // [B, 3, n, p²]
+                                      .permute({0, 2, 1, 3})
+                                      .reshape({B * n, images.size(1), p, p});
+    const torch::Tensor f = detail_net_->forward(windows).reshape({B, n, -1}).transpose(0, 1);  // [n, B, f]
+    out = out + torch::bmm(f, detail_weight_).transpose(0, 1);
   }
   return out * output_scale_;
 }

@@ -5,7 +5,9 @@
 // for each point, a linear map of features sampled on a small grid around that point of the mean face
 // (LocalHeadConfig): the global pool keeps what the face is, the samples keep where its parts are. An
 // optional cascade term samples the same way around the points the head gives without it and adds
-// its correction to the same momenta: one flow of the mean face still gives every point.
+// its correction to the same momenta: one flow of the mean face still gives every point. An optional
+// detail term looks at the input's own pixels (DetailConfig): the backbone reads the crop reduced, the term
+// reads small windows of the full-resolution crop around the points and corrects their momenta.
 // A model is saved as one
 // self-describing file: configuration, scheme (with its mean face) and weights.
 #pragma once
@@ -42,6 +44,22 @@ struct LocalHeadConfig {
   double spacing = 1.0 / 16;
 };
 
+/// The detail term and the backbone's input reduction. The backbone reads the crop reduced `factor` times
+/// (a factor×factor average), so a crop of factor× the backbone's side costs about what the smaller one
+/// does and its landmarks are in the larger crop's pixels. With `patch` > 0 the head then samples a
+/// `patch`×`patch` window of the full-resolution crop (spacing `spacing`, a fraction of the crop side:
+/// 1/input_size is one pixel) centred on each point the rest of the head gives (held fixed, as the
+/// cascade's), runs the same small convolutional net on every window (3×3 convolutions: 3 → `channels`,
+/// then two of stride 2 to 2·`channels`, each with a ReLU) and maps its output by that point's own linear
+/// map (zero at first) to a correction of that point's momentum: the pixels a reduced crop loses on a large
+/// face (the backbone at 128 px sees a 250-px face at half its resolution). patch = 0: no such term.
+struct DetailConfig {
+  int factor = 1;
+  int patch = 0;  // a multiple of 4
+  int channels = 16;
+  double spacing = 1.0 / 256;
+};
+
 /// What the network's landmarks are off from the annotation's, on average: subtracted from every
 /// prediction at inference. `direct` for a prediction on the crop itself, `mirrored` for one on the
 /// mirrored crop mapped back (mirror_back), each in two parts: one in input-crop pixels (what the network
@@ -70,6 +88,7 @@ struct AlignerConfig {
   FlowOptions flow;                                    // integrator, steps, shooting
   LocalHeadConfig local;                               // shape-indexed term (off by default)
   LocalHeadConfig cascade;                             // second stage at the first's points (off)
+  DetailConfig detail;                                 // reduced backbone input, full-resolution term (off)
   std::array<double, 3> mean = {0.485, 0.456, 0.406};  // per-channel normalisation of RGB in [0, 1]
   std::array<double, 3> std = {0.229, 0.224, 0.225};
   Calibration calibration;  // inference only; training ignores it
@@ -84,7 +103,7 @@ class AlignerImpl : public torch::nn::Module {
 
   /// images: [B, 3, S, S] normalised float → landmarks [B, n, 2] in crop pixels (S-pixel frame).
   torch::Tensor forward(const torch::Tensor& images);
-  /// The backbone's fused features the head reads, [B, 15W, S/4, S/4].
+  /// The backbone's fused features the head reads, [B, 15W, S/(4·factor), S/(4·factor)].
   torch::Tensor features(const torch::Tensor& images);
   /// The head's raw output: momenta (LDDMM head) or offsets from the mean face (baseline), [B, n, 2].
   torch::Tensor head_output(const torch::Tensor& images);
@@ -128,6 +147,9 @@ class AlignerImpl : public torch::nn::Module {
   torch::nn::Conv2d cascade_reduce_{nullptr};
   torch::Tensor cascade_weight_;   // [n, channels·grid², 2], per point
   torch::Tensor cascade_offsets_;  // [1, 1, grid², 2] offsets around each point, grid_sample's frame
+  torch::nn::Sequential detail_net_{nullptr};
+  torch::Tensor detail_weight_;   // [n, 2·channels·(patch/4)², 2], per point
+  torch::Tensor detail_offsets_;  // [1, 1, patch², 2] window around each point, grid_sample's frame
   torch::Tensor template_;
   double output_scale_ = 1.0;
   bool folded_ = false;
