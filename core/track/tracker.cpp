@@ -63,7 +63,12 @@ class LddmmBackend : public AlignBackend {
     output_partners_ = mirror_partners(output_);
     describe_ = s.id + " model (" +
                 std::string(model_->config().head == Head::Lddmm ? "LDDMM" : "coordinates") + ", " +
-                std::to_string(S) + " px) on " + (device_.is_cuda() ? "CUDA" : "CPU");
+                std::to_string(S) + " px" +
+                (model_->config().detail.factor > 1
+                     ? ", backbone " + std::to_string(S / model_->config().detail.factor) + " px"
+                     : "") +
+                (model_->config().detail.patch > 0 ? ", detail term" : "") + ") on " +
+                (device_.is_cuda() ? "CUDA" : "CPU");
   }
   const Scheme& scheme() const override { return model_->scheme(); }
   const Scheme& output_scheme() const override { return output_; }
