@@ -694,6 +694,47 @@ TEST_F(SyntheticFaces, InitialisationAddsShapeIndexedTermsThatStartAtZero) {
   EXPECT_THROW(fine_tune(cfg, "run4", "terms.pt"), std::runtime_error);
 }
 
+// A model with the detail term at twice the input size starts from one without it (the backbone reading the
+// crop halved), and `detail_only` trains the term alone: every other weight and every batch-norm statistic
+// stays as the start has it (those layers run in inference mode), while the term's maps move off zero.
+TEST_F(SyntheticFaces, DetailOnlyTrainsTheDetailTermAlone) {
+  const AlignerConfig plain = testing::tiny_config(Head::Lddmm);
+  Aligner start = save_random_start(plain);
+  TrainConfig cfg = frozen_run(plain);
+  cfg.model.input_size = 2 * plain.input_size;
+  cfg.model.detail = {2, 8, 4, 2.0 / cfg.model.input_size};
+  cfg.train.learning_rate = 1e-2;
+  cfg.train.detail_only = true;
+  fine_tune(cfg, "detail", "start.pt");
+  Aligner trained = load_model(dir_ / "detail" / "last.pt");
+  EXPECT_EQ(trained->config().detail.factor, 2);
+  EXPECT_GT(trained->named_parameters()["detail_weight"].abs().max().item<double>(), 1e-4);
+  const auto want = start->named_parameters();
+  for (const auto& p : trained->named_parameters())
+    if (want.contains(p.key())) {
+      EXPECT_TRUE(torch::equal(p.value(), want[p.key()])) << p.key();
+    } else {
+      EXPECT_EQ(p.key().rfind("detail_", 0), 0U) << p.key();
+    }
+  const auto want_b = start->named_buffers();
+  int compared = 0;
+  for (const auto& b : trained->named_buffers())
+    if (want_b.contains(b.key()) && b.key() != "template") {
+      EXPECT_TRUE(torch::equal(b.value(), want_b[b.key()])) << b.key();
+      ++compared;
+    }
+  EXPECT_GT(compared, 10);  // the batch norms' statistics and counters
+  // Without the term the same settings train the whole network (the weights move).
+  cfg.train.detail_only = false;
+  cfg.model.detail.patch = 0;
+  fine_tune(cfg, "whole", "start.pt");
+  Aligner whole = load_model(dir_ / "whole" / "last.pt");
+  EXPECT_FALSE(torch::equal(whole->named_parameters()["fc.weight"], want["fc.weight"]));
+  // detail_only on a model without the term is refused.
+  cfg.train.detail_only = true;
+  EXPECT_THROW(fine_tune(cfg, "none", "start.pt"), std::runtime_error);
+}
+
 // A deeper backbone (more modules in a stage, more blocks in a branch) can start from a smaller one: the
 // shared weights are copied, every new block and module starts as the identity (the last batch norm of each
 // new residual and fusion path scaled by 0), so the start's landmarks are kept exactly (lr 0 here); the
