@@ -198,16 +198,28 @@ torch::Tensor AlignerImpl::features(const torch::Tensor& images) {
 
 namespace {
 
+// Bilinear samples of x ([B, C, H, W]) at grid ([B, n, m, 2], grid_sample's frame, zero outside):
+// [B, n, C, m].
+torch::Tensor samples_at(const torch::Tensor& x, const torch::Tensor& grid) {
+  namespace F = torch::nn::functional;
+  return F::grid_sample(x, grid,
+                        F::GridSampleFuncOptions()
+                            .mode(torch::kBilinear)
+                            .padding_mode(torch::kZeros)
+                            .align_corners(false))
+      .permute({0, 2, 1, 3});
+}
+
+// Per point i, its own linear map weight[i] ([n, k, 2]) of its features f[:, i] ([B, n, k]) → [B, n, 2].
+torch::Tensor per_point_map(const torch::Tensor& f, const torch::Tensor& weight) {
+  return torch::bmm(f.transpose(0, 1), weight).transpose(0, 1);
+}
+
 // Per point i, the linear map weight[i] of the reduced features sampled at grid[:, i, :] ([B, n, g², 2],
-// grid_sample's frame): [B, d, n, g²] → [n, B, d·g²] → per point [B, d·g²] × [d·g², 2] → [B, n, 2].
+// grid_sample's frame), the samples of a point in the order [channel, grid position].
 torch::Tensor sampled_term(const torch::Tensor& reduced, const torch::Tensor& grid,
                            const torch::Tensor& weight) {
-  namespace F = torch::nn::functional;
-  const torch::Tensor s = F::grid_sample(
-      reduced, grid,
-      F::GridSampleFuncOptions().mode(torch::kBilinear).padding_mode(torch::kZeros).align_corners(false));
-  const int64_t n = weight.size(0);
-  return torch::bmm(s.permute({2, 0, 1, 3}).reshape({n, reduced.size(0), -1}), weight).transpose(0, 1);
+  return per_point_map(samples_at(reduced, grid).flatten(2), weight);
 }
 
 }  // namespace
@@ -224,40 +236,29 @@ torch::Tensor AlignerImpl::head_output(const torch::Tensor& images) {
   if (local_reduce_)
     out = out + sampled_term(torch::relu(local_reduce_(features)), local_grid_.expand({B, -1, -1, -1}),
                              local_weight_);
+  // The landmarks of the head so far, held fixed where a later stage samples around them.
+  const auto held_points = [&](const torch::Tensor& head) {
+    torch::NoGradGuard no_grad;
+    return points_from(head * output_scale_);
+  };
   if (cascade_reduce_) {
     // The second stage reads the features around the first stage's points (held fixed: no gradient
     // through the sampling positions, as in cascaded shape regression) and adds its correction.
-    torch::Tensor first;
-    {
-      torch::NoGradGuard no_grad;
-      first = points_from(out * output_scale_);
-    }
+    const torch::Tensor first = held_points(out);
     const torch::Tensor grid = (first * (2.0 / config_.input_size) - 1.0).unsqueeze(2) + cascade_offsets_;
     out = out + sampled_term(torch::relu(cascade_reduce_(features)), grid, cascade_weight_);
   }
   if (detail_net_) {
     // The same at the input's own resolution: a window of the crop around each point the head gives so
     // far (held fixed), one small net for all windows, one linear map per point.
-    namespace F = torch::nn::functional;
-    torch::Tensor first;
-    {
-      torch::NoGradGuard no_grad;
-      first = points_from(out * output_scale_);
-    }
+    const torch::Tensor first = held_points(out);
     const double S = config_.input_size;
     const int64_t n = scheme_.num_points;
     const int64_t p = config_.detail.patch;
     // Pixel centres at integer coordinates: pixel x spans [x - 0.5, x + 0.5], grid_sample's (2x + 1) / S - 1.
     const torch::Tensor grid = ((first + 0.5) * (2.0 / S) - 1.0).unsqueeze(2) + detail_offsets_;
-    const torch::Tensor windows = F::grid_sample(images, grid,
-                                                 F::GridSampleFuncOptions()
-                                                     .mode(torch::kBilinear)
-                                                     .padding_mode(torch::kZeros)
-                                                     .align_corners(false))  // [B, 3, n, p²]
-                                      .permute({0, 2, 1, 3})
-                                      .reshape({B * n, images.size(1), p, p});
-    const torch::Tensor f = detail_net_->forward(windows).reshape({B, n, -1}).transpose(0, 1);  // [n, B, f]
-    out = out + torch::bmm(f, detail_weight_).transpose(0, 1);
+    const torch::Tensor windows = samples_at(images, grid).reshape({B * n, images.size(1), p, p});
+    out = out + per_point_map(detail_net_->forward(windows).reshape({B, n, -1}), detail_weight_);
   }
   return out * output_scale_;
 }
