@@ -34,6 +34,10 @@ extern "C" void on_sigint(int) { g_interrupted = true; }
 struct EngineOpts {
   std::string input, scheme;
   std::vector<std::string> models;
+  int min_face = TrackerOptions{}.min_face, scan_every = TrackerOptions{}.scan_every,
+      check_every = TrackerOptions{}.confidence_every;
+  double min_confidence = TrackerOptions{}.min_confidence,
+         detect_threshold = TrackerOptions{}.detect_threshold;
   int detect_every = 10, detect_width = 320, upsample = 0, max_faces = 8, threads = 0, grid = 16,
       parallel = 0, refine = TrackerOptions{}.refine_new;
   bool no_smooth = false, cpu = false, dlib = false, flip = false, stills = false, no_refine = false,
@@ -56,12 +60,29 @@ void add_engine_options(CLI::App* cmd, EngineOpts& o, bool with_input = true) {
   cmd->add_option(
       "-s,--scheme", o.scheme,
       "Output scheme: the model's (default), a scheme id (wflw98, helen194, ...) or ID@K (dense)");
-  cmd->add_option("--detect-every", o.detect_every, "Frames between detector runs while faces are tracked")
+  cmd->add_option("--min-face", o.min_face,
+                  "Smallest face found, width in pixels (0: only faces of a quarter of the frame)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 100000));
+  cmd->add_option("--scan-every", o.scan_every, "Frames between scans for faces down to --min-face")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100000));
+  cmd->add_option("--check-every", o.check_every, "Frames between confidence checks (0: none)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 100000));
+  cmd->add_option("--min-confidence", o.min_confidence,
+                  "A face under this confidence at two checks is let go")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--detect-threshold", o.detect_threshold,
+                  "Added to the detector's threshold (lower: more faces)")
+      ->capture_default_str()
+      ->check(CLI::Range(-3.0, 3.0));
+  cmd->add_option("--detect-every", o.detect_every, "Frames between quick scans while faces are tracked")
       ->check(CLI::PositiveNumber);
-  cmd->add_option("--detect-width", o.detect_width, "Width the detector sees (0: full frame)")
+  cmd->add_option("--detect-width", o.detect_width, "Width the quick scan sees (0: full frame)")
       ->check(CLI::NonNegativeNumber);
-  cmd->add_option("--upsample", o.upsample, "dlib detector upsampling (finds smaller faces, slower)")
-      ->check(CLI::Range(0, 3));
+  cmd->add_option("--upsample", o.upsample, "Quick scan: double its image N times")->check(CLI::Range(0, 3));
   cmd->add_option("--max-faces", o.max_faces, "Most faces tracked at once")->check(CLI::PositiveNumber);
   cmd->add_flag("--no-smooth", o.no_smooth, "Turn the One-Euro landmark smoothing off");
   cmd->add_option("--min-cutoff", o.min_cutoff, "Smoothing: cutoff (Hz) of a still face")
@@ -124,6 +145,11 @@ Tracker make_tracker(const EngineOpts& o, bool flow) {
                                  bo);
   }
   TrackerOptions to;
+  to.min_face = o.min_face;
+  to.scan_every = o.scan_every;
+  to.confidence_every = o.check_every;
+  to.detect_threshold = o.detect_threshold;
+  to.min_confidence = o.min_confidence;
   to.detect_every = o.detect_every;
   to.detect_width = o.detect_width;
   to.upsample = o.upsample;
@@ -288,6 +314,19 @@ Run run_pipeline(const EngineOpts& e, const std::string& name, int64_t max_frame
   run.fps = run.frames / std::max(el, 1e-9);
   run.p50 = percentile(latency, 0.5);
   run.p95 = percentile(latency, 0.95);
+  if (std::getenv("LDDMM_BENCH_STAGES") != nullptr) {
+    double det = 0, align = 0, faces = 0, checked = 0;
+    for (const FrameResult& r : run.results) {
+      det += r.detect_ms;
+      align += r.align_ms;
+      faces += static_cast<double>(r.faces.size());
+    }
+    const double n = std::max<double>(1, static_cast<double>(run.results.size()));
+    std::fprintf(stderr,
+                 "%s: detect (aligner's thread) %.1f ms/frame, align %.1f ms/frame, %.2f faces/frame\n",
+                 name.c_str(), det / n, align / n, faces / n);
+    (void)checked;
+  }
   return run;
 }
 
@@ -341,6 +380,70 @@ Stability stability(const std::vector<std::vector<LandmarkRow>>& predicted,
     s.valid = true;
   }
   return s;
+}
+
+struct Coverage {
+  double recall = 0;         // eligible true faces found (landmark box IoU > 0.3 with a tracked face)
+  int eligible = 0;          // true (frame, face) pairs whose face is at least min_face wide
+  int false_tracks = 0;      // track ids with a frame on no true face
+  double longest_false = 0;  // seconds, the longest run of such frames of one id
+  double entry_median = 0,
+         entry_max = 0;  // seconds from a face's first eligible frame to its first landmarks
+  int never_found = 0;   // eligible faces never found
+};
+
+/// How many faces a run finds and how soon, and what it finds that is not a face (the wide-shot benchmark).
+Coverage coverage(const std::vector<std::vector<LandmarkRow>>& predicted,
+                  const std::vector<LandmarkRow>& truth, double min_face, double fps) {
+  const size_t T = predicted.size();
+  std::vector<std::vector<const LandmarkRow*>> true_at(T);
+  for (const LandmarkRow& r : truth)
+    if (r.frame >= 0 && static_cast<size_t>(r.frame) < T) true_at[static_cast<size_t>(r.frame)].push_back(&r);
+  const auto matches = [](const LandmarkRow& a, const LandmarkRow& b) {
+    return iou(landmark_box(a.points), landmark_box(b.points)) > 0.3;
+  };
+  Coverage c;
+  int found = 0;
+  std::map<int, int64_t> first_seen, first_found;
+  std::map<int, int> false_run, false_longest;
+  for (size_t t = 0; t < T; ++t) {
+    for (const LandmarkRow* r : true_at[t]) {
+      if (landmark_box(r->points).w < min_face) continue;
+      ++c.eligible;
+      first_seen.emplace(r->face, static_cast<int64_t>(t));
+      const bool hit = std::any_of(predicted[t].begin(), predicted[t].end(),
+                                   [&](const LandmarkRow& p) { return matches(p, *r); });
+      found += hit ? 1 : 0;
+      if (hit) first_found.emplace(r->face, static_cast<int64_t>(t));
+    }
+    for (const LandmarkRow& p : predicted[t]) {
+      const bool on_face = std::any_of(true_at[t].begin(), true_at[t].end(),
+                                       [&](const LandmarkRow* r) { return matches(p, *r); });
+      int& run = false_run[p.face];
+      run = on_face ? 0 : run + 1;
+      false_longest[p.face] = std::max(false_longest[p.face], run);
+    }
+  }
+  c.recall = c.eligible > 0 ? static_cast<double>(found) / c.eligible : 0;
+  for (const auto& [id, longest] : false_longest)
+    if (longest > 0) {
+      ++c.false_tracks;
+      c.longest_false = std::max(c.longest_false, longest / fps);
+    }
+  std::vector<double> entry;
+  for (const auto& [face, t0] : first_seen) {
+    const auto it = first_found.find(face);
+    if (it == first_found.end()) {
+      ++c.never_found;
+      continue;
+    }
+    entry.push_back(static_cast<double>(it->second - t0) / fps);
+  }
+  if (!entry.empty()) {
+    c.entry_median = percentile(entry, 0.5);
+    c.entry_max = *std::max_element(entry.begin(), entry.end());
+  }
+  return c;
 }
 
 std::vector<std::vector<LandmarkRow>> rows_per_frame(const Run& run, bool raw) {
@@ -421,25 +524,44 @@ int run_bench(const BenchOpts& o) {
     // The usual dlib loop: the HOG detector on every full frame, the predictor on its boxes.
     d.detect_every = 1;
     d.detect_width = 0;
+    d.min_face = 0;
+    d.detect_threshold = 0;
     runs.push_back(run_pipeline(d, "dlib-every-frame", o.max_frames));
   }
   nlohmann::json js = nlohmann::json::array();
-  std::printf("\n%-32s %8s %8s %8s %10s %8s %8s\n", "pipeline", "fps", "p50 ms", "p95 ms", "jitter %",
-              "lag ms", "NME %");
+  std::printf("\n%-32s %8s %8s %8s %10s %8s %8s%s\n", "pipeline", "fps", "p50 ms", "p95 ms", "jitter %",
+              "lag ms", "NME %", truth.empty() ? "" : " recall %  false  false s  entry s    max s");
   auto row = [&](const std::string& name, const Run& r, const std::vector<std::vector<LandmarkRow>>* tracks) {
     Stability s;
-    if (tracks != nullptr && !truth.empty()) s = stability(*tracks, truth, fps_in);
+    Coverage c;
+    if (tracks != nullptr && !truth.empty()) {
+      s = stability(*tracks, truth, fps_in);
+      c = coverage(*tracks, truth, std::max(1, o.e.min_face), fps_in);
+    }
     std::printf("%-32s %8.1f %8.1f %8.1f", name.c_str(), r.fps, r.p50, r.p95);
     if (s.valid)
-      std::printf(" %10.3f %8.1f %8.2f\n", 100 * s.jitter, s.lag_ms, 100 * s.error);
+      std::printf(" %10.3f %8.1f %8.2f", 100 * s.jitter, s.lag_ms, 100 * s.error);
     else
-      std::printf(" %10s %8s %8s\n", "-", "-", "-");
+      std::printf(" %10s %8s %8s", "-", "-", "-");
+    if (c.eligible > 0)
+      std::printf(" %8.1f %6d %8.2f %8.2f %8.2f\n", 100 * c.recall, c.false_tracks, c.longest_false,
+                  c.entry_median, c.entry_max);
+    else
+      std::printf("\n");
     nlohmann::json j = {
         {"pipeline", name}, {"fps", r.fps}, {"p50_ms", r.p50}, {"p95_ms", r.p95}, {"frames", r.frames}};
     if (s.valid) {
       j["jitter"] = s.jitter;
       j["lag_ms"] = s.lag_ms;
       j["nme"] = s.error;
+    }
+    if (c.eligible > 0) {
+      j["recall"] = c.recall;
+      j["false_tracks"] = c.false_tracks;
+      j["longest_false_s"] = c.longest_false;
+      j["entry_median_s"] = c.entry_median;
+      j["entry_max_s"] = c.entry_max;
+      j["never_found"] = c.never_found;
     }
     js.push_back(j);
   };
@@ -463,11 +585,11 @@ int run_bench(const BenchOpts& o) {
   if (!truth.empty())
     std::printf(
         "jitter: error of frame-to-frame landmark motion against the true motion, %% of the inter-ocular "
-        "distance; lag: best delay against the truth; NME: mean error, %% inter-ocular\n");
-  std::printf(
-      "fps: end to end (decode, detect every %d frames at %d px, align, smooth); latency: frame decoded → "
-      "landmarks ready\n",
-      o.e.detect_every, o.e.detect_width);
+        "distance; lag: best delay against the truth; NME: mean error, %% inter-ocular; recall: true faces "
+        "of at least %d px found; false: track ids on no true face, the longest such run; entry: from a "
+        "face's first frame to its first landmarks (median, max)\n",
+        std::max(1, o.e.min_face));
+  std::printf("fps: end to end (decode, detect, align, smooth); latency: frame decoded → landmarks ready\n");
   if (!o.json.empty()) {
     std::ofstream f(o.json);
     if (!f) throw std::runtime_error(o.json + ": cannot write");
@@ -514,23 +636,40 @@ void add_bench_command(CLI::App& app, Action& action) {
 
 void add_sample_clip_command(CLI::App& app, Action& action) {
   auto opts = std::make_shared<ClipOptions>();
+  auto wide = std::make_shared<WideClipOptions>();
+  auto wide_size = std::make_shared<std::string>();
   auto video = std::make_shared<std::string>("sample.avi");
   auto truth = std::make_shared<std::string>();
   CLI::App* cmd = app.add_subcommand(
-      "sample-clip",
-      "Make the sample video (a Debian dlib example photo under a moving camera) and its true tracks");
+      "sample-clip", "Make a test video with true landmark tracks: the sample clip, or a wide shot (--wide)");
   cmd->add_option("-o,--out", *video, "Video file (.avi Motion-JPEG or .mp4)");
   cmd->add_option("--truth", *truth, "True landmarks CSV (default: <out>.truth.csv)");
-  cmd->add_option("--frames", opts->frames, "Frames")->check(CLI::PositiveNumber);
+  cmd->add_option("--frames", opts->frames, "Frames")->check(CLI::Range(1, 100000));
   cmd->add_option("--size", opts->width, "Width (height is 3/4 of it)")->check(CLI::Range(64, 4096));
+  cmd->add_option("--wide", *wide_size, "A wide shot of WxH pixels (e.g. 1280x720) with faces of 40-200 px");
+  cmd->add_option("--faces", wide->sizes, "Wide shot: the faces' widths in pixels")
+      ->check(CLI::Range(8, 2000));
+  cmd->add_option("--val", wide->data_dir, "Wide shot: also paste the faces of this 300-W folder's val.txt")
+      ->check(CLI::ExistingDirectory);
+  cmd->add_option("--seed", wide->seed, "Wide shot: where the faces are and which ones");
   cmd->callback([=, &action] {
     action = [=] {
-      opts->height = opts->width * 3 / 4;
       const fs::path t = truth->empty() ? fs::path(*video).replace_extension(".truth.csv") : fs::path(*truth);
-      const ClipInfo info = generate_clip(*opts, *video, t);
-      std::printf("%s: %d frames %dx%d at %.0f fps, %d faces; true landmarks (%d rows) → %s\n",
-                  video->c_str(), info.frames, opts->width, opts->height, opts->fps, info.faces,
-                  info.truth_rows, t.c_str());
+      ClipInfo info;
+      int w = opts->width, h = opts->width * 3 / 4;
+      if (!wide_size->empty()) {
+        if (std::sscanf(wide_size->c_str(), "%dx%d", &w, &h) != 2 || w < 64 || h < 64 || w > 8192 || h > 8192)
+          throw std::runtime_error("--wide: give the frame size as WxH, 64-8192 pixels (e.g. 1280x720)");
+        wide->width = w;
+        wide->height = h;
+        wide->frames = cmd->count("--frames") > 0 ? opts->frames : wide->frames;
+        info = generate_wide_clip(*wide, *video, t);
+      } else {
+        opts->height = h;
+        info = generate_clip(*opts, *video, t);
+      }
+      std::printf("%s: %d frames %dx%d, %d faces; true landmarks (%d rows) → %s\n", video->c_str(),
+                  info.frames, w, h, info.faces, info.truth_rows, t.c_str());
       return 0;
     };
   });

@@ -130,6 +130,7 @@ std::vector<LandmarkRow> sample_rows() {
       r.points = Points::Random(5, 2) * 100;
       r.box = landmark_box(r.points);
       r.box.score = 0.25 * face;
+      r.confidence = 0.1 * frame + 0.05 * face;
       rows.push_back(r);
     }
   return rows;
@@ -146,6 +147,7 @@ void expect_same(const std::vector<LandmarkRow>& a, const std::vector<LandmarkRo
       EXPECT_NEAR(a[i].time, b[i].time, 5e-4);
       EXPECT_NEAR(a[i].box.w, b[i].box.w, 5e-4);
       EXPECT_NEAR(a[i].box.score, b[i].box.score, 5e-4);
+      EXPECT_NEAR(a[i].confidence, b[i].confidence, 5e-4);
     }
   }
 }
@@ -207,7 +209,7 @@ TEST(LandmarkFiles, AnInterruptedJsonKeepsItsFramesAndCsvErrorsNameTheLine) {
     w->write(sample_rows()[0]);
     w->end_frame(0, 0);
   }
-  { std::ofstream(dir / "l.csv", std::ios::app) << "1,0.1,1,0,0,1,1,0,1,2,3,4,5,6,7,8,9,oops\n"; }
+  { std::ofstream(dir / "l.csv", std::ios::app) << "1,0.1,1,0,0,1,1,0,1,1,2,3,4,5,6,7,8,9,oops\n"; }
   EXPECT_EQ(error_of([&] { read_landmarks(dir / "l.csv"); }),
             (dir / "l.csv").string() + ":3: not a number: \"oops\"");
   { std::ofstream(dir / "short.csv") << "frame,time,face,box_x,box_y,box_w,box_h,score,x0,y0\n1,2,3\n"; }
@@ -616,6 +618,7 @@ TEST(Scene, DetColoursAndPrimitiveCounts) {
   FrameResult r;
   FaceResult f;
   f.id = 7;
+  f.confidence = 0.834;
   f.raw = f.points = s.mean_face.points;
   f.box = landmark_box(f.points);
   FaceFlow fl;
@@ -639,7 +642,7 @@ TEST(Scene, DetColoursAndPrimitiveCounts) {
   EXPECT_EQ(scene.dots.size(), 68u);
   EXPECT_EQ(scene.dots.front().colour, colours::kModelPoint);
   ASSERT_EQ(scene.labels.size(), 1u);
-  EXPECT_EQ(scene.labels.front().text, "#7");
+  EXPECT_EQ(scene.labels.front().text, "#7 0.83");  // id and confidence
   // Another scheme's points are "added" points: drawn red.
   const Scene other = build_scene(r, s, find_scheme("wflw98"), o);
   EXPECT_EQ(other.dots.front().colour, colours::kAddedPoint);

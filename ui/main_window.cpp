@@ -1,5 +1,6 @@
 #include "main_window.hpp"
 
+#include <QActionGroup>
 #include <QApplication>
 #include <QCloseEvent>
 #include <QComboBox>
@@ -169,6 +170,18 @@ void MainWindow::buildMenus() {
   accurate->setShortcut(QKeySequence("A"));
   connect(accurate, &QAction::toggled, this, [this] { applySettings(); });
   actions_["accurate"] = accurate;
+  QMenu* smallest = view->addMenu("Smallest &Face Found");
+  auto* sizes = new QActionGroup(this);
+  for (const int px : {24, 32, 48, 64, 96, 0}) {
+    QAction* a =
+        smallest->addAction(px > 0 ? QString("%1 px").arg(px) : QString("A Quarter of the Frame (Fastest)"));
+    a->setCheckable(true);
+    a->setChecked(px == player_.settings().min_face);
+    a->setData(px);
+    sizes->addAction(a);
+    connect(a, &QAction::triggered, this, [this] { applySettings(); });
+  }
+  min_face_group_ = sizes;
 
   QMenu* play = menuBar()->addMenu("&Playback");
   add(play, "play", "&Play / Pause", QKeySequence(Qt::Key_Space),
@@ -380,6 +393,7 @@ void MainWindow::applySettings() {
   s.smoothing = action("smoothing")->isChecked();
   s.mirror = action("mirror")->isChecked();
   s.accurate = action("accurate")->isChecked();
+  if (QAction* a = min_face_group_->checkedAction()) s.min_face = a->data().toInt();
   QString error;
   if (!player_.apply(s, &error)) showError(error);
   onState();
@@ -541,6 +555,7 @@ void MainWindow::annotateVideo() {
       bo.flip = ps.mirror;
       TrackerOptions to;
       to.smoothing.enabled = ps.smoothing;
+      to.min_face = ps.min_face;
       Tracker tracker(make_model_backend(model_files(ps), bo), BoxMap::installed(), to);
       auto source = open_source(in.toStdString());
       total = source->frame_count();

@@ -21,6 +21,7 @@
 class QComboBox;
 class QSlider;
 class QSpinBox;
+class QActionGroup;
 class QDoubleSpinBox;
 class QDockWidget;
 class QMenu;
@@ -91,6 +92,7 @@ class MainWindow : public QMainWindow {
   QDockWidget* teach_dock_ = nullptr;
   QSlider* teach_t_ = nullptr;
   QSpinBox* teach_steps_ = nullptr;
+  QActionGroup* min_face_group_ = nullptr;
   QDoubleSpinBox* teach_kernel_ = nullptr;
   QStringList recent_;
   cv::VideoWriter recorder_;

@@ -50,6 +50,7 @@ bool Player::build_tracker(QString* error) {
     bo.flip = settings_.mirror;
     TrackerOptions to;
     to.flow = true;
+    to.min_face = settings_.min_face;
     to.smoothing.enabled = settings_.smoothing;
     // One LibTorch thread per frame; files align two frames at once on 2+ cores (cameras: one, newest).
     const int cores = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));

@@ -26,6 +26,7 @@ struct PlayerSettings {
   bool cpu = false;
   bool mirror = false;    // test-time mirroring: each face averaged with its mirrored crop
   bool accurate = false;  // the two shipped models as an ensemble (accurate_model_paths; ignores `model`)
+  int min_face = TrackerOptions{}.min_face;  // smallest face found, pixels
 };
 
 /// The model files the settings ask for: the two shipped ones (accurate), `model`, or the shipped model.

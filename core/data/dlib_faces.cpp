@@ -22,7 +22,7 @@ FaceDetector::~FaceDetector() = default;
 FaceDetector::FaceDetector(FaceDetector&&) noexcept = default;
 FaceDetector& FaceDetector::operator=(FaceDetector&&) noexcept = default;
 
-std::vector<Box> FaceDetector::detect(const cv::Mat& bgr, int upsample) const {
+std::vector<Box> FaceDetector::detect(const cv::Mat& bgr, int upsample, double threshold) const {
   if (bgr.empty() || bgr.type() != CV_8UC3)
     throw std::invalid_argument("FaceDetector: needs an 8-bit BGR image");
   dlib::cv_image<dlib::bgr_pixel> view(bgr);
@@ -30,7 +30,7 @@ std::vector<Box> FaceDetector::detect(const cv::Mat& bgr, int upsample) const {
   dlib::assign_image(grey, view);
   for (int k = 0; k < upsample; ++k) dlib::pyramid_up(grey);
   std::vector<dlib::rect_detection> dets;
-  impl_->detector(grey, dets);
+  impl_->detector(grey, dets, threshold);
   const double f = 1.0 / (1 << upsample);
   std::vector<Box> out;
   for (const auto& d : dets) {

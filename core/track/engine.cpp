@@ -16,7 +16,9 @@ using Clock = std::chrono::steady_clock;
 struct Engine::Impl {
   std::unique_ptr<FrameSource> source;
   Tracker* tracker = nullptr;
-  size_t capacity = 4;
+  static constexpr size_t kReadAheadBytes = size_t{384} << 20;
+  size_t capacity = 4, ahead = 4;  // frames queued always / while within kReadAheadBytes
+  size_t queued_bytes = 0;
   bool live = false;
 
   std::mutex mutex;
@@ -35,13 +37,20 @@ struct Engine::Impl {
         Frame f;
         if (!source->read(f)) break;
         const auto t = Clock::now();
+        if (!live) tracker->prefetch(f);  // its thorough scan starts now, ahead of the aligner
         std::unique_lock<std::mutex> lock(mutex);
         if (live) {
           in.clear();  // the newest frame wins
+          queued_bytes = 0;
         } else {
-          cv.wait(lock, [&] { return in.size() < capacity || stop; });
+          // A file is read ahead up to a scan period (within a memory budget), so that a frame's thorough
+          // scan is done by the time the aligner reaches it.
+          cv.wait(lock, [&] {
+            return in.size() < capacity || (in.size() < ahead && queued_bytes < kReadAheadBytes) || stop;
+          });
           if (stop) break;
         }
+        queued_bytes += f.image.total() * f.image.elemSize();
         in.emplace_back(std::move(f), t);
         cv.notify_all();
       }
@@ -67,6 +76,7 @@ struct Engine::Impl {
           if (in.empty() && todo.empty() && (reader_done || stop)) break;
           if (in.size() >= K || reader_done || stop) {
             while (!in.empty() && items.size() < K) {
+              queued_bytes -= in.front().first.image.total() * in.front().first.image.elemSize();
               items.push_back(std::move(in.front()));
               in.pop_front();
             }
@@ -117,6 +127,8 @@ Engine::Engine(std::unique_ptr<FrameSource> source, Tracker& tracker, size_t que
   impl_->capacity =
       std::max<size_t>({1, queue, static_cast<size_t>(std::max(1, tracker.options().parallel_frames))});
   impl_->live = impl_->source->live();
+  tracker.set_live(impl_->live);
+  impl_->ahead = impl_->capacity + static_cast<size_t>(std::max(0, tracker.options().scan_every));
   impl_->reader = std::thread([this] { impl_->read_loop(); });
   impl_->worker = std::thread([this] { impl_->work_loop(); });
 }

@@ -57,7 +57,7 @@ class CsvWriter : public LandmarkWriter {
  public:
   CsvWriter(const fs::path& file, int n, bool images) : out_(file), images_(images) {
     if (!out_) throw std::runtime_error(file.string() + ": cannot write the file");
-    out_ << "frame,time,face,box_x,box_y,box_w,box_h,score";
+    out_ << "frame,time,face,box_x,box_y,box_w,box_h,score,confidence";
     for (int i = 0; i < n; ++i) out_ << ",x" << i << ",y" << i;
     out_ << (images ? ",image\n" : "\n");
     out_.flush();
@@ -65,7 +65,7 @@ class CsvWriter : public LandmarkWriter {
   ~CsvWriter() override { finish(); }
   void write(const LandmarkRow& r) override {
     out_ << r.frame << ',' << num(r.time) << ',' << r.face << ',' << num(r.box.x) << ',' << num(r.box.y)
-         << ',' << num(r.box.w) << ',' << num(r.box.h) << ',' << num(r.box.score);
+         << ',' << num(r.box.w) << ',' << num(r.box.h) << ',' << num(r.box.score) << ',' << num(r.confidence);
     for (Eigen::Index i = 0; i < r.points.rows(); ++i)
       out_ << ',' << num(r.points(i, 0)) << ',' << num(r.points(i, 1));
     if (images_) out_ << ',' << csv_cell(r.image);
@@ -97,6 +97,7 @@ class JsonWriter : public LandmarkWriter {
     faces_.push_back({{"id", r.face},
                       {"box", {r.box.x, r.box.y, r.box.w, r.box.h}},
                       {"score", r.box.score},
+                      {"confidence", std::round(r.confidence * 1e4) / 1e4},
                       {"points", std::move(pts)}});
   }
   void end_frame(int64_t frame, double time, const std::string& image) override {
@@ -179,6 +180,7 @@ std::vector<LandmarkRow> rows_of(const FrameResult& result, const std::string& i
     r.face = f.id;
     r.box = f.box;
     r.box.score = f.score;
+    r.confidence = f.confidence;
     r.points = f.points;
     r.image = image;
     rows.push_back(std::move(r));
@@ -200,7 +202,10 @@ std::vector<LandmarkRow> read_csv(const fs::path& file) {
                       line.compare(line.size() - image_column.size(), image_column.size(), image_column) == 0;
   const auto columns = static_cast<size_t>(std::count(line.begin(), line.end(), ',') + 1);
   const size_t numbers = columns - (images ? 1 : 0);
-  if (numbers < 8 || (numbers - 8) % 2 != 0) throw LandmarkFileError(file.string() + ":1: bad header");
+  // Files before the confidence column have 8 fixed numbers.
+  const size_t fixed = line.find(",score,confidence") != std::string::npos ? 9 : 8;
+  if (numbers < fixed || (numbers - fixed) % 2 != 0)
+    throw LandmarkFileError(file.string() + ":1: bad header");
   std::vector<LandmarkRow> rows;
   int number = 1;
   while (std::getline(in, line)) {
@@ -234,11 +239,12 @@ std::vector<LandmarkRow> read_csv(const fs::path& file) {
     r.time = v[1];
     r.face = static_cast<int>(v[2]);
     r.box = {v[3], v[4], v[5], v[6], v[7]};
-    const auto n = static_cast<Eigen::Index>((numbers - 8) / 2);
+    if (fixed == 9) r.confidence = v[8];
+    const auto n = static_cast<Eigen::Index>((numbers - fixed) / 2);
     r.points.resize(n, 2);
     for (Eigen::Index i = 0; i < n; ++i) {
-      r.points(i, 0) = v[static_cast<size_t>(8 + 2 * i)];
-      r.points(i, 1) = v[static_cast<size_t>(9 + 2 * i)];
+      r.points(i, 0) = v[fixed + 2 * static_cast<size_t>(i)];
+      r.points(i, 1) = v[fixed + 1 + 2 * static_cast<size_t>(i)];
     }
     rows.push_back(std::move(r));
   }
@@ -261,6 +267,7 @@ std::vector<LandmarkRow> read_json(const fs::path& file) {
         const auto& b = face.at("box");
         r.box = {b.at(0).get<double>(), b.at(1).get<double>(), b.at(2).get<double>(), b.at(3).get<double>(),
                  face.at("score").get<double>()};
+        r.confidence = face.value("confidence", 1.0);
         const auto& p = face.at("points");
         r.points.resize(static_cast<Eigen::Index>(p.size()), 2);
         for (size_t i = 0; i < p.size(); ++i) {

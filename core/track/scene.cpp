@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 
 namespace lddmm {
 
@@ -80,7 +81,9 @@ Scene build_scene(const FrameResult& result, const Scheme& model, const Scheme& 
       s.lines.push_back({tr, br, c, 1, false});
       s.lines.push_back({br, bl, c, 1, false});
       s.lines.push_back({bl, tl, c, 1, false});
-      s.labels.push_back({tl + Eigen::RowVector2d(0, -4), "#" + std::to_string(f.id), c, 1});
+      char label[32];
+      std::snprintf(label, sizeof label, "#%d %.2f", f.id, f.confidence);  // id and confidence
+      s.labels.push_back({tl + Eigen::RowVector2d(0, -4), label, c, 1});
     }
   }
   return s;

@@ -11,10 +11,15 @@
 #include <cstdlib>
 #include <exception>
 #include <filesystem>
+#include <limits>
 #include <stdexcept>
 #include <thread>
 
+#include "lddmm/associate.hpp"
+#include "lddmm/confidence.hpp"
 #include "lddmm/correspondence.hpp"
+#include "lddmm/detect.hpp"
+#include "lddmm/detect_worker.hpp"
 #include "lddmm/register.hpp"
 #include "lddmm/tensor_points.hpp"
 #include "lddmm/trainer.hpp"
@@ -79,6 +84,11 @@ class LddmmBackend : public AlignBackend {
                                  bool with_flow) override {
     return run(bgr, crops, with_flow, options_.flip ? View::Both : View::Direct);
   }
+  // Both views in one batch; the landmarks stay the crop's own unless every pass mirrors.
+  std::vector<AlignedFace> align_checked(const cv::Mat& bgr, const std::vector<FaceCrop>& crops,
+                                         bool with_flow) override {
+    return run(bgr, crops, with_flow, View::Both, !options_.flip);
+  }
   std::vector<AlignedFace> align_mirrored(const cv::Mat& bgr, const std::vector<FaceCrop>& crops) override {
     return run(bgr, crops, false, View::Mirrored);
   }
@@ -87,7 +97,7 @@ class LddmmBackend : public AlignBackend {
   enum class View { Direct, Mirrored, Both };
 
   std::vector<AlignedFace> run(const cv::Mat& bgr, const std::vector<FaceCrop>& crops, bool with_flow,
-                               View view) {
+                               View view, bool direct_only = false) {
     std::vector<AlignedFace> out(crops.size());
     if (crops.empty()) return out;
     const int S = model_->config().input_size;
@@ -127,10 +137,29 @@ class LddmmBackend : public AlignBackend {
                                                cal.mirrored, cal.mirrored_image, to_crop);
       return direct ? merge_mirrored(d, m, partners) : m;
     };
-    const torch::Tensor pts = combine(all, partners_);
+    // With both views: their disagreement (the confidence's measure), and with `direct_only` the landmarks
+    // of the crop itself.
+    std::vector<double> disagreement(crops.size(), std::numeric_limits<double>::quiet_NaN());
+    torch::Tensor pts;
+    if (view == View::Both) {
+      const torch::Tensor d = calibrate_points(all.narrow(0, 0, B), cal.direct, cal.direct_image, to_crop);
+      const torch::Tensor m = calibrate_points(mirror_back(all.narrow(0, B, B), partners_, S), cal.mirrored,
+                                               cal.mirrored_image, to_crop);
+      const torch::Tensor dc = d.to(torch::kCPU, torch::kFloat64), mc = m.to(torch::kCPU, torch::kFloat64);
+      for (size_t i = 0; i < crops.size(); ++i)
+        disagreement[i] = view_disagreement(tensor_to_points(dc[static_cast<int64_t>(i)]),
+                                            tensor_to_points(mc[static_cast<int64_t>(i)]));
+      pts = direct_only ? d : merge_mirrored(d, m, partners_);
+    } else {
+      pts = combine(all, partners_);
+    }
     const torch::Tensor pts_cpu = pts.to(torch::kCPU, torch::kFloat64);
     torch::Tensor carried;
-    if (corr_) carried = combine(all_carried, output_partners_).to(torch::kCPU, torch::kFloat64);
+    if (corr_)
+      carried =
+          (direct_only ? calibrate_points(all_carried.narrow(0, 0, B), cal.direct, cal.direct_image, to_crop)
+                       : combine(all_carried, output_partners_))
+              .to(torch::kCPU, torch::kFloat64);
     std::optional<FlowTrace> trace;
     if (with_flow && lddmm && direct)
       trace = model_->layer().trace(
@@ -141,6 +170,7 @@ class LddmmBackend : public AlignBackend {
       AlignedFace& f = out[i];
       f.points = apply_affine(back[i], tensor_to_points(pts_cpu[b]));
       f.output = corr_ ? apply_affine(back[i], tensor_to_points(carried[b])) : f.points;
+      f.disagreement = disagreement[i];
       if (trace) {
         FaceFlow fl;
         fl.template_points = apply_affine(back[i], tmpl_pts);
@@ -251,10 +281,20 @@ struct FaceTrack {
   std::optional<FaceCrop> previous;  // the crop one frame earlier (for the motion prediction)
   double score = 0;
   int misses = 0;  // detector runs without a matching box
+  double confidence = 1;
   LandmarkSmoother smoother;
 };
 
 }  // namespace
+
+std::vector<AlignedFace> AlignBackend::align_checked(const cv::Mat& bgr, const std::vector<FaceCrop>& crops,
+                                                     bool with_flow) {
+  std::vector<AlignedFace> faces = align(bgr, crops, with_flow);
+  const std::vector<AlignedFace> mirrored = align_mirrored(bgr, crops);
+  for (size_t i = 0; i < faces.size(); ++i)
+    faces[i].disagreement = view_disagreement(faces[i].points, mirrored[i].points);
+  return faces;
+}
 
 std::unique_ptr<AlignBackend> make_lddmm_backend(Aligner model, const LddmmBackendOptions& options) {
   return std::make_unique<LddmmBackend>(std::move(model), options);
@@ -287,6 +327,10 @@ class EnsembleBackend : public AlignBackend {
   std::vector<AlignedFace> align_mirrored(const cv::Mat& bgr, const std::vector<FaceCrop>& crops) override {
     return mean([&](AlignBackend& b, bool) { return b.align_mirrored(bgr, crops); });
   }
+  std::vector<AlignedFace> align_checked(const cv::Mat& bgr, const std::vector<FaceCrop>& crops,
+                                         bool with_flow) override {
+    return mean([&](AlignBackend& b, bool first) { return b.align_checked(bgr, crops, with_flow && first); });
+  }
 
  private:
   template <class Run>
@@ -297,12 +341,14 @@ class EnsembleBackend : public AlignBackend {
       for (size_t i = 0; i < out.size(); ++i) {
         out[i].points += more[i].points;
         out[i].output += more[i].output;
+        out[i].disagreement += more[i].disagreement;
       }
     }
     const double share = 1.0 / static_cast<double>(members_.size());
     for (AlignedFace& f : out) {
       f.points *= share;
       f.output *= share;
+      f.disagreement *= share;
     }
     return out;
   }
@@ -355,14 +401,64 @@ FaceCrop crop_from_points(const Points& p, const Scheme& scheme) {
 }
 
 struct Tracker::Impl {
+  struct Scan {
+    ScanPlan plan;  // disabled for a scan of a region (it counts no misses)
+    std::vector<Box> boxes;
+    int id = 0;  // a region's scan: the lost track it looks for, whose id a face found there takes
+  };
+  struct Lost {
+    int id;
+    FaceCrop crop;                // where it was last
+    Eigen::RowVector2d velocity;  // pixels a frame
+  };
   std::unique_ptr<AlignBackend> backend;
   BoxMap map;
   TrackerOptions options;
-  FaceDetector detector;
+  FaceDetector detector;                    // the quick scan (and stills), on the aligner's thread
+  std::unique_ptr<DetectionWorker> worker;  // the thorough scan
   std::vector<FaceTrack> tracks;
   int next_id = 1;
   int64_t frames_since_detection = 0;
   bool need_detection = true;
+  bool live = false;
+  std::vector<Lost> lost;  // tracks lost by a jump on the last batch: looked for again on the next
+  // Detector boxes that failed a new face's check (landmark boxes) and the frame: not tried again for a
+  // while.
+  std::vector<std::pair<Box, int64_t>> rejected;
+  int64_t last_scan = std::numeric_limits<int64_t>::min() / 2;  // live: the frame of the last thorough scan
+
+  ScanPlan quick_plan(cv::Size size) const {
+    ScanPlan p = plan_width(size, options.detect_width, options.upsample);
+    p.threshold = options.detect_threshold;
+    return p;
+  }
+  /// The thorough scan, when it finds smaller faces than the quick one.
+  std::optional<ScanPlan> thorough_plan(cv::Size size) const {
+    ScanPlan p = plan_min_face(size, options.min_face, options.max_scan_pixels * (options.stills ? 4 : 1));
+    if (!p.enabled() || p.min_face >= 0.9 * quick_plan(size).min_face) return std::nullopt;
+    p.threshold = options.detect_threshold;
+    return p;
+  }
+  /// A file's scan fixed by its frame number (the thorough one every scan_every frames, else the quick one
+  /// every detect_every), run on the detection thread ahead of the aligner; none for cameras and stills.
+  std::optional<ScanPlan> scheduled(const Frame& f) const {
+    if (live || options.stills || f.image.empty()) return std::nullopt;
+    if (f.index % std::max(1, options.scan_every) == 0)
+      if (const auto plan = thorough_plan(f.image.size())) return plan;
+    if (f.index % std::max(1, options.detect_every) == 0) return quick_plan(f.image.size());
+    return std::nullopt;
+  }
+
+  std::vector<Scan> detect(const std::vector<Frame>& frames, FrameResult& first);
+  void thorough_scans(const std::vector<Frame>& frames, std::vector<Scan>& scans);
+  std::vector<bool> associate_scans(const std::vector<Scan>& scans, cv::Size size, int64_t frame);
+  std::vector<std::vector<FaceCrop>> plan_crops(size_t count) const;
+  void align(const Frame& frame, std::vector<FaceCrop>& crops, std::vector<AlignedFace>& aligned) const;
+  bool doubtful(FaceTrack& t, double confidence) const;
+  void update(const std::vector<Frame>& frames, const std::vector<std::vector<FaceCrop>>& planned,
+              std::vector<std::vector<AlignedFace>>& aligned,
+              const std::vector<std::vector<double>>& confidence, const std::vector<bool>& fresh,
+              std::vector<FrameResult>& results);
 };
 
 Tracker::Tracker(std::unique_ptr<AlignBackend> backend, const BoxMap& map, TrackerOptions options)
@@ -370,6 +466,7 @@ Tracker::Tracker(std::unique_ptr<AlignBackend> backend, const BoxMap& map, Track
   impl_->backend = std::move(backend);
   impl_->map = map;
   impl_->options = options;
+  impl_->worker = std::make_unique<DetectionWorker>(0);
 }
 Tracker::~Tracker() = default;
 Tracker::Tracker(Tracker&&) noexcept = default;
@@ -382,24 +479,295 @@ void Tracker::set_smoothing(const SmoothingOptions& s) {
   for (FaceTrack& t : impl_->tracks) t.smoother = LandmarkSmoother(s);
 }
 void Tracker::set_flow(bool flow) { impl_->options.flow = flow; }
+void Tracker::set_live(bool live) {
+  impl_->live = live;
+  impl_->worker->set_nice(live ? 10 : 0);  // a camera: alignment first; a file: every core busy
+}
 
 void Tracker::reset() {
   impl_->tracks.clear();
   impl_->need_detection = true;
   impl_->frames_since_detection = 0;
+  impl_->worker->clear();
+  impl_->lost.clear();
+  impl_->rejected.clear();
+  impl_->last_scan = std::numeric_limits<int64_t>::min() / 2;
+}
+
+void Tracker::prefetch(const Frame& frame) {
+  if (const auto plan = impl_->scheduled(frame)) impl_->worker->submit(frame.index, frame.image, *plan);
 }
 
 FrameResult Tracker::process(const Frame& frame) { return std::move(process_batch({frame}).front()); }
 
+void Tracker::Impl::thorough_scans(const std::vector<Frame>& frames, std::vector<Scan>& scans) {
+  if (!live && !options.stills) {
+    for (const Frame& f : frames)
+      if (const auto plan = scheduled(f)) scans.push_back({*plan, worker->wait(f.index, f.image, *plan)});
+    return;
+  }
+  const std::optional<ScanPlan> plan = thorough_plan(frames.front().image.size());
+  if (!plan) return;
+  if (options.stills) {
+    scans.push_back({*plan, scan_faces(detector, frames.front().image, *plan)});
+  } else if (live) {
+    // The boxes of an earlier frame: the faces have moved a little since; association allows for it.
+    while (auto done = worker->poll()) scans.push_back({*plan, std::move(done->second)});
+    const Frame& f = frames.back();
+    if (!worker->busy() && (tracks.empty() || f.index - last_scan >= options.scan_every)) {
+      worker->submit(f.index, f.image, *plan);
+      last_scan = f.index;
+    }
+  }
+}
+
+std::vector<Tracker::Impl::Scan> Tracker::Impl::detect(const std::vector<Frame>& frames, FrameResult& first) {
+  const auto td = Clock::now();
+  std::vector<Scan> scans;
+  thorough_scans(frames, scans);
+  // A face lost by a jump (fast motion) is looked for where it was going, three times its size around.
+  for (const Lost& l : lost) {
+    const double side = 3 * l.crop.side + 2 * l.velocity.norm();
+    const Eigen::RowVector2d c = l.crop.centre + 2 * l.velocity;
+    const Box region{c.x() - side / 2, c.y() - side / 2, side, side, 0};
+    scans.push_back({ScanPlan{0, 0}, scan_region(detector, frames.front().image, region, l.crop.side), l.id});
+  }
+  lost.clear();
+  // The quick scan on the aligner's thread: a camera's on its schedule; any source's while no face is
+  // tracked or one was just lost, unless a scan of the frame's own is in already.
+  const auto K = static_cast<int64_t>(frames.size());
+  const bool own = std::any_of(scans.begin(), scans.end(), [](const Scan& sc) { return sc.id == 0; });
+  const bool due =
+      need_detection || tracks.empty() || (live && frames_since_detection + K >= options.detect_every);
+  frames_since_detection += K;
+  if (due && !own) {
+    const ScanPlan quick = quick_plan(frames.front().image.size());
+    scans.push_back({quick, scan_faces(detector, frames.front().image, quick)});
+    frames_since_detection = K - 1;
+    need_detection = false;
+  }
+  if (!scans.empty()) {
+    first.detector_ran = true;
+    first.detect_ms = ms_since(td);
+  }
+  return scans;
+}
+
+std::vector<bool> Tracker::Impl::associate_scans(const std::vector<Scan>& scans, cv::Size size,
+                                                 int64_t frame) {
+  std::vector<bool> fresh(tracks.size(), false);
+  constexpr int64_t kRejectedFor = 30;  // frames a rejected box is not tried again
+  rejected.erase(
+      std::remove_if(rejected.begin(), rejected.end(),
+                     [&](const auto& r) { return frame - r.second > kRejectedFor || frame < r.second; }),
+      rejected.end());
+  if (scans.empty()) return fresh;
+  std::vector<Box> found;
+  std::vector<int> found_id;
+  for (const Scan& sc : scans)
+    for (const Box& b : sc.boxes) {
+      found.push_back(b);
+      found_id.push_back(sc.id);
+    }
+  const std::vector<Box> boxes = merge_boxes(found);
+  // The lost track a kept box was looked for as (the id it resumes), if any.
+  std::vector<int> box_id(boxes.size(), 0);
+  for (size_t b = 0; b < boxes.size(); ++b)
+    for (size_t f = 0; f < found.size(); ++f)
+      if (found_id[f] != 0 && iou(found[f], boxes[b]) > 0.4) box_id[b] = found_id[f];
+  std::vector<Box> mapped, track_boxes;
+  for (const Box& b : boxes) mapped.push_back(map.apply(b));
+  for (const FaceTrack& t : tracks) track_boxes.push_back(crop_box(t.crop));
+  const std::vector<int> match = associate(track_boxes, mapped, 0.3);
+  std::vector<bool> used(boxes.size(), false);
+  for (size_t ti = 0; ti < tracks.size(); ++ti) {
+    FaceTrack& t = tracks[ti];
+    if (match[ti] >= 0) {
+      const auto b = static_cast<size_t>(match[ti]);
+      used[b] = true;
+      t.misses = 0;
+      t.score = boxes[b].score;
+      fresh[ti] = true;
+      continue;
+    }
+    // Only a scan that should have found the face counts against it (not one too coarse for a small face,
+    // nor a frontal detector for a face turned in the image).
+    const Box seen = map.invert(track_boxes[ti]);
+    if (std::any_of(scans.begin(), scans.end(),
+                    [&](const Scan& sc) { return scan_sees(sc.plan, seen, t.crop.angle, size); }))
+      ++t.misses;
+  }
+  for (size_t ti = tracks.size(); ti-- > 0;)
+    if (tracks[ti].misses > options.max_misses) {
+      tracks.erase(tracks.begin() + static_cast<std::ptrdiff_t>(ti));
+      fresh.erase(fresh.begin() + static_cast<std::ptrdiff_t>(ti));
+    }
+  for (size_t b = 0; b < boxes.size(); ++b) {
+    if (used[b] || static_cast<int>(tracks.size()) >= options.max_faces) continue;
+    if (std::any_of(rejected.begin(), rejected.end(),
+                    [&](const auto& r) { return iou(r.first, mapped[b]) > 0.3; }))
+      continue;
+    FaceTrack t;
+    const bool taken =
+        std::any_of(tracks.begin(), tracks.end(), [&](const FaceTrack& o) { return o.id == box_id[b]; });
+    t.id = box_id[b] != 0 && !taken ? box_id[b] : next_id++;
+    t.crop.centre = {mapped[b].cx(), mapped[b].cy()};
+    t.crop.side = mapped[b].w;
+    t.crop.detection = boxes[b];
+    t.score = boxes[b].score;
+    t.smoother = LandmarkSmoother(options.smoothing);
+    tracks.push_back(std::move(t));
+    fresh.push_back(true);
+  }
+  return fresh;
+}
+
+// Frame k of a batch is k frames staler than the first: its crop goes where the face will be by then,
+// predicted from the crop's motion over the last frame (constant velocity; none for a new face).
+std::vector<std::vector<FaceCrop>> Tracker::Impl::plan_crops(size_t count) const {
+  std::vector<std::vector<FaceCrop>> planned(count);
+  for (size_t k = 0; k < count; ++k)
+    for (const FaceTrack& t : tracks) {
+      FaceCrop c = t.crop;
+      if (options.predict_motion && t.previous && !t.crop.detection) {
+        const double steps = static_cast<double>(k);
+        c.centre += steps * (t.crop.centre - t.previous->centre);
+        c.side = std::max(8.0, c.side + steps * (t.crop.side - t.previous->side));
+        c.angle += steps * (t.crop.angle - t.previous->angle);
+      }
+      planned[k].push_back(c);
+    }
+  return planned;
+}
+
+// Every face of a frame in one batch; a newly detected face gets more views (refine_faces).
+void Tracker::Impl::align(const Frame& frame, std::vector<FaceCrop>& crops,
+                          std::vector<AlignedFace>& aligned) const {
+  // A confidence check is the crop's mirror image in the same batch (both views are compared): on schedule
+  // (the frames of a batch together, so that neither waits for the other's extra views) and for new faces.
+  const bool fresh = std::any_of(crops.begin(), crops.end(), [](const FaceCrop& c) { return c.detection; });
+  const bool check =
+      options.confidence_every > 0 &&
+      (fresh || frame.index % options.confidence_every < std::max(1, live ? 1 : options.parallel_frames));
+  aligned = check ? backend->align_checked(frame.image, crops, options.flow)
+                  : backend->align(frame.image, crops, options.flow);
+  if (options.refine_new <= 0 || !backend->refines()) return;
+  std::vector<size_t> which;
+  std::vector<FaceCrop> again;
+  std::vector<AlignedFace> faces;
+  // A new face that failed its check is let go in update(): no more views for it.
+  const auto passed = [&](const AlignedFace& a) {
+    return std::isnan(a.disagreement) ||
+           confidence_of(a.disagreement, options.confidence_half) >= options.min_confidence;
+  };
+  for (size_t i = 0; i < crops.size(); ++i)
+    if (crops[i].detection && aligned[i].points.allFinite() && passed(aligned[i])) {
+      which.push_back(i);
+      again.push_back(crops[i]);
+      faces.push_back(std::move(aligned[i]));
+    }
+  if (which.empty()) return;
+  std::vector<double> checked;
+  for (size_t i : which) checked.push_back(aligned[i].disagreement);
+  // With a backend that mirrors every pass, more plain passes do not help (val.txt, `eval --flip`:
+  // 3.286 % with one refinement, 3.291 with five): one.
+  const int passes = backend->mirrors() ? std::min(options.refine_new, 1) : options.refine_new;
+  refine_faces(*backend, frame.image, again, faces, passes, options.flow);
+  for (size_t j = 0; j < which.size(); ++j) {
+    aligned[which[j]] = std::move(faces[j]);
+    aligned[which[j]].disagreement = checked[j];  // the check was on the first view
+    crops[which[j]] = again[j];
+  }
+}
+
+// Records a check (NaN: none) and says whether the track is to be dropped for it.
+bool Tracker::Impl::doubtful(FaceTrack& t, double confidence) const {
+  if (std::isnan(confidence)) return false;
+  t.confidence = confidence;
+  return confidence < options.min_confidence;
+}
+
+// Tracks move on frame by frame; a face whose landmarks jump in size or place is lost (re-detect), and of
+// two tracks on one face the older is kept.
+void Tracker::Impl::update(const std::vector<Frame>& frames,
+                           const std::vector<std::vector<FaceCrop>>& planned,
+                           std::vector<std::vector<AlignedFace>>& aligned,
+                           const std::vector<std::vector<double>>& confidence, const std::vector<bool>& fresh,
+                           std::vector<FrameResult>& results) {
+  const Scheme& scheme = backend->scheme();
+  std::vector<bool> alive(tracks.size(), true);
+  for (size_t k = 0; k < frames.size(); ++k) {
+    const cv::Mat& image = frames[k].image;
+    for (size_t ti = 0; ti < tracks.size(); ++ti) {
+      if (!alive[ti]) continue;
+      FaceTrack& t = tracks[ti];
+      AlignedFace& a = aligned[k][ti];
+      const bool finite = a.points.allFinite() && a.output.allFinite();
+      FaceCrop next = finite ? crop_from_points(a.points, scheme) : FaceCrop{};
+      const FaceCrop& used = planned[k][ti];
+      const double ratio = next.side / std::max(used.side, 1e-9);
+      const double moved = (next.centre - used.centre).norm() / std::max(used.side, 1e-9);
+      const bool outside = next.centre.x() < 0 || next.centre.y() < 0 || next.centre.x() > image.cols ||
+                           next.centre.y() > image.rows;
+      const bool is_new = t.crop.detection.has_value(), doubt = doubtful(t, confidence[k][ti]);
+      if (is_new && doubt) {  // a box that is no face: remembered, so that it is not checked again and again
+        rejected.emplace_back(crop_box(t.crop), frames[k].index);
+        alive[ti] = false;
+        continue;
+      }
+      const bool jumped = !finite || ratio < 0.6 || ratio > 1.6 || moved > 0.5 || doubt;
+      if (jumped || outside || next.side < 8) {
+        need_detection = true;
+        alive[ti] = false;
+        if (!outside && t.previous) lost.push_back({t.id, t.crop, t.crop.centre - t.previous->centre});
+        continue;
+      }
+      t.previous = t.crop;
+      t.crop = next;
+      FaceResult r;
+      r.id = t.id;
+      r.score = t.score;
+      r.confidence = t.confidence;
+      r.detected = k == 0 && fresh[ti];
+      r.raw = a.points;
+      r.points = t.smoother.update(a.output, frames[k].time, next.side);
+      r.box = landmark_box(r.points);
+      r.flow = std::move(a.flow);
+      results[k].faces.push_back(std::move(r));
+    }
+  }
+  std::vector<FaceTrack> kept;
+  for (size_t ti = 0; ti < tracks.size(); ++ti)
+    if (alive[ti]) kept.push_back(std::move(tracks[ti]));
+  std::vector<int> dropped;
+  for (size_t i = 0; i < kept.size(); ++i)
+    for (size_t j = i + 1; j < kept.size(); ++j)
+      if (iou(crop_box(kept[i].crop), crop_box(kept[j].crop)) > 0.5)
+        dropped.push_back(std::max(kept[i].id, kept[j].id));
+  const auto is_dropped = [&](int id) {
+    return std::find(dropped.begin(), dropped.end(), id) != dropped.end();
+  };
+  tracks.clear();
+  for (FaceTrack& t : kept)
+    if (!is_dropped(t.id)) tracks.push_back(std::move(t));
+  for (FrameResult& result : results) {
+    auto& faces = result.faces;
+    faces.erase(
+        std::remove_if(faces.begin(), faces.end(), [&](const FaceResult& f) { return is_dropped(f.id); }),
+        faces.end());
+    std::sort(faces.begin(), faces.end(),
+              [](const FaceResult& a, const FaceResult& b) { return a.id < b.id; });
+  }
+}
+
 std::vector<FrameResult> Tracker::process_batch(const std::vector<Frame>& frames) {
   Impl& s = *impl_;
-  const TrackerOptions& o = s.options;
   const auto t0 = Clock::now();
   if (frames.empty()) return {};
   for (const Frame& frame : frames)
     if (frame.image.empty() || frame.image.type() != CV_8UC3)
       throw std::invalid_argument("Tracker::process: needs a BGR 8-bit frame");
-  if (o.stills) {
+  if (s.options.stills) {
     // Unrelated photos: nothing carries over from one to the next.
     if (frames.size() > 1) {
       std::vector<FrameResult> results;
@@ -409,214 +777,43 @@ std::vector<FrameResult> Tracker::process_batch(const std::vector<Frame>& frames
     s.tracks.clear();
     s.need_detection = true;
   }
-  const Frame& first = frames.front();
-  const auto K = static_cast<int64_t>(frames.size());
   std::vector<FrameResult> results(frames.size());
   for (size_t k = 0; k < frames.size(); ++k) {
     results[k].index = frames[k].index;
     results[k].time = frames[k].time;
   }
-
-  // 1. Detection on the first frame, on schedule or when a face is missing.
-  std::vector<bool> fresh(s.tracks.size(), false);
-  std::vector<Box> new_faces;
-  const bool due = s.need_detection || s.tracks.empty() || s.frames_since_detection + K >= o.detect_every;
-  s.frames_since_detection += K;
-  if (due) {
-    const auto td = Clock::now();
-    cv::Mat small = first.image;
-    double f = 1.0;
-    if (o.detect_width > 0 && first.image.cols > o.detect_width) {
-      f = static_cast<double>(o.detect_width) / first.image.cols;
-      cv::resize(first.image, small, cv::Size(), f, f, cv::INTER_AREA);
-    }
-    std::vector<Box> boxes = s.detector.detect(small, o.upsample);
-    for (Box& b : boxes) {
-      b.x /= f;
-      b.y /= f;
-      b.w /= f;
-      b.h /= f;
-    }
-    // Greedy matching of detections to tracks by IoU of landmark boxes.
-    std::vector<bool> used(boxes.size(), false);
-    for (size_t ti = 0; ti < s.tracks.size(); ++ti) {
-      const FaceTrack& t = s.tracks[ti];
-      const Box tb = crop_box(t.crop);
-      double best = 0.3;
-      int pick = -1;
-      for (size_t di = 0; di < boxes.size(); ++di) {
-        if (used[di]) continue;
-        const double v = iou(tb, s.map.apply(boxes[di]));
-        if (v > best) {
-          best = v;
-          pick = static_cast<int>(di);
-        }
-      }
-      if (pick >= 0) {
-        used[static_cast<size_t>(pick)] = true;
-        s.tracks[ti].misses = 0;
-        s.tracks[ti].score = boxes[static_cast<size_t>(pick)].score;
-        fresh[ti] = true;
-      } else {
-        ++s.tracks[ti].misses;
-      }
-    }
-    for (size_t di = 0; di < boxes.size(); ++di)
-      if (!used[di]) new_faces.push_back(boxes[di]);
-    s.frames_since_detection = K - 1;
-    s.need_detection = false;
-    results.front().detector_ran = true;
-    results.front().detect_ms = ms_since(td);
-  }
-  // Drop tracks the detector has not confirmed for too long.
-  for (size_t ti = s.tracks.size(); ti-- > 0;) {
-    if (s.tracks[ti].misses > o.max_misses) {
-      s.tracks.erase(s.tracks.begin() + static_cast<std::ptrdiff_t>(ti));
-      fresh.erase(fresh.begin() + static_cast<std::ptrdiff_t>(ti));
-    }
-  }
-  for (const Box& b : new_faces) {
-    if (static_cast<int>(s.tracks.size()) >= o.max_faces) break;
-    FaceTrack t;
-    t.id = s.next_id++;
-    const Box lb = s.map.apply(b);
-    t.crop.centre = {lb.cx(), lb.cy()};
-    t.crop.side = lb.w;
-    t.crop.detection = b;
-    t.score = b.score;
-    t.smoother = LandmarkSmoother(o.smoothing);
-    s.tracks.push_back(std::move(t));
-    fresh.push_back(true);
-  }
-
-  // 2. Alignment: every face of a frame in one batch; the frames of the batch on parallel threads (each
-  //    with the same crops, planned from the last known landmarks).
-  // Frame k of the batch is k frames staler than the first: its crop goes where the face will be by then,
-  // predicted from the crop's motion over the last frame (constant velocity; none for a new face).
-  std::vector<std::vector<FaceCrop>> planned(frames.size());
-  for (size_t k = 0; k < frames.size(); ++k)
-    for (const FaceTrack& t : s.tracks) {
-      FaceCrop c = t.crop;
-      if (o.predict_motion && t.previous && !t.crop.detection) {
-        const double steps = static_cast<double>(k);
-        c.centre += steps * (t.crop.centre - t.previous->centre);
-        c.side = std::max(8.0, c.side + steps * (t.crop.side - t.previous->side));
-        c.angle += steps * (t.crop.angle - t.previous->angle);
-      }
-      planned[k].push_back(c);
-    }
-  const std::vector<FaceCrop>& crops = planned.front();
+  // 1. Detect and associate (the batch's first frame stands for all).
+  const std::vector<Impl::Scan> scans = s.detect(frames, results.front());
+  const std::vector<bool> fresh = s.associate_scans(scans, frames.front().image.size(), frames.front().index);
+  // 2. Plan crops and align: the frames of the batch on parallel threads, each with its own crops.
+  std::vector<std::vector<FaceCrop>> planned = s.plan_crops(frames.size());
   std::vector<std::vector<AlignedFace>> aligned(frames.size());
-  std::vector<double> align_ms(frames.size(), 0);
-  auto align_one = [&](size_t k) {
+  std::vector<std::vector<double>> confidence(frames.size());
+  std::vector<std::exception_ptr> errors(frames.size());
+  const auto align_one = [&](size_t k) {
     const auto ta = Clock::now();
-    aligned[k] = s.backend->align(frames[k].image, planned[k], o.flow);
-    if (o.refine_new > 0 && s.backend->refines()) {
-      std::vector<size_t> which;
-      std::vector<FaceCrop> again;
-      std::vector<AlignedFace> faces;
-      for (size_t i = 0; i < planned[k].size(); ++i)
-        if (planned[k][i].detection && aligned[k][i].points.allFinite()) {
-          which.push_back(i);
-          again.push_back(planned[k][i]);
-          faces.push_back(std::move(aligned[k][i]));
-        }
-      if (!which.empty()) {
-        // With a backend that mirrors every pass, more plain passes do not help (val.txt, `eval --flip`:
-        // 3.286 % with one refinement, 3.291 with five): one.
-        const int passes = s.backend->mirrors() ? std::min(o.refine_new, 1) : o.refine_new;
-        refine_faces(*s.backend, frames[k].image, again, faces, passes, o.flow);
-        for (size_t j = 0; j < which.size(); ++j) {
-          aligned[k][which[j]] = std::move(faces[j]);
-          planned[k][which[j]] = again[j];
-        }
-      }
-    }
-    align_ms[k] = ms_since(ta);
-  };
-  if (frames.size() == 1 || crops.empty()) {
-    for (size_t k = 0; k < frames.size(); ++k) align_one(k);
-  } else {
-    std::vector<std::thread> helpers;
-    std::vector<std::exception_ptr> errors(frames.size());
-    for (size_t k = 1; k < frames.size(); ++k)
-      helpers.emplace_back([&, k] {
-        try {
-          align_one(k);
-        } catch (...) {
-          errors[k] = std::current_exception();
-        }
-      });
     try {
-      align_one(0);
+      s.align(frames[k], planned[k], aligned[k]);
+      for (const AlignedFace& a : aligned[k])
+        confidence[k].push_back(std::isnan(a.disagreement)
+                                    ? a.disagreement
+                                    : confidence_of(a.disagreement, s.options.confidence_half));
     } catch (...) {
-      errors[0] = std::current_exception();
+      errors[k] = std::current_exception();
     }
-    for (auto& h : helpers) h.join();
-    for (auto& e : errors)
-      if (e) std::rethrow_exception(e);
-  }
-
-  // 3. Update tracks frame by frame; a face whose landmarks jump in size or place is lost (re-detect).
-  const Scheme& scheme = s.backend->scheme();
-  std::vector<bool> alive(s.tracks.size(), true);
-  for (size_t k = 0; k < frames.size(); ++k) {
-    const Frame& frame = frames[k];
-    FrameResult& result = results[k];
-    result.align_ms = align_ms[k];
-    for (size_t ti = 0; ti < s.tracks.size(); ++ti) {
-      if (!alive[ti]) continue;
-      FaceTrack& t = s.tracks[ti];
-      AlignedFace& a = aligned[k][ti];
-      const bool finite = a.points.allFinite() && a.output.allFinite();
-      FaceCrop next = finite ? crop_from_points(a.points, scheme) : FaceCrop{};
-      const FaceCrop& used = planned[k][ti];
-      const double ratio = next.side / std::max(used.side, 1e-9);
-      const double moved = (next.centre - used.centre).norm() / std::max(used.side, 1e-9);
-      const bool outside = next.centre.x() < 0 || next.centre.y() < 0 || next.centre.x() > frame.image.cols ||
-                           next.centre.y() > frame.image.rows;
-      if (!finite || ratio < 0.6 || ratio > 1.6 || moved > 0.5 || outside || next.side < 8) {
-        s.need_detection = true;
-        alive[ti] = false;
-        continue;
-      }
-      t.previous = t.crop;
-      t.crop = next;
-      FaceResult r;
-      r.id = t.id;
-      r.score = t.score;
-      r.detected = k == 0 && fresh[ti];
-      r.raw = a.points;
-      r.points = t.smoother.update(a.output, frame.time, next.side);
-      r.box = landmark_box(r.points);
-      r.flow = std::move(a.flow);
-      result.faces.push_back(std::move(r));
-    }
-  }
-  std::vector<FaceTrack> kept;
-  for (size_t ti = 0; ti < s.tracks.size(); ++ti)
-    if (alive[ti]) kept.push_back(std::move(s.tracks[ti]));
-  // Two tracks on one face: keep the older.
-  std::vector<int> dropped;
-  for (size_t i = 0; i < kept.size(); ++i)
-    for (size_t j = i + 1; j < kept.size(); ++j) {
-      if (iou(crop_box(kept[i].crop), crop_box(kept[j].crop)) > 0.5)
-        dropped.push_back(std::max(kept[i].id, kept[j].id));
-    }
-  s.tracks.clear();
-  for (FaceTrack& t : kept)
-    if (std::find(dropped.begin(), dropped.end(), t.id) == dropped.end()) s.tracks.push_back(std::move(t));
-  for (FrameResult& result : results) {
-    auto& faces = result.faces;
-    faces.erase(std::remove_if(faces.begin(), faces.end(),
-                               [&](const FaceResult& f) {
-                                 return std::find(dropped.begin(), dropped.end(), f.id) != dropped.end();
-                               }),
-                faces.end());
-    std::sort(faces.begin(), faces.end(),
-              [](const FaceResult& a, const FaceResult& b) { return a.id < b.id; });
-    result.total_ms = ms_since(t0) / static_cast<double>(frames.size());
-  }
+    results[k].align_ms = ms_since(ta);
+  };
+  std::vector<std::thread> helpers;
+  if (!s.tracks.empty())
+    for (size_t k = 1; k < frames.size(); ++k) helpers.emplace_back(align_one, k);
+  for (size_t k = 0; k < frames.size(); ++k)
+    if (k == 0 || s.tracks.empty()) align_one(k);
+  for (auto& h : helpers) h.join();
+  for (auto& e : errors)
+    if (e) std::rethrow_exception(e);
+  // 3. Update the tracks, smooth and emit.
+  s.update(frames, planned, aligned, confidence, fresh, results);
+  for (FrameResult& result : results) result.total_ms = ms_since(t0) / static_cast<double>(frames.size());
   return results;
 }
 

@@ -34,8 +34,8 @@ class FaceDetector {
   FaceDetector(FaceDetector&&) noexcept;
   FaceDetector& operator=(FaceDetector&&) noexcept;
   /// Faces in a BGR image, best first. `upsample` doubles the image that many times first (finds smaller
-  /// faces).
-  std::vector<Box> detect(const cv::Mat& bgr, int upsample = 0) const;
+  /// faces); `threshold` is added to dlib's (below 0: more faces, and more that are not).
+  std::vector<Box> detect(const cv::Mat& bgr, int upsample = 0, double threshold = 0) const;
 
  private:
   struct Impl;

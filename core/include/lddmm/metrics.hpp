@@ -18,6 +18,10 @@ double normalising_distance(const Points& truth, const std::array<int, 2>& pair)
 /// NME_l of one face: mean point-to-point distance divided by `d`.
 double nme(const Points& predicted, const Points& truth, double d);
 
+/// Spearman's rank correlation of two equally long samples (ties get their mean rank); 0 when either is
+/// constant or they have fewer than two values.
+double spearman(const std::vector<double>& a, const std::vector<double>& b);
+
 /// The cumulative error distribution: fraction of faces with NME ≤ threshold.
 struct ErrorCurve {
   std::vector<double> threshold;

@@ -20,7 +20,8 @@ struct LandmarkRow {
   int64_t frame = 0;
   double time = 0;
   int face = 0;
-  Box box;  // box.score holds the detector score
+  Box box;                // box.score holds the detector score
+  double confidence = 1;  // the network's confidence in the landmarks (Tracker), 0-1
   Points points;
   std::string image;  // the image file the frame came from (image folders); empty for videos
 };

@@ -7,6 +7,7 @@
 #include <opencv2/core.hpp>
 
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -44,6 +45,8 @@ struct AlignedFace {
   Points points;  // the model's scheme, image pixels
   Points output;  // the output scheme, image pixels (same as points when it is the model's)
   std::optional<FaceFlow> flow;
+  // When the crop's mirror image was aligned too: the two views' disagreement (view_disagreement), else NaN.
+  double disagreement = std::numeric_limits<double>::quiet_NaN();
 };
 
 /// An alignment method: crops → landmarks.
@@ -64,6 +67,10 @@ class AlignBackend {
   }
   /// Whether every pass already averages in the mirrored crop (then the refinement is a plain second pass).
   virtual bool mirrors() const { return false; }
+  /// align() with the crops' mirror images too, their disagreement set (the confidence check); the landmarks
+  /// are align()'s.
+  virtual std::vector<AlignedFace> align_checked(const cv::Mat& bgr, const std::vector<FaceCrop>& crops,
+                                                 bool with_flow);
 };
 
 struct LddmmBackendOptions {
@@ -82,12 +89,31 @@ std::unique_ptr<AlignBackend> make_dlib_backend(const BoxMap& map);
 /// backends must predict and report the same schemes. One backend is returned as it is.
 std::unique_ptr<AlignBackend> make_ensemble_backend(std::vector<std::unique_ptr<AlignBackend>> members);
 
+/// Two scans find faces. The quick one (the frame at `detect_width`, on the aligner's thread) runs every
+/// `detect_every` frames, and on every frame while no face is tracked. The thorough one finds faces down to
+/// `min_face` pixels wide (the frame scaled by 80 / min_face) on the detector's own thread: files scan every
+/// `scan_every`-th frame ahead of the aligner (the same result every run), cameras the newest frame whenever
+/// the thread is free, at most every `scan_every` frames while faces are tracked.
 struct TrackerOptions {
-  int detect_every = 10;   // frames between detector runs while every face is tracked
-  int detect_width = 320;  // the detector sees the frame scaled to this width (0: full size)
-  int upsample = 0;        // dlib upsampling of the detector input (finds smaller faces)
+  int min_face = 48;    // smallest face width found by the thorough scan, frame pixels; 0: none
+  int scan_every = 30;  // frames between thorough scans
+  double max_scan_pixels =
+      8e6;                 // most pixels a thorough scan covers (huge frames: larger min_face); stills ×4
+  int detect_every = 10;   // frames between quick scans while every face is tracked
+  int detect_width = 320;  // the quick scan sees the frame scaled to this width (0: full size)
+  int upsample = 0;        // the quick scan doubles its image this many times
+  // Added to the detector's threshold: below 0 it finds more faces, and boxes that are none, which the
+  // confidence check of a new face's first alignment turns away.
+  double detect_threshold = -0.4;
   int max_faces = 8;
-  int max_misses = 2;          // detector runs a tracked face may go unconfirmed before it is dropped
+  int max_misses = 2;  // scans that should have seen a tracked face and did not, before it is dropped
+  // The confidence (lddmm/confidence.hpp): the crops' mirror images aligned too, in the same batch, on every
+  // `confidence_every`-th frame and a new face's first; a face under `min_confidence` at a check is let go
+  // (a detector box that is no face; a track that slid onto hair or background, or left). `confidence_half`:
+  // the views' disagreement that gives ½.
+  int confidence_every = 10;  // 0: no checks (every face's confidence stays 1)
+  double min_confidence = 0.2;
+  double confidence_half = 0.025;
   bool flow = false;           // fill AlignedFace::flow (template, momenta, trajectories, grid)
   int parallel_frames = 1;     // frames the engine hands to process_batch at once (files only)
   bool predict_motion = true;  // place crops where the face's last motion will take it
@@ -104,6 +130,7 @@ struct FaceResult {
   int id = 0;
   Box box;                // the face's landmark box (output points), image pixels
   double score = 0;       // the detector's confidence at its last detection
+  double confidence = 1;  // the network's, at its last check (TrackerOptions::confidence_every), 0-1
   bool detected = false;  // the detector found it on this frame (else it was followed)
   Points points;          // output scheme, smoothed when smoothing is on
   Points raw;             // the model's scheme, not smoothed
@@ -130,6 +157,13 @@ class Tracker {
   /// thread per frame this uses a 2-core CPU far better than intra-op threads on small convolutions;
   /// the price is that the second frame's crop comes from landmarks two frames old.
   std::vector<FrameResult> process_batch(const std::vector<Frame>& frames);
+  /// A file's frame as soon as it is read (the engine's reader thread): starts its thorough scan, when it
+  /// has one, ahead of the aligner. Thread-safe with process_batch. Optional: process_batch scans a frame
+  /// that was not prefetched itself.
+  void prefetch(const Frame& frame);
+  /// A camera (scan the newest frame when free, take boxes when ready) or a file (scan fixed frames, in
+  /// order). The engine sets it from its source.
+  void set_live(bool live);
   /// Forgets every face (a new video, a seek).
   void reset();
   const AlignBackend& backend() const;

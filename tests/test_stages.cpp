@@ -1,0 +1,232 @@
+// The tracking pipeline's stages, each against an independent expectation: the detector's scan plan (a
+// closed form), association (a hand-built case), the confidence (a hand-built case; a clean crop against one
+// moved off the face), the detection thread (the same boxes as a direct scan), the thorough scan on a
+// generated wide shot (its true faces), and the tracker on that shot.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <opencv2/videoio.hpp>
+
+#include <cmath>
+#include <filesystem>
+#include <map>
+#include <set>
+
+#include "lddmm/associate.hpp"
+#include "lddmm/clip.hpp"
+#include "lddmm/confidence.hpp"
+#include "lddmm/detect.hpp"
+#include "lddmm/detect_worker.hpp"
+#include "lddmm/engine.hpp"
+#include "lddmm/landmark_io.hpp"
+#include "lddmm/metrics.hpp"
+#include "lddmm/tracker.hpp"
+#include "scratch_dir.hpp"
+
+namespace lddmm {
+namespace {
+
+namespace fs = std::filesystem;
+
+TEST(Detect, PlanScalesTheFrameSoTheSmallestFaceFillsTheWindow) {
+  const ScanPlan p = plan_min_face({1280, 720}, 40, 0);
+  EXPECT_DOUBLE_EQ(p.scale, 2.0);  // 80-px window / 40-px face
+  EXPECT_DOUBLE_EQ(p.min_face, 40.0);
+  // Bounded: 1280·720·s² = 1e6 pixels, and the smallest face grows to 80 / s.
+  const ScanPlan b = plan_min_face({1280, 720}, 40, 1e6);
+  EXPECT_NEAR(1280.0 * 720.0 * b.scale * b.scale, 1e6, 1e-3);
+  EXPECT_NEAR(b.min_face, 80 / std::sqrt(1e6 / (1280.0 * 720.0)), 1e-9);
+  EXPECT_FALSE(plan_min_face({1280, 720}, 0, 0).enabled());
+  // The quick scan: 1920 → 320 px is 1/6, so faces of 6 × 80 px; one upsampling halves that.
+  EXPECT_DOUBLE_EQ(plan_width({1920, 1080}, 320, 0).min_face, 480.0);
+  EXPECT_DOUBLE_EQ(plan_width({1920, 1080}, 320, 1).min_face, 240.0);
+  EXPECT_DOUBLE_EQ(plan_width({300, 200}, 320, 0).scale, 1.0);  // never enlarged to the width
+}
+
+TEST(Detect, AScanCountsAMissOnlyForAFaceItCanSee) {
+  const ScanPlan p = plan_min_face({640, 480}, 48, 0);
+  EXPECT_TRUE(scan_sees(p, {100, 100, 60, 60, 0}, 0.1, {640, 480}));
+  EXPECT_FALSE(scan_sees(p, {100, 100, 50, 50, 0}, 0, {640, 480}));    // under 1.1 × 48 px
+  EXPECT_FALSE(scan_sees(p, {100, 100, 60, 60, 0}, 0.6, {640, 480}));  // turned 34° in the image
+  EXPECT_FALSE(scan_sees(p, {600, 100, 60, 60, 0}, 0, {640, 480}));    // partly outside
+  EXPECT_TRUE(scan_sees(p, {100, 100, 60, 60, 0}, 2 * M_PI + 0.1, {640, 480}));
+}
+
+TEST(Associate, TheBestPairGoesFirstWhateverTheOrderOfTracks) {
+  // Track 0 overlaps box 0 by 0.667 and box 1 by 0.538; track 1 overlaps box 0 by 0.818, box 1 by 0.25.
+  // Taking tracks in order would give box 0 to track 0 and leave track 1 without one.
+  const std::vector<Box> tracks = {{0, 0, 100, 100, 0}, {30, 0, 100, 100, 0}};
+  const std::vector<Box> boxes = {{20, 0, 100, 100, 0}, {-30, 0, 100, 100, 0}};
+  EXPECT_NEAR(iou(tracks[1], boxes[0]), 90.0 / 110.0, 1e-12);
+  EXPECT_EQ(associate(tracks, boxes), (std::vector<int>{1, 0}));
+  EXPECT_EQ(associate({tracks[1], tracks[0]}, boxes), (std::vector<int>{0, 1}));
+  EXPECT_EQ(associate(tracks, {{500, 500, 50, 50, 0}}), (std::vector<int>{-1, -1}));
+  EXPECT_TRUE(associate({}, boxes).empty());
+}
+
+TEST(Detect, MergedScansKeepEachFaceOnce) {
+  const std::vector<Box> merged =
+      merge_boxes({{0, 0, 100, 100, 0.5}, {5, 5, 100, 100, 0.9}, {300, 0, 50, 50, 0.2}});
+  ASSERT_EQ(merged.size(), 2u);
+  EXPECT_DOUBLE_EQ(merged[0].score, 0.9);
+  EXPECT_DOUBLE_EQ(merged[1].x, 300);
+}
+
+TEST(Confidence, DisagreementIsTheMeanDistanceOverTheBoxSide) {
+  Points a(3, 2), b(3, 2);
+  a << 0, 0, 10, 0, 0, 5;  // box 10 × 5: side 10
+  b << 3, 4, 10, 0, 0, 5;  // one point 5 px off: mean 5 / 3
+  EXPECT_NEAR(view_disagreement(a, b), 5.0 / 3 / 10, 1e-12);
+  EXPECT_TRUE(std::isinf(view_disagreement(a, Points(2, 2))));
+  EXPECT_DOUBLE_EQ(confidence_of(0.0, 0.025), 1.0);
+  EXPECT_DOUBLE_EQ(confidence_of(0.025, 0.025), 0.5);
+  EXPECT_DOUBLE_EQ(confidence_of(0.05, 0.025), 0.2);
+  EXPECT_DOUBLE_EQ(confidence_of(std::nan(""), 0.025), 0.0);
+}
+
+TEST(Metrics, SpearmanMatchesAHandComputation) {
+  // Ranks (1,2,3,4,5) and (2,1,4,3,5): Σd² = 4, ρ = 1 − 6·4 / (5·24) = 0.8.
+  EXPECT_NEAR(spearman({1, 2, 3, 4, 5}, {20, 10, 40, 30, 50}), 0.8, 1e-12);
+  EXPECT_NEAR(spearman({1, 2, 3}, {3, 2, 1}), -1.0, 1e-12);
+  // Ties take their mean rank: (1, 2.5, 2.5, 4) against (1, 2, 3, 4).
+  EXPECT_NEAR(spearman({1, 2, 2, 4}, {1, 2, 3, 4}), 4.5 / std::sqrt(4.5 * 5), 1e-12);
+  EXPECT_DOUBLE_EQ(spearman({1, 1, 1}, {1, 2, 3}), 0.0);
+}
+
+// A generated 1280×720 wide shot: faces of 50-90 px at known places.
+class WideShot : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    WideClipOptions o;
+    if (!fs::exists(o.faces_dir / "testing_with_face_landmarks.xml")) return;
+    dir_ = new testing::ScratchDir;
+    o.frames = 16;
+    o.sizes = {60, 64, 72, 80, 90};  // face 1 enters at 1 s: not in these frames
+    generate_wide_clip(o, *dir_ / "wide.avi", *dir_ / "wide.truth.csv");
+    truth_ = new std::vector<LandmarkRow>(read_landmarks(*dir_ / "wide.truth.csv"));
+    torch::set_num_threads(2);
+  }
+  static void TearDownTestSuite() {
+    delete truth_;
+    delete dir_;
+  }
+  void SetUp() override {
+    if (dir_ == nullptr)
+      GTEST_SKIP() << "dlib's example photos are not installed (libdlib19.1 docs): skipped";
+  }
+  static cv::Mat first_frame() {
+    cv::VideoCapture cap((*dir_ / "wide.avi").string(), cv::CAP_FFMPEG);
+    cv::Mat f;
+    cap.read(f);
+    return f;
+  }
+  /// How many of frame `k`'s true faces some box (landmark boxes) overlaps.
+  static int found(const std::vector<Box>& boxes, int64_t k) {
+    int n = 0;
+    for (const LandmarkRow& r : *truth_)
+      if (r.frame == k)
+        n += std::any_of(boxes.begin(), boxes.end(), [&](const Box& b) { return iou(b, r.box) > 0.3; }) ? 1
+                                                                                                        : 0;
+    return n;
+  }
+  static int truth_faces(int64_t k) {
+    return static_cast<int>(
+        std::count_if(truth_->begin(), truth_->end(), [&](const LandmarkRow& r) { return r.frame == k; }));
+  }
+  static testing::ScratchDir* dir_;
+  static std::vector<LandmarkRow>* truth_;
+};
+testing::ScratchDir* WideShot::dir_ = nullptr;
+std::vector<LandmarkRow>* WideShot::truth_ = nullptr;
+
+TEST_F(WideShot, TheThoroughScanFindsTheSmallFacesTheQuickScanMisses) {
+  const cv::Mat frame = first_frame();
+  ASSERT_EQ(frame.cols, 1280);
+  ASSERT_EQ(truth_faces(0), 4);
+  const FaceDetector detector;
+  const BoxMap map = BoxMap::installed();
+  const auto mapped = [&](std::vector<Box> boxes) {
+    for (Box& b : boxes) b = map.apply(b);
+    return boxes;
+  };
+  EXPECT_EQ(found(mapped(scan_faces(detector, frame, plan_width(frame.size(), 320, 0))), 0), 0);
+  EXPECT_GE(found(mapped(scan_faces(detector, frame, plan_min_face(frame.size(), 48, 8e6))), 0), 3);
+}
+
+TEST_F(WideShot, TheDetectionThreadGivesTheBoxesOfADirectScanOnce) {
+  const cv::Mat frame = first_frame();
+  const ScanPlan plan = plan_min_face(frame.size(), 48, 8e6);
+  const std::vector<Box> direct = scan_faces(FaceDetector(), frame, plan);
+  DetectionWorker worker;
+  worker.submit(7, frame, plan);
+  worker.submit(7, frame, plan);  // once
+  const std::vector<Box> got = worker.wait(7, frame, plan);
+  ASSERT_EQ(got.size(), direct.size());
+  for (size_t i = 0; i < got.size(); ++i) EXPECT_DOUBLE_EQ(got[i].x, direct[i].x);
+  EXPECT_FALSE(worker.poll().has_value());
+  worker.submit(8, frame, plan);
+  while (worker.busy()) std::this_thread::yield();
+  const auto polled = worker.poll();
+  ASSERT_TRUE(polled.has_value());
+  EXPECT_EQ(polled->first, 8);
+  EXPECT_EQ(polled->second.size(), direct.size());
+}
+
+TEST_F(WideShot, TheConfidenceRanksACleanCropAboveAShiftedOne) {
+  const cv::Mat frame = first_frame();
+  LddmmBackendOptions bo;
+  bo.cuda = false;
+  const auto backend = make_lddmm_backend(load_model(LDDMM_MODEL_FILE), bo);
+  std::vector<FaceCrop> clean, shifted;
+  for (const LandmarkRow& r : *truth_)
+    if (r.frame == 0) {
+      clean.push_back(crop_from_points(r.points, backend->scheme()));
+      shifted.push_back(clean.back());
+      shifted.back().centre.x() += 1.2 * clean.back().side;  // onto the background beside the face
+    }
+  const std::vector<AlignedFace> on = backend->align_checked(frame, clean, false),
+                                 off = backend->align_checked(frame, shifted, false);
+  const double half = TrackerOptions{}.confidence_half;
+  for (size_t i = 0; i < on.size(); ++i) {
+    const double c_on = confidence_of(on[i].disagreement, half),
+                 c_off = confidence_of(off[i].disagreement, half);
+    EXPECT_GT(c_on, c_off) << "face " << i;
+    EXPECT_GT(c_on, TrackerOptions{}.min_confidence) << "face " << i;
+    // align_checked's landmarks are align()'s own.
+    EXPECT_TRUE(on[i].points.isApprox(backend->align(frame, {clean[i]}, false)[0].points, 1e-6));
+  }
+}
+
+TEST_F(WideShot, TheTrackerFollowsSmallFacesFromTheFirstFrameTheSameWayEveryRun) {
+  const auto run = [&](int min_face) {
+    LddmmBackendOptions bo;
+    bo.cuda = false;
+    TrackerOptions to;
+    to.min_face = min_face;
+    to.parallel_frames = 2;
+    Tracker t(make_lddmm_backend(load_model(LDDMM_MODEL_FILE), bo), BoxMap::installed(), to);
+    Engine e(open_source((*dir_ / "wide.avi").string()), t);
+    std::vector<FrameResult> out;
+    EngineOutput o;
+    while (e.next(o)) out.push_back(o.result);
+    return out;
+  };
+  const std::vector<FrameResult> a = run(48), b = run(48), quick_only = run(0);
+  ASSERT_EQ(a.size(), 16u);
+  std::set<int> ids;
+  for (size_t k = 0; k < a.size(); ++k) {
+    std::vector<Box> boxes;
+    for (const FaceResult& f : a[k].faces) {
+      boxes.push_back(landmark_box(f.raw));
+      ids.insert(f.id);
+    }
+    EXPECT_GE(found(boxes, static_cast<int64_t>(k)), 3) << "frame " << k;
+    ASSERT_EQ(a[k].faces.size(), b[k].faces.size()) << "frame " << k;
+    for (size_t i = 0; i < a[k].faces.size(); ++i) EXPECT_TRUE(a[k].faces[i].raw.isApprox(b[k].faces[i].raw));
+  }
+  EXPECT_LE(ids.size(), 5u);                                             // no churn of ids
+  for (const FrameResult& r : quick_only) EXPECT_TRUE(r.faces.empty());  // the old policy's blind spot
+}
+
+}  // namespace
+}  // namespace lddmm
