@@ -38,6 +38,7 @@ struct EngineOpts {
       check_every = TrackerOptions{}.confidence_every;
   double min_confidence = TrackerOptions{}.min_confidence,
          detect_threshold = TrackerOptions{}.detect_threshold;
+  CLI::Option* min_face_option = nullptr;  // given: it sets the smallest face for photos too
   int detect_every = 10, detect_width = 320, upsample = 0, max_faces = 8, threads = 0, grid = 16,
       parallel = 0, refine = TrackerOptions{}.refine_new;
   bool no_smooth = false, cpu = false, dlib = false, flip = false, stills = false, no_refine = false,
@@ -60,10 +61,10 @@ void add_engine_options(CLI::App* cmd, EngineOpts& o, bool with_input = true) {
   cmd->add_option(
       "-s,--scheme", o.scheme,
       "Output scheme: the model's (default), a scheme id (wflw98, helen194, ...) or ID@K (dense)");
-  cmd->add_option("--min-face", o.min_face,
-                  "Smallest face found, width in pixels (0: only faces of a quarter of the frame)")
-      ->capture_default_str()
-      ->check(CLI::Range(0, 100000));
+  o.min_face_option =
+      cmd->add_option("--min-face", o.min_face,
+                      "Smallest face found, width in pixels (default 48, photos 32; 0: large only)")
+          ->check(CLI::Range(0, 100000));
   cmd->add_option("--scan-every", o.scan_every, "Frames between scans for faces down to --min-face")
       ->capture_default_str()
       ->check(CLI::Range(1, 100000));
@@ -146,6 +147,7 @@ Tracker make_tracker(const EngineOpts& o, bool flow) {
   }
   TrackerOptions to;
   to.min_face = o.min_face;
+  if (o.min_face_option != nullptr && o.min_face_option->count() > 0) to.stills_min_face = o.min_face;
   to.scan_every = o.scan_every;
   to.confidence_every = o.check_every;
   to.detect_threshold = o.detect_threshold;
@@ -314,19 +316,6 @@ Run run_pipeline(const EngineOpts& e, const std::string& name, int64_t max_frame
   run.fps = run.frames / std::max(el, 1e-9);
   run.p50 = percentile(latency, 0.5);
   run.p95 = percentile(latency, 0.95);
-  if (std::getenv("LDDMM_BENCH_STAGES") != nullptr) {
-    double det = 0, align = 0, faces = 0, checked = 0;
-    for (const FrameResult& r : run.results) {
-      det += r.detect_ms;
-      align += r.align_ms;
-      faces += static_cast<double>(r.faces.size());
-    }
-    const double n = std::max<double>(1, static_cast<double>(run.results.size()));
-    std::fprintf(stderr,
-                 "%s: detect (aligner's thread) %.1f ms/frame, align %.1f ms/frame, %.2f faces/frame\n",
-                 name.c_str(), det / n, align / n, faces / n);
-    (void)checked;
-  }
   return run;
 }
 

@@ -3,12 +3,13 @@
 // confidence check) against dlib's HOG detector with one upsampling, the usual way to find small faces.
 // A true face is found when a face's landmark box (ours) or mapped detector box (dlib's) overlaps its
 // landmark box by IoU > 0.3; anything else found is counted as not a face (or an unannotated one).
-//   bench_stills MODEL [FACES_DIR]
+//   bench_stills MODEL [FACES_DIR [MIN_FACE]]
 #include <torch/torch.h>
 
 #include <opencv2/imgcodecs.hpp>
 
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <map>
 
@@ -36,7 +37,7 @@ Count count(const std::vector<Box>& truth, const std::vector<Box>& boxes) {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: bench_stills MODEL [FACES_DIR]\n");
+    std::fprintf(stderr, "usage: bench_stills MODEL [FACES_DIR [MIN_FACE]]\n");
     return 2;
   }
   const fs::path dir = argc > 2 ? argv[2] : "/usr/share/doc/libdlib19.1/examples/faces";
@@ -49,6 +50,7 @@ int main(int argc, char** argv) {
   bo.cuda = false;
   TrackerOptions to;
   to.stills = true;
+  if (argc > 3) to.min_face = std::atoi(argv[3]);
   to.smoothing.enabled = false;
   Tracker tracker(make_lddmm_backend(load_model(argv[1]), bo), BoxMap::installed(), to);
   const FaceDetector detector;

@@ -434,7 +434,8 @@ struct Tracker::Impl {
   }
   /// The thorough scan, when it finds smaller faces than the quick one.
   std::optional<ScanPlan> thorough_plan(cv::Size size) const {
-    ScanPlan p = plan_min_face(size, options.min_face, options.max_scan_pixels * (options.stills ? 4 : 1));
+    ScanPlan p = options.stills ? plan_min_face(size, options.stills_min_face, 4 * options.max_scan_pixels)
+                                : plan_min_face(size, options.min_face, options.max_scan_pixels);
     if (!p.enabled() || p.min_face >= 0.9 * quick_plan(size).min_face) return std::nullopt;
     p.threshold = options.detect_threshold;
     return p;
@@ -450,8 +451,9 @@ struct Tracker::Impl {
   }
 
   std::vector<Scan> detect(const std::vector<Frame>& frames, FrameResult& first);
-  void thorough_scans(const std::vector<Frame>& frames, std::vector<Scan>& scans);
+  void background_scans(const std::vector<Frame>& frames, std::vector<Scan>& scans);
   std::vector<bool> associate_scans(const std::vector<Scan>& scans, cv::Size size, int64_t frame);
+  bool start_track(const Box& box, const Box& mapped, int lost_id);
   std::vector<std::vector<FaceCrop>> plan_crops(size_t count) const;
   void align(const Frame& frame, std::vector<FaceCrop>& crops, std::vector<AlignedFace>& aligned) const;
   bool doubtful(FaceTrack& t, double confidence) const;
@@ -500,7 +502,7 @@ void Tracker::prefetch(const Frame& frame) {
 
 FrameResult Tracker::process(const Frame& frame) { return std::move(process_batch({frame}).front()); }
 
-void Tracker::Impl::thorough_scans(const std::vector<Frame>& frames, std::vector<Scan>& scans) {
+void Tracker::Impl::background_scans(const std::vector<Frame>& frames, std::vector<Scan>& scans) {
   if (!live && !options.stills) {
     for (const Frame& f : frames)
       if (const auto plan = scheduled(f)) scans.push_back({*plan, worker->wait(f.index, f.image, *plan)});
@@ -524,13 +526,14 @@ void Tracker::Impl::thorough_scans(const std::vector<Frame>& frames, std::vector
 std::vector<Tracker::Impl::Scan> Tracker::Impl::detect(const std::vector<Frame>& frames, FrameResult& first) {
   const auto td = Clock::now();
   std::vector<Scan> scans;
-  thorough_scans(frames, scans);
+  background_scans(frames, scans);
   // A face lost by a jump (fast motion) is looked for where it was going, three times its size around.
   for (const Lost& l : lost) {
     const double side = 3 * l.crop.side + 2 * l.velocity.norm();
     const Eigen::RowVector2d c = l.crop.centre + 2 * l.velocity;
     const Box region{c.x() - side / 2, c.y() - side / 2, side, side, 0};
-    scans.push_back({ScanPlan{0, 0}, scan_region(detector, frames.front().image, region, l.crop.side), l.id});
+    scans.push_back(
+        {ScanPlan{0, 0, 0}, scan_region(detector, frames.front().image, region, l.crop.side), l.id});
   }
   lost.clear();
   // The quick scan on the aligner's thread: a camera's on its schedule; any source's while no face is
@@ -602,24 +605,29 @@ std::vector<bool> Tracker::Impl::associate_scans(const std::vector<Scan>& scans,
       tracks.erase(tracks.begin() + static_cast<std::ptrdiff_t>(ti));
       fresh.erase(fresh.begin() + static_cast<std::ptrdiff_t>(ti));
     }
-  for (size_t b = 0; b < boxes.size(); ++b) {
-    if (used[b] || static_cast<int>(tracks.size()) >= options.max_faces) continue;
-    if (std::any_of(rejected.begin(), rejected.end(),
-                    [&](const auto& r) { return iou(r.first, mapped[b]) > 0.3; }))
-      continue;
-    FaceTrack t;
-    const bool taken =
-        std::any_of(tracks.begin(), tracks.end(), [&](const FaceTrack& o) { return o.id == box_id[b]; });
-    t.id = box_id[b] != 0 && !taken ? box_id[b] : next_id++;
-    t.crop.centre = {mapped[b].cx(), mapped[b].cy()};
-    t.crop.side = mapped[b].w;
-    t.crop.detection = boxes[b];
-    t.score = boxes[b].score;
-    t.smoother = LandmarkSmoother(options.smoothing);
-    tracks.push_back(std::move(t));
-    fresh.push_back(true);
-  }
+  for (size_t b = 0; b < boxes.size(); ++b)
+    if (!used[b] && start_track(boxes[b], mapped[b], box_id[b])) fresh.push_back(true);
   return fresh;
+}
+
+// A new face from a detector box (`mapped`: its landmark box), unless there are enough faces or the box
+// failed a check lately; a box looked for as a lost track resumes that track's id.
+bool Tracker::Impl::start_track(const Box& box, const Box& mapped, int lost_id) {
+  if (static_cast<int>(tracks.size()) >= options.max_faces) return false;
+  if (std::any_of(rejected.begin(), rejected.end(),
+                  [&](const auto& r) { return iou(r.first, mapped) > 0.3; }))
+    return false;
+  FaceTrack t;
+  const bool taken =
+      std::any_of(tracks.begin(), tracks.end(), [&](const FaceTrack& o) { return o.id == lost_id; });
+  t.id = lost_id != 0 && !taken ? lost_id : next_id++;
+  t.crop.centre = {mapped.cx(), mapped.cy()};
+  t.crop.side = mapped.w;
+  t.crop.detection = box;
+  t.score = box.score;
+  t.smoother = LandmarkSmoother(options.smoothing);
+  tracks.push_back(std::move(t));
+  return true;
 }
 
 // Frame k of a batch is k frames staler than the first: its crop goes where the face will be by then,

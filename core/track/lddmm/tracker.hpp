@@ -95,8 +95,9 @@ std::unique_ptr<AlignBackend> make_ensemble_backend(std::vector<std::unique_ptr<
 /// `scan_every`-th frame ahead of the aligner (the same result every run), cameras the newest frame whenever
 /// the thread is free, at most every `scan_every` frames while faces are tracked.
 struct TrackerOptions {
-  int min_face = 48;    // smallest face width found by the thorough scan, frame pixels; 0: none
-  int scan_every = 30;  // frames between thorough scans
+  int min_face = 48;         // smallest face width found by the thorough scan, frame pixels; 0: none
+  int stills_min_face = 32;  // the same for photos (`stills`), where time matters less
+  int scan_every = 30;       // frames between thorough scans
   double max_scan_pixels =
       8e6;                 // most pixels a thorough scan covers (huge frames: larger min_face); stills ×4
   int detect_every = 10;   // frames between quick scans while every face is tracked
