@@ -127,39 +127,38 @@ class LddmmBackend : public AlignBackend {
     torch::Tensor all = lddmm ? model_->layer().forward(tmpl, heads) : tmpl.unsqueeze(0) + heads;
     torch::Tensor all_carried;
     if (corr_) all_carried = carry_points(model_->layer(), *corr_, tmpl, heads);
-    // Each view's landmarks, calibrated; the mirrored crops' mirrored back (x → S − 1 − x, i ↔ partner).
-    const auto combine = [&](const torch::Tensor& t, const std::vector<int>& partners) {
-      const torch::Tensor d = direct
-                                  ? calibrate_points(t.narrow(0, 0, B), cal.direct, cal.direct_image, to_crop)
-                                  : torch::Tensor();
-      if (!mirrored) return d;
-      const torch::Tensor m = calibrate_points(mirror_back(t.narrow(0, direct ? B : 0, B), partners, S),
-                                               cal.mirrored, cal.mirrored_image, to_crop);
-      return direct ? merge_mirrored(d, m, partners) : m;
+    // Each view's landmarks, calibrated (undefined where the view was not run); the mirrored crops'
+    // mirrored back (x → S − 1 − x, i ↔ partner).
+    const auto views = [&](const torch::Tensor& t, const std::vector<int>& partners) {
+      torch::Tensor d, m;
+      if (direct) d = calibrate_points(t.narrow(0, 0, B), cal.direct, cal.direct_image, to_crop);
+      if (mirrored)
+        m = calibrate_points(mirror_back(t.narrow(0, direct ? B : 0, B), partners, S), cal.mirrored,
+                             cal.mirrored_image, to_crop);
+      return std::pair{d, m};
     };
-    // With both views: their disagreement (the confidence's measure), and with `direct_only` the landmarks
-    // of the crop itself.
+    // The landmarks reported: the one view, both merged, or with `direct_only` the crop's own.
+    const auto report = [&](const torch::Tensor& d, const torch::Tensor& m,
+                            const std::vector<int>& partners) {
+      if (!m.defined() || direct_only) return d;
+      return d.defined() ? merge_mirrored(d, m, partners) : m;
+    };
+    const auto [d, m] = views(all, partners_);
+    // With both views: their disagreement, the confidence's measure.
     std::vector<double> disagreement(crops.size(), std::numeric_limits<double>::quiet_NaN());
-    torch::Tensor pts;
-    if (view == View::Both) {
-      const torch::Tensor d = calibrate_points(all.narrow(0, 0, B), cal.direct, cal.direct_image, to_crop);
-      const torch::Tensor m = calibrate_points(mirror_back(all.narrow(0, B, B), partners_, S), cal.mirrored,
-                                               cal.mirrored_image, to_crop);
+    if (d.defined() && m.defined()) {
       const torch::Tensor dc = d.to(torch::kCPU, torch::kFloat64), mc = m.to(torch::kCPU, torch::kFloat64);
       for (size_t i = 0; i < crops.size(); ++i)
         disagreement[i] = view_disagreement(tensor_to_points(dc[static_cast<int64_t>(i)]),
                                             tensor_to_points(mc[static_cast<int64_t>(i)]));
-      pts = direct_only ? d : merge_mirrored(d, m, partners_);
-    } else {
-      pts = combine(all, partners_);
     }
+    const torch::Tensor pts = report(d, m, partners_);
     const torch::Tensor pts_cpu = pts.to(torch::kCPU, torch::kFloat64);
     torch::Tensor carried;
-    if (corr_)
-      carried =
-          (direct_only ? calibrate_points(all_carried.narrow(0, 0, B), cal.direct, cal.direct_image, to_crop)
-                       : combine(all_carried, output_partners_))
-              .to(torch::kCPU, torch::kFloat64);
+    if (corr_) {
+      const auto [cd, cm] = views(all_carried, output_partners_);
+      carried = report(cd, cm, output_partners_).to(torch::kCPU, torch::kFloat64);
+    }
     std::optional<FlowTrace> trace;
     if (with_flow && lddmm && direct)
       trace = model_->layer().trace(
