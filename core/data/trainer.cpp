@@ -19,6 +19,7 @@
 #include "lddmm/correspondence.hpp"
 #include "lddmm/dataset.hpp"
 #include "lddmm/loss.hpp"
+#include "lddmm/predict.hpp"
 #include "lddmm/register.hpp"
 #include "lddmm/tensor_points.hpp"
 
@@ -133,19 +134,13 @@ torch::Tensor teacher_targets(Aligner& teacher, const torch::Tensor& images, con
   torch::NoGradGuard no_grad;
   const int T = teacher->config().input_size;
   const double L = static_cast<double>(images.size(3));
-  const Calibration& cal = teacher->config().calibration;
   const torch::Tensor in = resize_crops(images, T);
   // The maps to the teacher's crops: those to the crops of side L, scaled by T / L.
   const torch::Tensor to_t =
       image_to_crop.defined() ? image_to_crop.to(in.device()) * (T / L) : image_to_crop;
-  torch::Tensor pred = calibrate_points(teacher->forward(in), cal.direct, cal.direct_image, to_t);
-  if (mirror) {
-    const auto partners = mirror_partners(teacher->scheme());
-    pred = merge_mirrored(pred,
-                          calibrate_points(mirror_back(teacher->forward(in.flip({3})), partners, T),
-                                           cal.mirrored, cal.mirrored_image, to_t),
-                          partners);
-  }
+  Predictor predictor(teacher);
+  const torch::Tensor pred =
+      predictor.landmarks(predictor.run(in, mirror ? Views::Both : Views::Direct, to_t));
   // resize_crops samples at pixel centres (align_corners false): x_L + ½ = (x_T + ½)·L/T.
   const torch::Tensor back = (pred.to(points.scalar_type()) + 0.5) * (L / T) - 0.5;
   return (1 - weight) * points + weight * back;
@@ -178,17 +173,19 @@ torch::Tensor refined_teacher_points(Aligner& teacher, const torch::Tensor& imag
   const int T = teacher->config().input_size;
   const int64_t B = images.size(0);
   const double L = static_cast<double>(images.size(3));
-  const Calibration& cal = teacher->config().calibration;
-  const std::vector<int> partners = mirror_partners(teacher->scheme());
+  Predictor predictor(teacher);
+  const std::vector<int>& partners = predictor.partners();
   if (refine > 0 && std::any_of(partners.begin(), partners.end(), [](int k) { return k < 0; }))
     throw std::runtime_error("teacher_refine: every point of the teacher's scheme needs a mirror partner");
   const auto dopts = torch::TensorOptions().dtype(torch::kDouble);
   const torch::Tensor photo_to_crop =
       image_to_crop.defined() ? image_to_crop.to(torch::kCPU, torch::kDouble) : image_to_crop;
   // The first pass: the crop itself, resized (x_L + ½ = (x_T + ½)·L/T).
-  torch::Tensor first =
-      calibrate_points(teacher->forward(resize_crops(images, T)), cal.direct, cal.direct_image,
-                       image_to_crop.defined() ? image_to_crop.to(images.device()) * (T / L) : image_to_crop);
+  const torch::Tensor first =
+      predictor
+          .run(resize_crops(images, T), Views::Direct,
+               image_to_crop.defined() ? image_to_crop.to(images.device()) * (T / L) : image_to_crop)
+          .direct;
   torch::Tensor sum = ((first.to(torch::kCPU, torch::kDouble) + 0.5) * (L / T) - 0.5);
   for (int k = 1; k <= refine; ++k) {
     const torch::Tensor so_far = sum / static_cast<double>(k);
@@ -210,11 +207,9 @@ torch::Tensor refined_teacher_points(Aligner& teacher, const torch::Tensor& imag
                                       : photo_to_crop;
     const torch::Tensor view = resample_crops(images, a.to(images.device()), T);
     const bool mirrored = k % 2 == 1;
-    torch::Tensor q = mirrored
-                          ? calibrate_points(mirror_back(teacher->forward(view.flip({3})), partners, T),
-                                             cal.mirrored, cal.mirrored_image, to_view)
-                          : calibrate_points(teacher->forward(view), cal.direct, cal.direct_image, to_view);
-    q = q.to(torch::kCPU, torch::kDouble);
+    const torch::Tensor q =
+        predictor.landmarks(predictor.run(view, mirrored ? Views::Mirrored : Views::Direct, to_view))
+            .to(torch::kCPU, torch::kDouble);
     const torch::Tensor ones = torch::ones({B, q.size(1), 1}, dopts);
     sum = sum + torch::matmul(torch::cat({q, ones}, 2), a.transpose(1, 2));
   }
@@ -249,8 +244,6 @@ std::vector<std::string> split_teachers(const std::string& list) {
 
 namespace {
 
-enum class View { Direct, Mirrored, Both };
-
 // One pass over the faces: landmarks (and the annotation's points a sparse model carries with its flow)
 // in the records' pixels, calibrated; the flow's Jacobians at the landmarks when the crop itself is seen.
 struct Pass {
@@ -258,20 +251,27 @@ struct Pass {
   std::vector<Eigen::Matrix2d> jacobians;
 };
 
+// The Jacobians of a traced flow at its landmarks, face after face.
+void add_jacobians(const FlowTrace& trace, std::vector<Eigen::Matrix2d>& out) {
+  const torch::Tensor jac = trace.point_jacobian.to(torch::kCPU, torch::kFloat64).contiguous();
+  for (int64_t k = 0; k < jac.size(0) * jac.size(1); ++k) {
+    const double* j = jac.data_ptr<double>() + 4 * k;
+    Eigen::Matrix2d m;
+    m << j[0], j[1], j[2], j[3];
+    out.push_back(m);
+  }
+}
+
 // `angles` (optional, one per face): each crop turned about its box's centre by that much (upright crops).
-Pass run_pass(Aligner& model, const FaceDataset& data, const std::vector<Box>* boxes, int batch_size,
-              View view, const std::optional<Correspondence>& corr, const std::vector<double>* angles) {
+Pass run_pass(Predictor& predictor, const FaceDataset& data, const std::vector<Box>* boxes, int batch_size,
+              Views views, const std::vector<double>* angles) {
   torch::NoGradGuard no_grad;
+  Aligner& model = predictor.model();
   model->eval();
   const AlignerConfig& cfg = model->config();
   const torch::Device device = model->parameters().front().device();  // crops go there, results come back
   const int S = cfg.input_size;
   const int n = model->scheme().num_points;
-  const std::vector<int> partners = mirror_partners(model->scheme());
-  const std::vector<int> dense_partners = corr ? mirror_partners(data.annotation()) : std::vector<int>{};
-  const bool lddmm = cfg.head == Head::Lddmm;
-  const torch::Tensor tmpl = model->template_points();
-  const Calibration& c = cfg.calibration;
   Pass r;
   for (size_t start = 0; start < data.size(); start += static_cast<size_t>(batch_size)) {
     const size_t count = std::min(data.size() - start, static_cast<size_t>(batch_size));
@@ -285,49 +285,18 @@ Pass run_pass(Aligner& model, const FaceDataset& data, const std::vector<Box>* b
                   boxes != nullptr ? &(*boxes)[start + k] : nullptr,
                   angles != nullptr ? (*angles)[start + k] : 0.0);
     }
-    images = images.to(device);
     torch::Tensor to_crop;  // the photos' pixels → crop pixels, for the calibration's image part
-    if (c.has_image_term()) {
+    if (cfg.calibration.has_image_term()) {
       std::vector<double> scale(count);
       for (size_t k = 0; k < count; ++k) scale[k] = data.record(start + k).scale;
       to_crop = image_to_crop_maps(maps, scale).to(device);
     }
-    torch::Tensor pred, carried;
-    if (view != View::Mirrored) {
-      const torch::Tensor head = model->head_output(images);
-      if (lddmm) {
-        const FlowTrace tr = model->layer().trace(tmpl, head);
-        pred = tr.points;
-        const torch::Tensor jac = tr.point_jacobian.to(torch::kCPU, torch::kFloat64).contiguous();
-        for (int64_t k = 0; k < jac.size(0) * jac.size(1); ++k) {
-          const double* j = jac.data_ptr<double>() + 4 * k;
-          Eigen::Matrix2d m;
-          m << j[0], j[1], j[2], j[3];
-          r.jacobians.push_back(m);
-        }
-      } else {
-        pred = tmpl.unsqueeze(0) + head;
-      }
-      pred = calibrate_points(pred, c.direct, c.direct_image, to_crop);
-      if (corr)
-        carried = calibrate_points(carry_points(model->layer(), *corr, tmpl, head), c.direct, c.direct_image,
-                                   to_crop);
-    }
-    if (view != View::Direct) {
-      const torch::Tensor head_f = model->head_output(images.flip({3}));
-      const torch::Tensor pf = lddmm ? model->layer().forward(tmpl, head_f) : tmpl.unsqueeze(0) + head_f;
-      const torch::Tensor back =
-          calibrate_points(mirror_back(pf, partners, S), c.mirrored, c.mirrored_image, to_crop);
-      pred = pred.defined() ? merge_mirrored(pred, back, partners) : back;
-      if (corr) {
-        const torch::Tensor cb = calibrate_points(
-            mirror_back(carry_points(model->layer(), *corr, tmpl, head_f), dense_partners, S), c.mirrored,
-            c.mirrored_image, to_crop);
-        carried = carried.defined() ? merge_mirrored(carried, cb, dense_partners) : cb;
-      }
-    }
-    pred = pred.to(torch::kCPU, torch::kFloat64).contiguous();
-    if (carried.defined()) carried = carried.to(torch::kCPU, torch::kFloat64).contiguous();
+    const ViewPoints v = predictor.run(images.to(device), views, to_crop, /*trace=*/true);
+    if (v.trace) add_jacobians(*v.trace, r.jacobians);
+    const torch::Tensor pred = predictor.landmarks(v).to(torch::kCPU, torch::kFloat64).contiguous();
+    const torch::Tensor carried = predictor.carries()
+                                      ? predictor.carried(v).to(torch::kCPU, torch::kFloat64).contiguous()
+                                      : torch::Tensor();
     for (size_t k = 0; k < count; ++k) {
       const Affine2 back = invert_affine(maps[k]);
       r.points.push_back(apply_affine(back, tensor_to_points(pred[static_cast<int64_t>(k)])));
@@ -373,25 +342,22 @@ EvalResult evaluate(std::vector<EvalMember>& members, int batch_size, bool flip,
   EvalResult r;
   // Sparse to dense: the annotation has points the model does not predict.
   const Scheme& annotation = data.annotation();
-  std::vector<std::optional<Correspondence>> corrs(members.size());
+  // One predictor per member; an LDDMM model carries the points it does not predict with its flow.
+  std::vector<Predictor> predictors;
   std::vector<Part> dense_parts;
   if (annotation.id != scheme.id) {
     r.dense.emplace();
     r.dense->scheme = annotation.id;
     dense_parts = annotation.point_parts();
-    for (size_t m = 0; m < members.size(); ++m) {
-      const Aligner& a = members[m].model;
-      const int S = a->config().input_size;
-      // Both mean faces in the network's input frame (the model's template is there).
-      if (a->config().head == Head::Lddmm)
-        corrs[m] = rescale(correspond(a->scheme(), annotation), S / a->scheme().mean_face.frame,
-                           S / annotation.mean_face.frame);
-    }
-    for (const auto& corr : corrs)
-      if (corr.has_value() != corrs[0].has_value())
-        throw std::invalid_argument("evaluate: an ensemble for a denser annotation needs one kind of head");
   }
-  const std::optional<Correspondence>& corr = corrs[0];
+  for (EvalMember& m : members)
+    predictors.emplace_back(m.model, r.dense && m.model->config().head == Head::Lddmm
+                                         ? std::optional<Scheme>(annotation)
+                                         : std::nullopt);
+  for (const Predictor& p : predictors)
+    if (p.carries() != predictors[0].carries())
+      throw std::invalid_argument("evaluate: an ensemble for a denser annotation needs one kind of head");
+  const bool carries = predictors[0].carries();
   // A face's points in member m's records → the photo's own pixels, and back.
   const auto scale = [&](size_t m, size_t i) { return members[m].data->record(i).scale; };
   // The passes: each crops around the upright box of the landmarks so far, turned with the face (the first
@@ -401,7 +367,7 @@ EvalResult evaluate(std::vector<EvalMember>& members, int batch_size, bool flip,
   // of its models' predictions on that crop; points are kept in the photos' pixels until the metrics.
   const bool average = alternate && !flip;
   const std::vector<int> partners = mirror_partners(model->scheme());
-  const std::vector<int> dense_partners = corr ? mirror_partners(annotation) : std::vector<int>{};
+  const std::vector<int>& dense_partners = predictors[0].carried_partners();
   const double share = 1.0 / static_cast<double>(members.size());
   std::vector<Points> points, dense;
   std::vector<std::vector<double>> seen, dense_seen;  // per face, the views of each point so far
@@ -409,11 +375,11 @@ EvalResult evaluate(std::vector<EvalMember>& members, int batch_size, bool flip,
   std::vector<std::vector<Box>> again(members.size());
   std::vector<double> angles;
   for (int k = 0; k <= refine; ++k) {
-    const View view = flip ? View::Both : (alternate && k % 2 == 1 ? View::Mirrored : View::Direct);
+    const Views view = flip ? Views::Both : (alternate && k % 2 == 1 ? Views::Mirrored : Views::Direct);
     Pass p;
     for (size_t m = 0; m < members.size(); ++m) {
-      Pass q = run_pass(members[m].model, *members[m].data, k == 0 ? members[m].boxes : &again[m], batch_size,
-                        view, corrs[m], k == 0 ? nullptr : &angles);
+      Pass q = run_pass(predictors[m], *members[m].data, k == 0 ? members[m].boxes : &again[m], batch_size,
+                        view, k == 0 ? nullptr : &angles);
       for (size_t i = 0; i < q.points.size(); ++i) {
         const double f = share / scale(m, i);
         q.points[i] *= f;
@@ -435,7 +401,7 @@ EvalResult evaluate(std::vector<EvalMember>& members, int batch_size, bool flip,
       seen.assign(points.size(), std::vector<double>(partners.size(), 1.0));
       dense_seen.assign(dense.size(), std::vector<double>(dense_partners.size(), 1.0));
     } else {
-      const bool mirrored = view == View::Mirrored;
+      const bool mirrored = view == Views::Mirrored;
       for (size_t i = 0; i < points.size(); ++i)
         add_view(points[i], seen[i], p.points[i], partners, mirrored);
       for (size_t i = 0; i < dense.size(); ++i)
@@ -467,7 +433,7 @@ EvalResult evaluate(std::vector<EvalMember>& members, int batch_size, bool flip,
     if (r.dense) {
       const Points& all = data.record(i).points;
       const double da = normalising_distance(all, annotation.normalisation);
-      if (corr) {
+      if (carries) {
         r.dense->nme.push_back(nme(dense[i], all, da));
         r.dense->parts.push_back(nme_curves(dense[i], dense_parts, all, dense_parts, da));
       } else {

@@ -20,6 +20,7 @@
 #include "lddmm/correspondence.hpp"
 #include "lddmm/detect.hpp"
 #include "lddmm/detect_worker.hpp"
+#include "lddmm/predict.hpp"
 #include "lddmm/register.hpp"
 #include "lddmm/tensor_points.hpp"
 #include "lddmm/trainer.hpp"
@@ -39,165 +40,131 @@ Box crop_box(const FaceCrop& c) {
   return {c.centre.x() - c.side / 2, c.centre.y() - c.side / 2, c.side, c.side, 0};
 }
 
+// The model on the device it runs on, batch norms folded, channels-last on a CPU (faster at batch 1–2).
+Aligner ready_for_inference(Aligner model, const torch::Device& device) {
+  model->eval();
+  model->to(device);
+  model->fold_batch_norms();
+  if (device.is_cpu()) model->use_channels_last();
+  return model;
+}
+
+torch::Device inference_device(bool cuda) {
+  return (cuda && torch::cuda::is_available()) ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
+}
+
+// The scheme asked for, if any (the model's own carries nothing).
+std::optional<Scheme> carried_scheme(const LddmmBackendOptions& o) {
+  if (o.output_scheme.empty()) return std::nullopt;
+  return find_scheme(o.output_scheme);
+}
+
 class LddmmBackend : public AlignBackend {
  public:
-  LddmmBackend(Aligner model, const LddmmBackendOptions& o) : model_(std::move(model)), options_(o) {
-    model_->eval();
-    device_ =
-        (o.cuda && torch::cuda::is_available()) ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
-    model_->to(device_);
-    model_->fold_batch_norms();
-    if (device_.is_cpu()) model_->use_channels_last();  // faster at batch 1–2 (bench_model, README)
-    const Scheme& s = model_->scheme();
-    const int S = model_->config().input_size;
+  LddmmBackend(Aligner model, const LddmmBackendOptions& o)
+      : options_(o),
+        device_(inference_device(o.cuda)),
+        predictor_(ready_for_inference(std::move(model), device_), carried_scheme(o)) {
+    const Aligner& m = predictor_.model();
+    const Scheme& s = m->scheme();
+    const int S = m->config().input_size;
     scale_ = S / s.mean_face.frame;
-    output_ = s;
-    if (!o.output_scheme.empty() && o.output_scheme != s.id) {
-      if (model_->config().head != Head::Lddmm)
-        throw std::runtime_error("a coordinate-regression model predicts only its own scheme (" + s.id + ")");
-      output_ = find_scheme(o.output_scheme);
-      // Into the network's input frame: source points × scale_, target points × S / target frame.
-      corr_ = rescale(correspond(s, output_), scale_, S / output_.mean_face.frame);
-    }
+    output_ = o.output_scheme.empty() ? s : find_scheme(o.output_scheme);
     if (o.grid_cells > 0) {
       grid_ = make_grid(s, o.grid_cells);
       grid_nodes_ = points_to_tensor(grid_.nodes * scale_).to(torch::kFloat32);
       grid_curve_ = torch::tensor(grid_.curve, torch::kInt64);
     }
-    partners_ = mirror_partners(s);
-    output_partners_ = mirror_partners(output_);
-    describe_ = s.id + " model (" +
-                std::string(model_->config().head == Head::Lddmm ? "LDDMM" : "coordinates") + ", " +
-                std::to_string(S) + " px" +
-                (model_->config().detail.factor > 1
-                     ? ", backbone " + std::to_string(S / model_->config().detail.factor) + " px"
-                     : "") +
-                (model_->config().detail.patch > 0 ? ", detail term" : "") + ") on " +
-                (device_.is_cuda() ? "CUDA" : "CPU");
+    describe_ =
+        s.id + " model (" + std::string(m->config().head == Head::Lddmm ? "LDDMM" : "coordinates") + ", " +
+        std::to_string(S) + " px" +
+        (m->config().detail.factor > 1 ? ", backbone " + std::to_string(S / m->config().detail.factor) + " px"
+                                       : "") +
+        (m->config().detail.patch > 0 ? ", detail term" : "") + ") on " +
+        (device_.is_cuda() ? "CUDA" : "CPU");
   }
-  const Scheme& scheme() const override { return model_->scheme(); }
+  const Scheme& scheme() const override { return predictor_.scheme(); }
   const Scheme& output_scheme() const override { return output_; }
   std::string describe() const override { return describe_; }
 
   bool mirrors() const override { return options_.flip; }
   std::vector<AlignedFace> align(const cv::Mat& bgr, const std::vector<FaceCrop>& crops,
                                  bool with_flow) override {
-    return run(bgr, crops, with_flow, options_.flip ? View::Both : View::Direct);
+    return run(bgr, crops, with_flow, options_.flip ? Views::Both : Views::Direct);
   }
   // Both views in one batch; the landmarks stay the crop's own unless every pass mirrors.
   std::vector<AlignedFace> align_checked(const cv::Mat& bgr, const std::vector<FaceCrop>& crops,
                                          bool with_flow) override {
-    return run(bgr, crops, with_flow, View::Both, !options_.flip);
+    return run(bgr, crops, with_flow, Views::Both, !options_.flip);
   }
   std::vector<AlignedFace> align_mirrored(const cv::Mat& bgr, const std::vector<FaceCrop>& crops) override {
-    return run(bgr, crops, false, View::Mirrored);
+    return run(bgr, crops, false, Views::Mirrored);
   }
 
  private:
-  enum class View { Direct, Mirrored, Both };
-
   std::vector<AlignedFace> run(const cv::Mat& bgr, const std::vector<FaceCrop>& crops, bool with_flow,
-                               View view, bool direct_only = false) {
+                               Views views, bool direct_only = false) {
     std::vector<AlignedFace> out(crops.size());
     if (crops.empty()) return out;
-    const int S = model_->config().input_size;
-    const auto B = static_cast<int64_t>(crops.size());
-    torch::Tensor batch = torch::empty({B, 3, S, S}, torch::kFloat32);
+    const AlignerConfig& cfg = predictor_.model()->config();
+    const int S = cfg.input_size;
+    torch::Tensor batch = torch::empty({static_cast<int64_t>(crops.size()), 3, S, S}, torch::kFloat32);
     std::vector<Affine2> maps(crops.size()), back(crops.size());
     for (size_t i = 0; i < crops.size(); ++i) {
       const FaceCrop& c = crops[i];
-      maps[i] = crop_face(bgr, c.centre, 1.25 * c.side, c.angle, S, model_->config().mean,
-                          model_->config().std, batch[static_cast<int64_t>(i)].data_ptr<float>());
+      maps[i] = crop_face(bgr, c.centre, 1.25 * c.side, c.angle, S, cfg.mean, cfg.std,
+                          batch[static_cast<int64_t>(i)].data_ptr<float>());
       back[i] = invert_affine(maps[i]);
     }
     torch::InferenceMode guard;
-    const torch::Tensor x = batch.to(device_);
-    // With mirroring, the crops and their mirror images go through the network as one batch of 2B.
-    const bool direct = view != View::Mirrored, mirrored = view != View::Direct;
-    const torch::Tensor input = view == View::Both ? torch::cat({x, x.flip({3})})
-                                : mirrored         ? x.flip({3})
-                                                   : x;
-    const torch::Tensor heads = model_->head_output(input);
-    const torch::Tensor head = view == View::Both ? heads.narrow(0, 0, B) : heads;
-    const bool lddmm = model_->config().head == Head::Lddmm;
-    const torch::Tensor tmpl = model_->template_points();
-    const Calibration& cal = model_->config().calibration;
-    const torch::Tensor to_crop =
-        cal.has_image_term() ? image_to_crop_maps(maps).to(device_) : torch::Tensor();  // the frame's pixels
-    torch::Tensor all = lddmm ? model_->layer().forward(tmpl, heads) : tmpl.unsqueeze(0) + heads;
-    torch::Tensor all_carried;
-    if (corr_) all_carried = carry_points(model_->layer(), *corr_, tmpl, heads);
-    // Each view's landmarks, calibrated (undefined where the view was not run); the mirrored crops'
-    // mirrored back (x → S − 1 − x, i ↔ partner).
-    const auto views = [&](const torch::Tensor& t, const std::vector<int>& partners) {
-      torch::Tensor d, m;
-      if (direct) d = calibrate_points(t.narrow(0, 0, B), cal.direct, cal.direct_image, to_crop);
-      if (mirrored)
-        m = calibrate_points(mirror_back(t.narrow(0, direct ? B : 0, B), partners, S), cal.mirrored,
-                             cal.mirrored_image, to_crop);
-      return std::pair{d, m};
-    };
+    const torch::Tensor to_crop =  // the frame's pixels → the crops', for a calibration's image part
+        cfg.calibration.has_image_term() ? image_to_crop_maps(maps).to(device_) : torch::Tensor();
+    const ViewPoints v =
+        predictor_.run(batch.to(device_), views, to_crop, with_flow, grid_nodes_, grid_curve_);
     // The landmarks reported: the one view, both merged, or with `direct_only` the crop's own.
-    const auto report = [&](const torch::Tensor& d, const torch::Tensor& m,
-                            const std::vector<int>& partners) {
-      if (!m.defined() || direct_only) return d;
-      return d.defined() ? merge_mirrored(d, m, partners) : m;
-    };
-    const auto [d, m] = views(all, partners_);
-    // With both views: their disagreement, the confidence's measure.
-    std::vector<double> disagreement(crops.size(), std::numeric_limits<double>::quiet_NaN());
-    if (d.defined() && m.defined()) {
-      const torch::Tensor dc = d.to(torch::kCPU, torch::kFloat64), mc = m.to(torch::kCPU, torch::kFloat64);
-      for (size_t i = 0; i < crops.size(); ++i)
-        disagreement[i] = view_disagreement(tensor_to_points(dc[static_cast<int64_t>(i)]),
-                                            tensor_to_points(mc[static_cast<int64_t>(i)]));
-    }
-    const torch::Tensor pts = report(d, m, partners_);
-    const torch::Tensor pts_cpu = pts.to(torch::kCPU, torch::kFloat64);
-    torch::Tensor carried;
-    if (corr_) {
-      const auto [cd, cm] = views(all_carried, output_partners_);
-      carried = report(cd, cm, output_partners_).to(torch::kCPU, torch::kFloat64);
-    }
-    std::optional<FlowTrace> trace;
-    if (with_flow && lddmm && direct)
-      trace = model_->layer().trace(
-          tmpl, head, grid_nodes_.defined() ? grid_nodes_.to(tmpl.device()) : grid_nodes_, grid_curve_);
-    const Points tmpl_pts = trace ? tensor_to_points(tmpl) : Points();
+    const auto cpu = [](const torch::Tensor& t) { return t.to(torch::kCPU, torch::kFloat64); };
+    const torch::Tensor pts = cpu(direct_only ? v.direct : predictor_.landmarks(v));
+    const torch::Tensor carried =
+        predictor_.carries() ? cpu(direct_only ? v.carried_direct : predictor_.carried(v)) : torch::Tensor();
+    const torch::Tensor d = v.direct.defined() && v.mirrored.defined() ? cpu(v.direct) : torch::Tensor(),
+                        m = d.defined() ? cpu(v.mirrored) : torch::Tensor();
     for (size_t i = 0; i < crops.size(); ++i) {
       const auto b = static_cast<int64_t>(i);
       AlignedFace& f = out[i];
-      f.points = apply_affine(back[i], tensor_to_points(pts_cpu[b]));
-      f.output = corr_ ? apply_affine(back[i], tensor_to_points(carried[b])) : f.points;
-      f.disagreement = disagreement[i];
-      if (trace) {
-        FaceFlow fl;
-        fl.template_points = apply_affine(back[i], tmpl_pts);
-        fl.momenta = vectors_through(back[i], tensor_to_points(head[b]));
-        for (int64_t k = 0; k < trace->point_path.size(0); ++k)
-          fl.trajectory.push_back(apply_affine(back[i], tensor_to_points(trace->point_path[k][b])));
-        if (trace->extra.defined()) {
-          fl.grid = apply_affine(back[i], tensor_to_points(trace->extra[b]));
-          const torch::Tensor det = trace->extra_det[b].to(torch::kCPU, torch::kFloat64).contiguous();
-          fl.grid_det.assign(det.data_ptr<double>(), det.data_ptr<double>() + det.numel());
-          fl.grid_curve = grid_.curve;
-          fl.grid_cells = grid_.cells;
-        }
-        f.flow = std::move(fl);
-      }
+      f.points = apply_affine(back[i], tensor_to_points(pts[b]));
+      f.output = carried.defined() ? apply_affine(back[i], tensor_to_points(carried[b])) : f.points;
+      // With both views: their disagreement, the confidence's measure.
+      f.disagreement = d.defined() ? view_disagreement(tensor_to_points(d[b]), tensor_to_points(m[b]))
+                                   : std::numeric_limits<double>::quiet_NaN();
+      if (v.trace) f.flow = flow_of(*v.trace, v.head[b], b, back[i]);
     }
     return out;
   }
 
-  Aligner model_;
+  // The flow of face b, carried from its crop to the frame by `back`.
+  FaceFlow flow_of(const FlowTrace& trace, const torch::Tensor& head, int64_t b, const Affine2& back) const {
+    FaceFlow fl;
+    fl.template_points = apply_affine(back, tensor_to_points(predictor_.model()->template_points()));
+    fl.momenta = vectors_through(back, tensor_to_points(head));
+    for (int64_t k = 0; k < trace.point_path.size(0); ++k)
+      fl.trajectory.push_back(apply_affine(back, tensor_to_points(trace.point_path[k][b])));
+    if (trace.extra.defined()) {
+      fl.grid = apply_affine(back, tensor_to_points(trace.extra[b]));
+      const torch::Tensor det = trace.extra_det[b].to(torch::kCPU, torch::kFloat64).contiguous();
+      fl.grid_det.assign(det.data_ptr<double>(), det.data_ptr<double>() + det.numel());
+      fl.grid_curve = grid_.curve;
+      fl.grid_cells = grid_.cells;
+    }
+    return fl;
+  }
+
   LddmmBackendOptions options_;
-  torch::Device device_{torch::kCPU};
+  torch::Device device_;
+  Predictor predictor_;
   double scale_ = 1;
   Scheme output_;
-  std::optional<Correspondence> corr_;
   Grid grid_;
   torch::Tensor grid_nodes_, grid_curve_;
-  std::vector<int> partners_, output_partners_;
   std::string describe_;
 };
 
