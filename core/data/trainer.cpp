@@ -309,14 +309,6 @@ Pass run_pass(Predictor& predictor, const FaceDataset& data, const std::vector<B
 
 }  // namespace
 
-double view_scale(int k) {
-  if (k < 0) throw std::invalid_argument("view_scale: a view's index is not negative");
-  const int pair = k / 2;
-  if (pair == 0) return 1.0;
-  const int step = (pair + 1) / 2;  // 1, 1, 2, 2, …
-  return 1.0 + (pair % 2 == 1 ? -0.1 : 0.1) * step;
-}
-
 EvalResult evaluate(Aligner& model, const FaceDataset& data, const std::vector<Box>* boxes, int batch_size,
                     bool flip, int refine, bool alternate) {
   std::vector<EvalMember> one{{model, &data, boxes}};

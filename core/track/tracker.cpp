@@ -23,7 +23,7 @@
 #include "lddmm/predict.hpp"
 #include "lddmm/register.hpp"
 #include "lddmm/tensor_points.hpp"
-#include "lddmm/trainer.hpp"
+#include "lddmm/views.hpp"
 
 namespace lddmm {
 namespace {

@@ -19,6 +19,7 @@
 #include "lddmm/faces.hpp"
 #include "lddmm/points.hpp"
 #include "lddmm/scheme.hpp"
+#include "lddmm/views.hpp"
 
 namespace lddmm {
 
@@ -40,16 +41,6 @@ struct AugmentOptions {
   // landmark box, not turned. Without a `box`; with one, the box's crop as it is.
   bool upright = false;
 };
-
-/// A face's square box in its own upright frame: `angle` is its eye axis's angle to the x axis (radians;
-/// the scheme's normalisation pair), `side` the larger extent of its points in the frame turned by −angle,
-/// `centre` that frame's box centre in image pixels. Cropping around it turned by −angle (FaceDataset::
-/// sample's `angle`, the tracker's crops) shows the face upright whatever its roll.
-struct UprightBox {
-  Eigen::RowVector2d centre{0, 0};
-  double side = 0, angle = 0;
-};
-UprightBox upright_box(const Points& points, const Scheme& scheme);
 
 /// One annotated face, kept in memory downscaled so that its landmark box is about `cache_side` pixels.
 struct FaceRecord {

@@ -150,13 +150,6 @@ struct EvalResult {
   std::optional<Dense> dense;
 };
 
-/// The crop scale of view k of a face (k = 0 the first) when its views are averaged (`evaluate`'s
-/// alternating refinement, the tracker's new faces): views come in pairs, the crop then its mirror image,
-/// and the pairs see the face's upright box (upright_box) × 1, 0.9, 1.1, 0.8, 1.2, … about its centre
-/// (different crops of the face give less correlated errors than the same crop again: val.txt, 128 px, six
-/// views 3.25 % against 3.28 at one scale).
-double view_scale(int k);
-
 /// Runs the model on every face of `data`, no augmentation, cropping around `boxes` (one per face, in the
 /// records' pixels) or, when null, around each face's landmark box; predictions are corrected by the
 /// model's calibration. `refine`: that many more passes, each cropping around the upright box of the
