@@ -232,6 +232,23 @@ TEST_F(WideShot, TheTrackerFollowsSmallFacesFromTheFirstFrameTheSameWayEveryRun)
   for (const FrameResult& r : quick_only) EXPECT_TRUE(r.faces.empty());  // the old policy's blind spot
 }
 
+TEST_F(WideShot, TheTrackLimitsDecideWhichFacesAreKept) {
+  // A crop smaller than `min_side` is lost: with a limit above every face's size no face is ever reported.
+  LddmmBackendOptions bo;
+  bo.cuda = false;
+  TrackerOptions to;
+  to.limits.min_side = 1000;
+  Tracker t(make_lddmm_backend(load_model(LDDMM_MODEL_FILE), bo), BoxMap::installed(), to);
+  Engine e(open_source((*dir_ / "wide.avi").string()), t);
+  EngineOutput o;
+  int frames = 0;
+  while (e.next(o)) {
+    ++frames;
+    EXPECT_TRUE(o.result.faces.empty()) << "frame " << o.result.index;
+  }
+  EXPECT_EQ(frames, 16);
+}
+
 // A camera stand-in: the wide shot's frames at 30 per second, played forward and back for up to 20 s, flagged
 // live (newest frame wins). A loaded machine's detection thread may need more than the clip's 16 frames.
 class PacedClip : public FrameSource {

@@ -525,11 +525,12 @@ std::vector<Tracker::Impl::Scan> Tracker::Impl::detect(const std::vector<Frame>&
 std::vector<bool> Tracker::Impl::associate_scans(const std::vector<Scan>& scans, cv::Size size,
                                                  int64_t frame) {
   std::vector<bool> fresh(tracks.size(), false);
-  constexpr int64_t kRejectedFor = 30;  // frames a rejected box is not tried again
-  rejected.erase(
-      std::remove_if(rejected.begin(), rejected.end(),
-                     [&](const auto& r) { return frame - r.second > kRejectedFor || frame < r.second; }),
-      rejected.end());
+  const TrackLimits& lim = options.limits;
+  rejected.erase(std::remove_if(rejected.begin(), rejected.end(),
+                                [&](const auto& r) {
+                                  return frame - r.second > lim.rejected_frames || frame < r.second;
+                                }),
+                 rejected.end());
   if (scans.empty()) return fresh;
   std::vector<Box> found;
   std::vector<int> found_id;
@@ -543,11 +544,11 @@ std::vector<bool> Tracker::Impl::associate_scans(const std::vector<Scan>& scans,
   std::vector<int> box_id(boxes.size(), 0);
   for (size_t b = 0; b < boxes.size(); ++b)
     for (size_t f = 0; f < found.size(); ++f)
-      if (found_id[f] != 0 && iou(found[f], boxes[b]) > 0.4) box_id[b] = found_id[f];
+      if (found_id[f] != 0 && iou(found[f], boxes[b]) > lim.resume_iou) box_id[b] = found_id[f];
   std::vector<Box> mapped, track_boxes;
   for (const Box& b : boxes) mapped.push_back(map.apply(b));
   for (const FaceTrack& t : tracks) track_boxes.push_back(crop_box(t.crop));
-  const std::vector<int> match = associate(track_boxes, mapped, 0.3);
+  const std::vector<int> match = associate(track_boxes, mapped, lim.match_iou);
   std::vector<bool> used(boxes.size(), false);
   for (size_t ti = 0; ti < tracks.size(); ++ti) {
     FaceTrack& t = tracks[ti];
@@ -581,7 +582,7 @@ std::vector<bool> Tracker::Impl::associate_scans(const std::vector<Scan>& scans,
 bool Tracker::Impl::start_track(const Box& box, const Box& mapped, int lost_id) {
   if (static_cast<int>(tracks.size()) >= options.max_faces) return false;
   if (std::any_of(rejected.begin(), rejected.end(),
-                  [&](const auto& r) { return iou(r.first, mapped) > 0.3; }))
+                  [&](const auto& r) { return iou(r.first, mapped) > options.limits.rejected_iou; }))
     return false;
   FaceTrack t;
   const bool taken =
@@ -606,7 +607,7 @@ std::vector<std::vector<FaceCrop>> Tracker::Impl::plan_crops(size_t count) const
       if (options.predict_motion && t.previous && !t.crop.detection) {
         const double steps = static_cast<double>(k);
         c.centre += steps * (t.crop.centre - t.previous->centre);
-        c.side = std::max(8.0, c.side + steps * (t.crop.side - t.previous->side));
+        c.side = std::max(options.limits.min_side, c.side + steps * (t.crop.side - t.previous->side));
         c.angle += steps * (t.crop.angle - t.previous->angle);
       }
       planned[k].push_back(c);
@@ -689,8 +690,10 @@ void Tracker::Impl::update(const std::vector<Frame>& frames,
         alive[ti] = false;
         continue;
       }
-      const bool jumped = !finite || ratio < 0.6 || ratio > 1.6 || moved > 0.5 || doubt;
-      if (jumped || outside || next.side < 8) {
+      const TrackLimits& lim = options.limits;
+      const bool jumped = !finite || ratio < lim.min_side_ratio || ratio > lim.max_side_ratio ||
+                          moved > lim.max_move || doubt;
+      if (jumped || outside || next.side < lim.min_side) {
         need_detection = true;
         alive[ti] = false;
         if (!outside && t.previous) lost.push_back({t.id, t.crop, t.crop.centre - t.previous->centre});
@@ -716,7 +719,7 @@ void Tracker::Impl::update(const std::vector<Frame>& frames,
   std::vector<int> dropped;
   for (size_t i = 0; i < kept.size(); ++i)
     for (size_t j = i + 1; j < kept.size(); ++j)
-      if (iou(crop_box(kept[i].crop), crop_box(kept[j].crop)) > 0.5)
+      if (iou(crop_box(kept[i].crop), crop_box(kept[j].crop)) > options.limits.duplicate_iou)
         dropped.push_back(std::max(kept[i].id, kept[j].id));
   const auto is_dropped = [&](int id) {
     return std::find(dropped.begin(), dropped.end(), id) != dropped.end();

@@ -94,6 +94,20 @@ std::unique_ptr<AlignBackend> make_ensemble_backend(std::vector<std::unique_ptr<
 /// `min_face` pixels wide (the frame scaled by 80 / min_face) on the detector's own thread: files scan every
 /// `scan_every`-th frame ahead of the aligner (the same result every run), cameras the newest frame whenever
 /// the thread is free, at most every `scan_every` frames while faces are tracked.
+/// When the tracker lets a face go, matches a box to it, or takes two tracks for one face (all sizes relative
+/// to the face's crop side unless in pixels).
+struct TrackLimits {
+  double min_side_ratio = 0.6;  // a face whose new crop is smaller than this × the last one has jumped: lost
+  double max_side_ratio = 1.6;  // … or larger than this ×
+  double max_move = 0.5;        // … or whose centre moved more than this × the crop side in one frame
+  double min_side = 8;          // a crop smaller than this (pixels) is lost
+  double match_iou = 0.3;       // a detector box (mapped) and a track's crop box are one face above this
+  double duplicate_iou = 0.5;   // two tracks this close are one face: the newer is dropped
+  double resume_iou = 0.4;      // a box found where a lost track was looked for takes its id above this
+  double rejected_iou = 0.3;    // a box this close to one that failed its first check is not tried again…
+  int rejected_frames = 30;     // … for this many frames
+};
+
 struct TrackerOptions {
   int min_face = 48;         // smallest face width found by the thorough scan, frame pixels; 0: none
   int stills_min_face = 32;  // the same for photos (`stills`), where time matters less
@@ -125,6 +139,7 @@ struct TrackerOptions {
   int refine_new = 5;
   bool stills = false;  // every frame on its own (a folder of photos): detect afresh, no tracks, no smoothing
   SmoothingOptions smoothing;
+  TrackLimits limits;
 };
 
 struct FaceResult {
