@@ -8,7 +8,6 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -17,19 +16,18 @@
 #include <thread>
 
 #include "commands.hpp"
+#include "interrupt.hpp"
 #include "lddmm/clip.hpp"
 #include "lddmm/engine.hpp"
 #include "lddmm/landmark_io.hpp"
 #include "lddmm/render.hpp"
+#include "lddmm/safe_output.hpp"
 #include "lddmm/temporal.hpp"
 #include "lddmm/tracker.hpp"
 
 namespace lddmm::app {
 namespace fs = std::filesystem;
 namespace {
-
-std::atomic<bool> g_interrupted{false};
-extern "C" void on_sigint(int) { g_interrupted = true; }
 
 struct EngineOpts {
   std::string input, scheme;
@@ -183,93 +181,155 @@ struct AnnotateOpts {
   int64_t max_frames = 0;
 };
 
+// What a run reads: the input (every file of an input folder) and the model files.
+std::vector<fs::path> run_inputs(const EngineOpts& e) {
+  std::vector<fs::path> in{e.input};
+  std::error_code ec;
+  if (fs::is_directory(e.input, ec))
+    for (const auto& entry : fs::directory_iterator(e.input, ec)) in.push_back(entry.path());
+  for (const std::string& m : e.models) in.push_back(m);
+  return in;
+}
+
+// The landmark format: --format, else the output's extension (.csv, .json; anything else is refused).
+LandmarkFormat annotate_format(const AnnotateOpts& o) {
+  if (!o.format.empty()) return parse_landmark_format(o.format);
+  const std::string ext = fs::path(o.out).extension().string();
+  if (ext == ".json") return LandmarkFormat::Json;
+  if (ext == ".csv") return LandmarkFormat::Csv;
+  throw std::runtime_error(o.out + ": give a .csv or .json name, or --format csv|json|pts");
+}
+
+// The overlay video's writer code, from its extension (checked before anything runs).
+int overlay_fourcc(const std::string& file) {
+  const std::string ext = fs::path(file).extension().string();
+  if (ext == ".avi") return cv::VideoWriter::fourcc('M', 'J', 'P', 'G');
+  if (ext == ".mp4" || ext == ".mov" || ext == ".m4v") return cv::VideoWriter::fourcc('m', 'p', '4', 'v');
+  throw std::runtime_error(file + ": the overlay is written as .mp4, .mov, .m4v or .avi");
+}
+
+// The overlay video, written under its partial name and renamed once closed.
+class OverlayVideo {
+ public:
+  OverlayVideo(std::string file, double fps) : file_(std::move(file)), fps_(fps) {
+    if (!file_.empty()) fourcc_ = overlay_fourcc(file_);
+  }
+  void write(const cv::Mat& canvas) {
+    if (!video_.isOpened() &&
+        !video_.open(partial_path(file_).string(), cv::CAP_FFMPEG, fourcc_, fps_, canvas.size()))
+      throw std::runtime_error(file_ + ": cannot write the overlay video");
+    video_.write(canvas);
+  }
+  // Closes and renames it (a run that wrote no frame leaves no file).
+  void close() {
+    if (!video_.isOpened()) return;
+    video_.release();
+    commit_partial(file_);
+  }
+
+ private:
+  std::string file_;
+  double fps_;
+  int fourcc_ = 0;
+  cv::VideoWriter video_;
+};
+
+struct AnnotateCounts {
+  int64_t frames = 0, with_face = 0, detections = 0;
+  std::map<int, int64_t> ids;
+};
+
+void print_progress(int64_t frames, int64_t total, double seconds, size_t faces) {
+  const double fps = static_cast<double>(frames) / std::max(seconds, 1e-9);
+  std::fprintf(
+      stderr, "\rframe %lld%s  %.1f fps  ETA %s  faces %zu   ", static_cast<long long>(frames),
+      total > 0 ? ("/" + std::to_string(total)).c_str() : "", fps,
+      total > 0 ? clock_text(static_cast<double>(total - frames) / std::max(fps, 1e-9)).c_str() : "--:--",
+      faces);
+}
+
+// The run's end: the summary, the items skipped, and the exit status (interrupted: 128 + the signal).
+int annotate_status(const std::string& failure, const std::vector<std::string>& skipped, int64_t frames,
+                    int64_t total_items) {
+  for (const std::string& s : skipped) std::fprintf(stderr, "lddmm-face: skipped %s\n", s.c_str());
+  if (!failure.empty()) throw std::runtime_error(failure + " (results up to then are saved)");
+  if (interrupt_signal() != 0) {
+    std::fprintf(stderr, "lddmm-face: interrupted; results up to frame %lld are saved\n",
+                 static_cast<long long>(frames));
+    return interrupted_status();
+  }
+  if (!skipped.empty())
+    throw std::runtime_error(std::to_string(skipped.size()) + " of " + std::to_string(total_items) +
+                             " images could not be read (the others are saved)");
+  return 0;
+}
+
 int run_annotate(const AnnotateOpts& o) {
   using Clock = std::chrono::steady_clock;
+  check_outputs(run_inputs(o.e), {o.out, o.pts_dir, o.overlay});
+  const LandmarkFormat fmt = annotate_format(o);
+  const std::string target = fmt == LandmarkFormat::Pts ? (o.pts_dir.empty() ? o.out : o.pts_dir) : o.out;
+  const bool partial = fmt != LandmarkFormat::Pts;  // a folder of .pts files is complete file by file
+  if (!o.overlay.empty()) overlay_fourcc(o.overlay);
   set_threads(o.e);
   Tracker tracker = make_tracker(o.e, !o.overlay.empty() && !o.e.dlib);
   const Scheme& model_scheme = tracker.backend().scheme();
   const Scheme& out_scheme = tracker.backend().output_scheme();
   auto source = open_source(o.e.input);
-  const double fps_in = source->fps();
   const int64_t total = source->frame_count();
   const std::string described = source->describe();
-
-  std::string format = o.format;
-  if (format.empty()) format = fs::path(o.out).extension() == ".json" ? "json" : "csv";
-  const LandmarkFormat fmt = parse_landmark_format(format);
-  const std::string target = fmt == LandmarkFormat::Pts ? (o.pts_dir.empty() ? o.out : o.pts_dir) : o.out;
-  if (target.empty())
-    throw std::runtime_error("give --out (a .csv/.json file, or a folder with --format pts)");
   // Photos (a folder or one image): every row names its image file.
-  auto writer =
-      make_landmark_writer(fmt, target, out_scheme.id, out_scheme.num_points, described, source->images());
-
-  cv::VideoWriter video;
+  auto writer = make_landmark_writer(fmt, partial ? partial_path(target) : fs::path(target), out_scheme.id,
+                                     out_scheme.num_points, described, source->images());
+  OverlayVideo video(o.overlay, source->fps());
   SceneOptions draw;
   draw.grid = o.grid;
   draw.momenta = o.momenta;
 
-  std::signal(SIGINT, on_sigint);
   Engine engine(std::move(source), tracker);
   const auto t0 = Clock::now();
-  int64_t frames = 0, with_face = 0, detections = 0;
-  std::map<int, int64_t> ids;
+  AnnotateCounts n;
   std::string failure;
   try {
     EngineOutput out;
-    while (engine.next(out)) {
+    while (interrupt_signal() == 0 && engine.next(out)) {
       for (const LandmarkRow& r : rows_of(out.result, out.frame.name)) {
         writer->write(r);
-        ++ids[r.face];
+        ++n.ids[r.face];
       }
       writer->end_frame(out.result.index, out.result.time, out.frame.name);
-      ++frames;
-      with_face += out.result.faces.empty() ? 0 : 1;
-      detections += out.result.detector_ran ? 1 : 0;
+      ++n.frames;
+      n.with_face += out.result.faces.empty() ? 0 : 1;
+      n.detections += out.result.detector_ran ? 1 : 0;
       if (!o.overlay.empty()) {
-        if (!video.isOpened()) {
-          const int fourcc = fs::path(o.overlay).extension() == ".avi"
-                                 ? cv::VideoWriter::fourcc('M', 'J', 'P', 'G')
-                                 : cv::VideoWriter::fourcc('m', 'p', '4', 'v');
-          if (!video.open(o.overlay, cv::CAP_FFMPEG, fourcc, fps_in, out.frame.image.size()))
-            throw std::runtime_error(o.overlay + ": cannot write the overlay video");
-        }
         cv::Mat canvas = out.frame.image.clone();
         draw_result(canvas, out.result, model_scheme, out_scheme, draw);
         video.write(canvas);
       }
-      if (!o.quiet && (frames % 10 == 0 || frames == total)) {
-        const double el = std::chrono::duration<double>(Clock::now() - t0).count();
-        const double fps = frames / std::max(el, 1e-9);
-        std::fprintf(stderr, "\rframe %lld%s  %.1f fps  ETA %s  faces %zu   ", static_cast<long long>(frames),
-                     total > 0 ? ("/" + std::to_string(total)).c_str() : "", fps,
-                     total > 0 ? clock_text((total - frames) / std::max(fps, 1e-9)).c_str() : "--:--",
-                     out.result.faces.size());
-      }
-      if (o.max_frames > 0 && frames >= o.max_frames) break;
-      if (g_interrupted) break;
+      const double el = std::chrono::duration<double>(Clock::now() - t0).count();
+      if (!o.quiet && (n.frames % 10 == 0 || n.frames == total))
+        print_progress(n.frames, total, el, out.result.faces.size());
+      if (o.max_frames > 0 && n.frames >= o.max_frames) break;
     }
   } catch (const std::exception& e) {
     failure = e.what();
   }
   engine.stop();
+  if (interrupt_signal() != 0 || !failure.empty()) writer->mark_partial();
   writer->finish();
-  if (video.isOpened()) video.release();
+  writer.reset();
+  if (partial) commit_partial(target);
+  video.close();
   const double el = std::chrono::duration<double>(Clock::now() - t0).count();
   if (!o.quiet) std::fprintf(stderr, "\n");
   std::printf("%s: %lld frames in %.1f s (%.1f fps), a face in %lld, %zu face id(s), %lld detector runs\n",
-              described.c_str(), static_cast<long long>(frames), el, frames / std::max(el, 1e-9),
-              static_cast<long long>(with_face), ids.size(), static_cast<long long>(detections));
+              described.c_str(), static_cast<long long>(n.frames), el,
+              static_cast<double>(n.frames) / std::max(el, 1e-9), static_cast<long long>(n.with_face),
+              n.ids.size(), static_cast<long long>(n.detections));
   std::printf("landmarks (%s, %d points; %s) → %s%s%s\n", out_scheme.id.c_str(), out_scheme.num_points,
               tracker.backend().describe().c_str(), target.c_str(), o.overlay.empty() ? "" : "; overlay → ",
               o.overlay.c_str());
-  if (!failure.empty()) throw std::runtime_error(failure + " (results up to then are saved)");
-  if (g_interrupted) {
-    std::fprintf(stderr, "lddmm-face: interrupted; results up to frame %lld are saved\n",
-                 static_cast<long long>(frames));
-    return 130;
-  }
-  return 0;
+  return annotate_status(failure, engine.source().skipped(), n.frames, total);
 }
 
 // ---------------------------------------------------------------------------------------------- bench
@@ -309,7 +369,8 @@ Run run_pipeline(const EngineOpts& e, const std::string& name, int64_t max_frame
   while (engine.next(out)) {
     latency.push_back(out.latency_ms);
     run.results.push_back(std::move(out.result));
-    if ((max_frames > 0 && static_cast<int64_t>(run.results.size()) >= max_frames) || g_interrupted) break;
+    if ((max_frames > 0 && static_cast<int64_t>(run.results.size()) >= max_frames) || interrupt_signal() != 0)
+      break;
   }
   const double el = std::chrono::duration<double>(Clock::now() - t0).count();
   run.frames = static_cast<int64_t>(run.results.size());
@@ -482,7 +543,6 @@ std::vector<std::vector<LandmarkRow>> dlib_filtered(const std::vector<std::vecto
 
 int run_bench(const BenchOpts& o) {
   set_threads(o.e);
-  std::signal(SIGINT, on_sigint);
   std::vector<LandmarkRow> truth;
   if (!o.truth.empty()) truth = read_landmarks(o.truth);
   double fps_in = 30;
@@ -584,7 +644,7 @@ int run_bench(const BenchOpts& o) {
     if (!f) throw std::runtime_error(o.json + ": cannot write");
     f << js.dump(2) << '\n';
   }
-  return g_interrupted ? 130 : 0;
+  return interrupt_signal() != 0 ? interrupted_status() : 0;
 }
 
 }  // namespace

@@ -3,8 +3,10 @@
 #include <exception>
 
 #include "commands.hpp"
+#include "interrupt.hpp"
 
 int main(int argc, char** argv) {
+  lddmm::app::install_interrupt_handlers();
   CLI::App app{
       "lddmm-face: LDDMM-Face facial landmark tracking, schemes, deformation flows, training and evaluation"};
   app.require_subcommand(1);
@@ -23,8 +25,16 @@ int main(int argc, char** argv) {
   lddmm::app::add_sample_clip_command(app, action);
   try {
     app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
+  } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    // One line in the house style, exit 2 (a usage error), as other command-line tools do.
+    std::string what = e.what();
+    if (what.empty()) what = e.get_name();
+    std::fprintf(stderr, "lddmm-face: error: %s (see --help)\n", what.c_str());
+    return 2;
   }
   try {
     return action ? action() : 2;

@@ -88,6 +88,25 @@ TEST(Source, BadInputsGiveOneLineErrors) {
   EXPECT_NE(error_of([&] { open_source("/dev/video99"); }).find("camera /dev/video99"), std::string::npos);
 }
 
+TEST(Source, AFolderGoesOnPastAnUnreadableImageAndListsIt) {
+  const testing::ScratchDir dir;
+  const cv::Mat grey(20, 30, CV_8UC3, cv::Scalar(90, 90, 90));
+  cv::imwrite((dir / "a.png").string(), grey);
+  { std::ofstream(dir / "b.png") << "not a png"; }
+  cv::imwrite((dir / "c.png").string(), grey);
+  auto s = open_source(dir.path().string());
+  std::vector<std::string> names;
+  std::vector<int64_t> index;
+  Frame f;
+  while (s->read(f)) {
+    names.push_back(f.name);
+    index.push_back(f.index);
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"a.png", "c.png"}));
+  EXPECT_EQ(index, (std::vector<int64_t>{0, 2}));  // a frame's index is its file's place in the folder
+  EXPECT_EQ(s->skipped(), (std::vector<std::string>{(dir / "b.png").string() + ": cannot read the image"}));
+}
+
 TEST(Source, ATruncatedVideoReportsAReadErrorAfterItsGoodFrames) {
   const testing::ScratchDir dir;
   write_video(dir / "t.avi", 60);

@@ -110,17 +110,18 @@ class JsonWriter : public LandmarkWriter {
     faces_ = nlohmann::json::array();
     out_.flush();
   }
+  void mark_partial() override { partial_ = true; }
   void finish() override {
     if (done_) return;
     done_ = true;
-    out_ << "\n]}\n";
+    out_ << (partial_ ? "\n],\"complete\":false}\n" : "\n]}\n");
     out_.flush();
   }
 
  private:
   std::ofstream out_;
   nlohmann::json faces_ = nlohmann::json::array();
-  bool first_ = true, done_ = false;
+  bool first_ = true, done_ = false, partial_ = false;
 };
 
 class PtsWriter : public LandmarkWriter {

@@ -81,11 +81,15 @@ class ImageSource : public FrameSource {
   ImageSource(std::vector<fs::path> files, std::string what, double fps)
       : files_(std::move(files)), what_(std::move(what)), fps_(fps) {}
   bool read(Frame& f) override {
+    // An unreadable file is skipped (and listed); one image alone is an error.
+    for (; next_ < files_.size(); ++next_) {
+      f.image = cv::imread(files_[next_].string(), cv::IMREAD_COLOR);
+      if (!f.image.empty()) break;
+      if (files_.size() == 1) throw SourceError(files_[next_].string() + ": cannot read the image");
+      skipped_.push_back(files_[next_].string() + ": cannot read the image");
+    }
     if (next_ >= files_.size()) return false;
-    const fs::path& p = files_[next_];
-    f.image = cv::imread(p.string(), cv::IMREAD_COLOR);
-    if (f.image.empty()) throw SourceError(p.string() + ": cannot read the image");
-    f.name = p.filename().string();
+    f.name = files_[next_].filename().string();
     f.index = static_cast<int64_t>(next_++);
     f.time = static_cast<double>(f.index) / fps_;
     return true;
@@ -95,6 +99,7 @@ class ImageSource : public FrameSource {
   double fps() const override { return fps_; }
   int64_t frame_count() const override { return static_cast<int64_t>(files_.size()); }
   std::string describe() const override { return what_; }
+  std::vector<std::string> skipped() const override { return skipped_; }
   bool seek(int64_t index) override {
     if (index < 0 || index >= static_cast<int64_t>(files_.size())) return false;
     next_ = static_cast<size_t>(index);
@@ -103,6 +108,7 @@ class ImageSource : public FrameSource {
 
  private:
   std::vector<fs::path> files_;
+  std::vector<std::string> skipped_;
   std::string what_;
   double fps_;
   size_t next_ = 0;

@@ -35,6 +35,8 @@ class LandmarkWriter {
   virtual void end_frame(int64_t frame, double time, const std::string& image = "") = 0;
   /// Completes the file (closing brackets for JSON). Idempotent; the destructor calls it.
   virtual void finish() = 0;
+  /// Before finish(): the run stopped early (a signal, an error). JSON records `"complete": false`.
+  virtual void mark_partial() {}
 };
 
 enum class LandmarkFormat { Csv, Json, Pts };

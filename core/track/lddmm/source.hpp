@@ -9,6 +9,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace lddmm {
 
@@ -41,6 +42,8 @@ class FrameSource {
   virtual int64_t frame_count() const = 0;
   /// Frames a live source dropped because a newer one arrived first.
   virtual int64_t dropped() const { return 0; }
+  /// Items of a folder that could not be read and were skipped, each "file: why".
+  virtual std::vector<std::string> skipped() const { return {}; }
   virtual std::string describe() const = 0;
   /// Moves to frame `index` (files and folders); false when the source cannot seek (cameras).
   virtual bool seek(int64_t index) {
