@@ -37,6 +37,13 @@ TEST(Metrics, FailureRateAndAucMatchTheErrorCurve) {
   EXPECT_DOUBLE_EQ(c.fraction.back(), 0.6);
 }
 
+TEST(Metrics, ALostFaceIsAFailureNeverASuccess) {
+  const NmeSummary s = summarize({0.02, std::numeric_limits<double>::quiet_NaN()}, 0.1);
+  EXPECT_DOUBLE_EQ(s.failure, 0.5);
+  EXPECT_DOUBLE_EQ(s.auc, 0.4);  // (0.8 + 0) / 2
+  EXPECT_TRUE(std::isnan(s.mean));
+}
+
 TEST(Metrics, GroupSummariesByHand) {
   // Faces 0, 2, 4 in group 1, faces 1, 3 in group 0, group 2 empty.
   const std::vector<double> e = {0.02, 0.04, 0.06, 0.12, 0.13};

@@ -6,6 +6,8 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <limits>
 #include <utility>
 
 #include "lddmm/model.hpp"
@@ -75,6 +77,40 @@ TEST(Model, SavedModelsLoadWithTheSameOutputs) {
   EXPECT_TRUE(torch::allclose(b->forward(x), want, 1e-2, 0.2));  // float16 weights
   EXPECT_LT(std::filesystem::file_size(dir / "lddmm_test_f16.pt"),
             std::filesystem::file_size(dir / "lddmm_test_f32.pt"));
+}
+
+// A weight changed inside the file (the archive still valid) and a non-finite weight are refused.
+TEST(Model, DamagedWeightsAreRefused) {
+  torch::manual_seed(5);
+  Aligner model(testing::tiny_config(Head::Lddmm), find_scheme("300w68"));
+  torch::Tensor w = model->parameters().back();
+  {
+    torch::NoGradGuard no_grad;
+    w.copy_(torch::randn_like(w));
+  }
+  const testing::ScratchDir scratch;
+  const auto file = scratch.path() / "m.pt";
+  save_model(model, file, false);
+  EXPECT_NO_THROW(load_model(file));
+  // Find the weight's float32 bytes in the file and change one value.
+  std::string bytes;
+  {
+    std::ifstream in(file, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  const torch::Tensor c = w.contiguous();
+  const std::string needle(static_cast<const char*>(c.data_ptr()), static_cast<size_t>(c.numel()) * 4);
+  const size_t at = bytes.find(needle);
+  ASSERT_NE(at, std::string::npos);
+  bytes[at + 1] = static_cast<char>(bytes[at + 1] ^ 0x40);
+  std::ofstream(file, std::ios::binary) << bytes;
+  EXPECT_NE(error_of(file).find("do not match their checksum"), std::string::npos) << error_of(file);
+  {
+    torch::NoGradGuard no_grad;
+    w[0] = std::numeric_limits<float>::quiet_NaN();
+  }
+  save_model(model, file, false);
+  EXPECT_NE(error_of(file).find("are not finite"), std::string::npos) << error_of(file);
 }
 
 // Folding the batch norms into the convolutions (inference) against the unfolded network: batch norms

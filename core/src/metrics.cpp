@@ -43,7 +43,7 @@ NmeSummary summarize(const std::vector<double>& errors, double limit) {
   if (errors.empty()) return s;
   for (double e : errors) {
     s.mean += e;
-    if (e > limit) s.failure += 1;
+    if (!(e <= limit)) s.failure += 1;  // a NaN (a lost face) fails
     s.auc += std::max(0.0, 1.0 - e / limit);
   }
   const double n = static_cast<double>(errors.size());

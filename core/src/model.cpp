@@ -2,6 +2,8 @@
 
 #include <torch/torch.h>
 #include <cmath>
+#include <cstdint>
+#include <cstdio>
 
 #include <nlohmann/json.hpp>
 
@@ -282,6 +284,33 @@ torch::Tensor AlignerImpl::forward(const torch::Tensor& images) {
   return points_from(head_output(images));
 }
 
+namespace {
+
+// FNV-1a, 64 bits, over the weights' keys and bytes as stored: a file whose records were cut short or
+// changed no longer matches the checksum written beside them.
+class WeightChecksum {
+ public:
+  void add(const std::string& key, const torch::Tensor& stored) {
+    bytes(key.data(), key.size());
+    const torch::Tensor t = stored.to(torch::kCPU).contiguous();
+    bytes(t.data_ptr(), static_cast<size_t>(t.numel()) * t.element_size());
+  }
+  std::string hex() const {
+    char buf[17];
+    std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h_));
+    return buf;
+  }
+
+ private:
+  void bytes(const void* data, size_t n) {
+    const auto* p = static_cast<const unsigned char*>(data);
+    for (size_t i = 0; i < n; ++i) h_ = (h_ ^ p[i]) * 0x100000001b3ULL;
+  }
+  uint64_t h_ = 0xcbf29ce484222325ULL;
+};
+
+}  // namespace
+
 void save_model(Aligner& model, const std::filesystem::path& file, bool half) {
   if (model->folded()) throw std::logic_error("save_model: a model with folded batch norms cannot be saved");
   torch::serialize::OutputArchive archive;
@@ -290,22 +319,52 @@ void save_model(Aligner& model, const std::filesystem::path& file, bool half) {
   archive.write("config", c10::IValue(to_json(model->config())));
   archive.write("scheme", c10::IValue(scheme_to_json(model->scheme())));
   torch::NoGradGuard no_grad;
-  for (const auto& p : model->named_parameters()) {
-    archive.write("p/" + p.key(),
-                  p.value().to(torch::kCPU, half ? torch::kFloat16 : torch::kFloat32).contiguous(), false);
-  }
+  WeightChecksum sum;
+  const auto write = [&](const std::string& key, const torch::Tensor& t, bool buffer) {
+    sum.add(key, t);
+    archive.write(key, t, buffer);
+  };
+  for (const auto& p : model->named_parameters())
+    write("p/" + p.key(), p.value().to(torch::kCPU, half ? torch::kFloat16 : torch::kFloat32).contiguous(),
+          false);
   for (const auto& b : model->named_buffers()) {
     const bool floating = b.value().is_floating_point();
-    archive.write("b/" + b.key(),
-                  b.value().to(torch::kCPU, floating && half ? torch::kFloat16 : b.value().scalar_type()),
-                  true);
+    write(
+        "b/" + b.key(),
+        b.value().to(torch::kCPU, floating && half ? torch::kFloat16 : b.value().scalar_type()).contiguous(),
+        true);
   }
+  archive.write("checksum", c10::IValue(sum.hex()));
   try {
     archive.save_to(file.string());
   } catch (const c10::Error& e) {
     throw ModelError(file.string() + ": cannot write the model (" + e.what_without_backtrace() + ")");
   }
 }
+
+namespace {
+
+// Every weight read, of the right shape and finite, and (files written with one) the checksum matched.
+void load_weights(torch::serialize::InputArchive& archive, Aligner& model, const std::string& name) {
+  torch::NoGradGuard no_grad;
+  WeightChecksum sum;
+  const auto load = [&](const std::string& key, torch::Tensor& dst) {
+    torch::Tensor t;
+    if (!archive.try_read(key, t)) throw ModelError(name + ": missing weights \"" + key + "\"");
+    if (t.sizes() != dst.sizes()) throw ModelError(name + ": weights \"" + key + "\" have the wrong shape");
+    sum.add(key, t);
+    if (t.is_floating_point() && !torch::isfinite(t).all().item<bool>())
+      throw ModelError(name + ": damaged model (weights \"" + key + "\" are not finite)");
+    dst.copy_(t.to(dst.scalar_type()));
+  };
+  for (auto& p : model->named_parameters()) load("p/" + p.key(), p.value());
+  for (auto& b : model->named_buffers()) load("b/" + b.key(), b.value());
+  c10::IValue stored;
+  if (archive.try_read("checksum", stored) && (!stored.isString() || stored.toStringRef() != sum.hex()))
+    throw ModelError(name + ": damaged model (its weights do not match their checksum); copy the file again");
+}
+
+}  // namespace
 
 Aligner load_model(const std::filesystem::path& file) {
   const std::string name = file.string();
@@ -332,15 +391,7 @@ Aligner load_model(const std::filesystem::path& file) {
     throw ModelError(e.what());
   }
   Aligner model(config, scheme);
-  torch::NoGradGuard no_grad;
-  const auto load = [&](const std::string& key, torch::Tensor& dst) {
-    torch::Tensor t;
-    if (!archive.try_read(key, t)) throw ModelError(name + ": missing weights \"" + key + "\"");
-    if (t.sizes() != dst.sizes()) throw ModelError(name + ": weights \"" + key + "\" have the wrong shape");
-    dst.copy_(t.to(dst.scalar_type()));
-  };
-  for (auto& p : model->named_parameters()) load("p/" + p.key(), p.value());
-  for (auto& b : model->named_buffers()) load("b/" + b.key(), b.value());
+  load_weights(archive, model, name);
   model->eval();
   return model;
 }
