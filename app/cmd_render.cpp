@@ -66,6 +66,8 @@ int run_render(const RenderOpts& o) {
     if (target_img.rows() != scheme.num_points)
       throw std::runtime_error(o.fit + ": has " + std::to_string(target_img.rows()) + " points, scheme " +
                                scheme.id + " has " + std::to_string(scheme.num_points));
+    const Eigen::RowVector2d extent = target_img.colwise().maxCoeff() - target_img.colwise().minCoeff();
+    if (!(extent.minCoeff() > 0)) throw std::runtime_error(o.fit + ": the points span no area (not a face)");
     img_to_frame = fit_similarity(target_img, scheme.mean_face.points);
     const torch::Tensor target = points_to_tensor(apply_affine(img_to_frame, target_img)).unsqueeze(0);
     const auto t0 = Clock::now();
@@ -95,6 +97,11 @@ int run_render(const RenderOpts& o) {
     const Points m = read_pts(o.momenta);
     if (m.rows() != scheme.num_points)
       throw std::runtime_error(o.momenta + ": expected " + std::to_string(scheme.num_points) + " momenta");
+    // Beyond a few frames a momentum sends points off any canvas: a damaged or wrong file.
+    const double most = 10 * scheme.mean_face.frame;
+    if (!(m.cwiseAbs().maxCoeff() <= most))
+      throw std::runtime_error(o.momenta + ": momenta must be within ±" +
+                               std::to_string(static_cast<int>(most)) + " (10 × the mean face's frame)");
     momenta = points_to_tensor(m).unsqueeze(0);
   } else {
     // Smooth random momenta: one random vector per curve plus a smaller one per point.

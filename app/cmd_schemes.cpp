@@ -64,7 +64,7 @@ void add_meanface_command(CLI::App& app, Action& action) {
                   "Data folder holding the images and .pts files (or $LDDMM_DATA/300w)");
   cmd->add_option("-l,--list", o->list, "Image list, one folder/name.jpg per line, relative to --data");
   cmd->add_option("--frame", o->frame, "Side of the square crop frame of the mean face, pixels")
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::Range(1.0, 100000.0));
   cmd->add_flag("--derive", o->derive,
                 "Derive a provisional mean face from the parent scheme (derived_from table)");
   cmd->add_flag("--derive-mirror", o->derive_mirror,

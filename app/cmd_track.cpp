@@ -78,17 +78,17 @@ void add_engine_options(CLI::App* cmd, EngineOpts& o, bool with_input = true) {
       ->capture_default_str()
       ->check(CLI::Range(-3.0, 3.0));
   cmd->add_option("--detect-every", o.detect_every, "Frames between quick scans while faces are tracked")
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::Range(1, 100000));
   cmd->add_option("--detect-width", o.detect_width, "Width the quick scan sees (0: full frame)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(CLI::Range(0, 100000));
   cmd->add_option("--upsample", o.upsample, "Quick scan: double its image N times")->check(CLI::Range(0, 3));
-  cmd->add_option("--max-faces", o.max_faces, "Most faces tracked at once")->check(CLI::PositiveNumber);
+  cmd->add_option("--max-faces", o.max_faces, "Most faces tracked at once")->check(CLI::Range(1, 64));
   cmd->add_flag("--no-smooth", o.no_smooth, "Turn the One-Euro landmark smoothing off");
   cmd->add_option("--min-cutoff", o.min_cutoff, "Smoothing: cutoff (Hz) of a still face")
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::Range(0.001, 1000.0));
   cmd->add_option("--beta", o.beta, "Smoothing: cutoff increase per face size per second")
-      ->check(CLI::NonNegativeNumber);
-  cmd->add_option("--threads", o.threads, "CPU threads (default: all cores)")->check(CLI::PositiveNumber);
+      ->check(CLI::Range(0.0, 1000.0));
+  cmd->add_option("--threads", o.threads, "CPU threads (default: all cores)")->check(CLI::Range(1, 256));
   cmd->add_option("--parallel-frames", o.parallel,
                   "Files: frames aligned at once on separate threads (default: one per 1–2 threads, up to 2)")
       ->check(CLI::Range(1, 8));
@@ -660,9 +660,10 @@ void add_annotate_command(CLI::App& app, Action& action) {
       ->check(CLI::IsMember({"csv", "json", "pts"}));
   cmd->add_option("--overlay", o->overlay,
                   "Also write the frames with curves, points, momenta and grid (.mp4/.avi)");
-  cmd->add_option("--grid", o->e.grid, "Overlay grid cells (0: no grid)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--grid", o->e.grid, "Overlay grid cells (0: no grid)")->check(CLI::Range(0, 400));
   cmd->add_flag("!--no-momenta", o->momenta, "Overlay without momentum arrows");
-  cmd->add_option("--max-frames", o->max_frames, "Stop after this many frames")->check(CLI::PositiveNumber);
+  cmd->add_option("--max-frames", o->max_frames, "Stop after this many frames")
+      ->check(CLI::Range(int64_t{1}, int64_t{1000000000000}));
   cmd->add_flag("-q,--quiet", o->quiet, "No progress line");
   cmd->callback([o, &action] {
     o->grid = o->e.grid > 0;
@@ -678,7 +679,8 @@ void add_bench_command(CLI::App& app, Action& action) {
   cmd->add_option("--truth", o->truth, "True landmark tracks (CSV from sample-clip) for jitter, lag and NME")
       ->check(CLI::ExistingFile);
   cmd->add_flag("--no-dlib", o->no_dlib, "Only our pipeline");
-  cmd->add_option("--max-frames", o->max_frames, "Stop after this many frames")->check(CLI::PositiveNumber);
+  cmd->add_option("--max-frames", o->max_frames, "Stop after this many frames")
+      ->check(CLI::Range(int64_t{1}, int64_t{1000000000000}));
   cmd->add_option("--json", o->json, "Also write the rows as JSON");
   cmd->callback([o, &action] { action = [o] { return run_bench(*o); }; });
 }

@@ -101,16 +101,16 @@ void add_train_command(CLI::App& app, Action& action) {
                   "(train.teacher_weight, default 0.5; overrides train.teacher); given more than once, from "
                   "the ensemble, their landmarks averaged")
       ->check(CLI::ExistingFile);
-  cmd->add_option("--epochs", o->epochs, "Override the configuration's epochs")->check(CLI::PositiveNumber);
+  cmd->add_option("--epochs", o->epochs, "Override the configuration's epochs")->check(CLI::Range(1, 100000));
   cmd->add_option("--seed", o->seed,
                   "Override the configuration's seed (train.seed): a new round from the same configuration")
       ->check(CLI::Range(0LL, 4294967295LL));
-  cmd->add_option("--threads", o->threads, "Override the number of threads")->check(CLI::PositiveNumber);
+  cmd->add_option("--threads", o->threads, "Override the number of threads")->check(CLI::Range(1, 256));
   cmd->add_option(
          "--minutes", o->minutes,
          "Time budget: after the second epoch, cut the epochs (and fit the schedule) to end in about "
          "this many minutes (train.time_budget_minutes)")
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::Range(0.1, 100000.0));
   cmd->callback([&action, o] {
     action = [o] {
       TrainConfig cfg = load_train_config(o->config);
@@ -241,7 +241,7 @@ void add_calibrate_command(CLI::App& app, Action& action) {
                   "fits its training faces' offsets, so they show none)")
       ->capture_default_str();
   cmd->add_flag("--float32", o->full, "Keep float32 weights (default: float16)");
-  cmd->add_option("--threads", o->threads, "Threads (default: all cores)")->check(CLI::PositiveNumber);
+  cmd->add_option("--threads", o->threads, "Threads (default: all cores)")->check(CLI::Range(1, 256));
   cmd->callback([&action, o] {
     action = [o] {
       use_threads(o->threads);
@@ -336,7 +336,7 @@ void add_eval_command(CLI::App& app, Action& action) {
                   "Write every face's predicted points to this CSV file (face, by (ours or dlib with "
                   "--vs-dlib), x0, y0, x1, y1, ... in the image's pixels)");
   cmd->add_flag("--json", o->json, "Print the metrics as JSON");
-  cmd->add_option("--threads", o->threads, "Threads (default: all cores)")->check(CLI::PositiveNumber);
+  cmd->add_option("--threads", o->threads, "Threads (default: all cores)")->check(CLI::Range(1, 256));
   cmd->callback([&action, o] {
     action = [o] {
       use_threads(o->threads);

@@ -49,16 +49,18 @@ int main(int argc, char** argv) {
     const int n = cli.value(frames).toInt();
     auto* timer = new QTimer(&window);
     int waited = 0;
+    bool ended = false;  // the source has no more frames (a photo, a short clip)
+    QObject::connect(&window.player(), &lddmm::ui::Player::finished, &window, [&ended] { ended = true; });
     QObject::connect(timer, &QTimer::timeout, &window, [&, timer, n]() mutable {
       waited += 50;
-      if (window.framesShown() < n && waited < 120000 && window.player().isOpen()) return;
+      if (window.framesShown() < n && !ended && waited < 120000 && window.player().isOpen()) return;
       timer->stop();
       if (cli.isSet(teach)) {
         window.setTeaching(true);
         window.setTeachingTime(cli.value(teach).toDouble());
       }
       QApplication::processEvents();
-      int rc = window.framesShown() >= n ? 0 : 1;
+      int rc = window.framesShown() >= n || (ended && window.framesShown() > 0) ? 0 : 1;
       if (cli.isSet(overlay) && !window.view().renderOverlay().save(cli.value(overlay))) rc = 1;
       if (cli.isSet(shot) && !window.saveScreenshot(cli.value(shot))) rc = 1;
       std::printf("lddmm-face-gui: %d frames shown (%.1f per second); %s\n", window.framesShown(),

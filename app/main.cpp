@@ -1,6 +1,7 @@
 // lddmm-face: the command line of the LDDMM-Face tracker.
 #include <cstdio>
 #include <exception>
+#include <string>
 
 #include "commands.hpp"
 #include "interrupt.hpp"
@@ -23,6 +24,16 @@ int main(int argc, char** argv) {
   lddmm::app::add_annotate_command(app, action);
   lddmm::app::add_bench_command(app, action);
   lddmm::app::add_sample_clip_command(app, action);
+  std::string names;
+  bool known = false;
+  for (const CLI::App* sub : app.get_subcommands({})) {
+    names += (names.empty() ? "" : ", ") + sub->get_name();
+    known = known || (argc > 1 && sub->check_name(argv[1]));
+  }
+  if (argc > 1 && argv[1][0] != '-' && !known) {
+    std::fprintf(stderr, "lddmm-face: error: unknown command \"%s\" (commands: %s)\n", argv[1], names.c_str());
+    return 2;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -7,6 +7,8 @@
 #include <opencv2/imgproc.hpp>
 #include <opencv2/videoio.hpp>
 
+#include <sys/stat.h>
+
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -86,6 +88,10 @@ TEST(Source, BadInputsGiveOneLineErrors) {
   Frame f;
   EXPECT_EQ(error_of([&] { s->read(f); }), (dir / "bad.png").string() + ": cannot read the image");
   EXPECT_NE(error_of([&] { open_source("/dev/video99"); }).find("camera /dev/video99"), std::string::npos);
+  ASSERT_EQ(mkfifo((dir / "fifo.mp4").c_str(), 0600), 0);
+  EXPECT_EQ(error_of([&] { open_source((dir / "fifo.mp4").string()); }),
+            (dir / "fifo.mp4").string() +
+                ": not a regular file (a pipe, socket or device); give a video, image or folder");
 }
 
 TEST(Source, AFolderGoesOnPastAnUnreadableImageAndListsIt) {

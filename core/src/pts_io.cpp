@@ -10,6 +10,10 @@
 #include <sstream>
 
 namespace lddmm {
+
+namespace {
+constexpr double kMaxCoordinate = 1e7;  // no image is larger; beyond it a file is damaged
+}  // namespace
 namespace {
 
 std::string_view trim(std::string_view s) {
@@ -102,6 +106,8 @@ Points parse_pts(std::string_view text, const std::string& origin) {
     double x = 0, y = 0;
     if (ty.empty() || !parse_double(tx, x) || !parse_double(ty, y))
       fail(origin, line_no, "expected two numbers \"x y\", got \"" + std::string(line) + "\"");
+    if (!(std::abs(x) <= kMaxCoordinate && std::abs(y) <= kMaxCoordinate))
+      fail(origin, line_no, "coordinates must be finite and within ±1e7");
     coords.push_back(x);
     coords.push_back(y);
   }

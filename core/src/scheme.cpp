@@ -335,9 +335,10 @@ Scheme find_scheme(const std::string& spec) {
       factor = std::stoi(spec.substr(at + 1), &used);
       if (used != spec.size() - at - 1) throw std::invalid_argument("trailing");
     } catch (const std::exception&) {
-      throw SchemeError("scheme \"" + spec + "\": the density after '@' must be an integer ≥ 1");
+      throw SchemeError("scheme \"" + spec + "\": the density after '@' must be an integer from 1 to 32");
     }
-    if (factor < 1) throw SchemeError("scheme \"" + spec + "\": the density after '@' must be ≥ 1");
+    if (factor < 1 || factor > 32)
+      throw SchemeError("scheme \"" + spec + "\": the density after '@' must be from 1 to 32");
   }
   Scheme s;
   if (fs::is_regular_file(base)) {

@@ -212,6 +212,10 @@ std::unique_ptr<FrameSource> open_source(const std::string& spec, const SourceOp
     std::sort(files.begin(), files.end());
     return std::make_unique<ImageSource>(std::move(files), spec, o.image_fps);
   }
+  // A pipe or a device would block the reader (OpenCV waits for a FIFO's writer): refused at once.
+  if (std::error_code ec; fs::exists(spec, ec) && !fs::is_regular_file(spec, ec))
+    throw SourceError(spec +
+                      ": not a regular file (a pipe, socket or device); give a video, image or folder");
   if (is_image_file(spec)) {
     if (!fs::exists(spec)) throw SourceError(spec + ": no such file");
     return std::make_unique<ImageSource>(std::vector<fs::path>{spec}, spec, o.image_fps);
