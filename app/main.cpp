@@ -31,7 +31,8 @@ int main(int argc, char** argv) {
     known = known || (argc > 1 && sub->check_name(argv[1]));
   }
   if (argc > 1 && argv[1][0] != '-' && !known) {
-    std::fprintf(stderr, "lddmm-face: error: unknown command \"%s\" (commands: %s)\n", argv[1], names.c_str());
+    std::fprintf(stderr, "lddmm-face: error: unknown command \"%s\" (commands: %s)\n", argv[1],
+                 names.c_str());
     return 2;
   }
   try {
