@@ -19,6 +19,7 @@
 #include "lddmm/overlay.hpp"
 #include "lddmm/pts_io.hpp"
 #include "lddmm/register.hpp"
+#include "lddmm/safe_output.hpp"
 #include "lddmm/scheme.hpp"
 #include "lddmm/tensor_points.hpp"
 
@@ -41,6 +42,7 @@ struct RenderOpts {
 
 int run_render(const RenderOpts& o) {
   using Clock = std::chrono::steady_clock;
+  check_outputs({o.fit, o.image, o.momenta, o.scheme}, {o.out, o.save_momenta, o.save_points});
   const Scheme scheme = find_scheme(o.scheme);
   FlowOptions flow_opt;
   if (o.authors) {

@@ -542,6 +542,9 @@ std::vector<std::vector<LandmarkRow>> dlib_filtered(const std::vector<std::vecto
 }
 
 int run_bench(const BenchOpts& o) {
+  std::vector<fs::path> inputs = run_inputs(o.e);
+  inputs.emplace_back(o.truth);
+  check_outputs(inputs, {o.json});
   set_threads(o.e);
   std::vector<LandmarkRow> truth;
   if (!o.truth.empty()) truth = read_landmarks(o.truth);
@@ -706,6 +709,7 @@ void add_sample_clip_command(CLI::App& app, Action& action) {
   cmd->callback([=, &action] {
     action = [=] {
       const fs::path t = truth->empty() ? fs::path(*video).replace_extension(".truth.csv") : fs::path(*truth);
+      check_outputs({wide->data_dir}, {*video, t});
       ClipInfo info;
       int w = opts->width, h = opts->width * 3 / 4;
       if (!wide_size->empty()) {

@@ -17,6 +17,7 @@
 #include "commands.hpp"
 #include "lddmm/faces.hpp"
 #include "lddmm/pts_io.hpp"
+#include "lddmm/safe_output.hpp"
 #include "lddmm/trainer.hpp"
 
 namespace lddmm::app {
@@ -193,6 +194,7 @@ void add_export_command(CLI::App& app, Action& action) {
   cmd->add_flag("--float32", *full, "Keep float32 weights (default: float16)");
   cmd->callback([&action, in, out, full] {
     action = [in, out, full] {
+      check_outputs(std::vector<fs::path>(in->begin(), in->end()), {*out});
       std::vector<Aligner> models;
       for (const std::string& file : *in) models.push_back(load_model(file));
       Aligner model = models.size() == 1 ? models.front() : average_models(models);
@@ -244,6 +246,7 @@ void add_calibrate_command(CLI::App& app, Action& action) {
   cmd->add_option("--threads", o->threads, "Threads (default: all cores)")->check(CLI::Range(1, 256));
   cmd->callback([&action, o] {
     action = [o] {
+      check_outputs({o->model}, {o->out});
       use_threads(o->threads);
       Aligner model = load_model(o->model);
       const fs::path data = o->data.empty() ? default_data() : fs::path(o->data);
@@ -339,6 +342,7 @@ void add_eval_command(CLI::App& app, Action& action) {
   cmd->add_option("--threads", o->threads, "Threads (default: all cores)")->check(CLI::Range(1, 256));
   cmd->callback([&action, o] {
     action = [o] {
+      check_outputs(std::vector<fs::path>(o->models.begin(), o->models.end()), {o->csv, o->points});
       use_threads(o->threads);
       std::vector<Aligner> models;
       std::string names;  // the files, joined with " + "

@@ -1,5 +1,8 @@
 // lddmm-face: the command line of the LDDMM-Face tracker.
+#include <opencv2/core/utils/logger.hpp>
+
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <string>
 
@@ -8,6 +11,10 @@
 
 int main(int argc, char** argv) {
   lddmm::app::install_interrupt_handlers();
+  // Our one error line is the message: OpenCV's and FFmpeg's own warnings stay quiet unless asked for.
+  if (std::getenv("OPENCV_LOG_LEVEL") == nullptr)
+    cv::utils::logging::setLogLevel(cv::utils::logging::LOG_LEVEL_SILENT);
+  setenv("OPENCV_FFMPEG_LOGLEVEL", "-8", 0);  // AV_LOG_QUIET
   CLI::App app{
       "lddmm-face: LDDMM-Face facial landmark tracking, schemes, deformation flows, training and evaluation"};
   app.require_subcommand(1);
