@@ -65,6 +65,30 @@ TEST(Scheme, InvalidDefinitionsGiveClearErrors) {
   EXPECT_NE(error_of("{not json").find("s.json: not valid JSON"), std::string::npos);
   EXPECT_THROW(find_scheme("no-such-scheme"), SchemeError);
   EXPECT_THROW(find_scheme("300w68@0"), SchemeError);
+  EXPECT_THROW(find_scheme("300w68@33"), SchemeError);
+}
+
+// Found by fuzz_scheme: an index written as a huge float was converted to int (undefined behaviour), and a
+// field of the wrong kind where a default is allowed escaped as a JSON library exception.
+TEST(Scheme, FloatIndicesAndWrongKindsAreSchemeErrors) {
+  const std::string j = kTiny;
+  EXPECT_EQ(error_of(std::string(kTiny).replace(j.find("[0, 1]}"), 6, "[0, 4.4e99]")),
+            "s.json: field \"points\" must hold integer indices");
+  EXPECT_EQ(error_of(std::string(kTiny).replace(j.find("\"points\": 4"), 11, "\"points\": 1.5")),
+            "s.json: field \"points\" must hold integer indices");
+  EXPECT_NE(
+      error_of(std::string(kTiny).replace(j.find("\"name\": \"a\""), 11, "\"name\": 7")).find("wrong type"),
+      std::string::npos);
+  EXPECT_NE(error_of(R"({"id": "x", "points": 1, "curves": [3]})").find("s.json: "), std::string::npos);
+  // A subset's index beyond its parent's points (found by fuzz_scheme: an uncaught std::out_of_range).
+  Scheme sub = find_scheme("300w50");
+  sub.subset_of->indices[3] = 90;
+  try {
+    mirror_partners(sub);
+    ADD_FAILURE() << "no error";
+  } catch (const SchemeError& e) {
+    EXPECT_EQ(std::string(e.what()), "scheme 300w50: subset index 90 is not a point of 300w68 (68 points)");
+  }
 }
 
 TEST(Scheme, SigmaFollowsTheDiameterRule) {

@@ -44,6 +44,7 @@ FaceDataset::FaceDataset(const std::filesystem::path& root, const std::filesyste
     std::iota(target_index_.begin(), target_index_.end(), 0);
   } else if (target.subset_of && target.subset_of->parent == annotation.id) {
     target_index_ = target.subset_of->indices;
+    (void)mirror_partners(target);  // checks the indices against the parent
   } else {
     throw std::invalid_argument("dataset: scheme " + target.id + " is neither " + annotation.id +
                                 " nor a subset of it");
@@ -81,9 +82,11 @@ FaceDataset::FaceDataset(const std::filesystem::path& root, const std::filesyste
       add(std::filesystem::relative(a.image, root).string(), cv::imread(a.image.string(), cv::IMREAD_COLOR),
           a.points, a.image.string());
   } else {
-    for (const auto& item : read_image_list(root, list))
-      add(std::filesystem::relative(item.image, root).string(),
-          cv::imread(item.image.string(), cv::IMREAD_COLOR), read_pts(item.pts), item.pts.string());
+    for (const auto& item : read_image_list(root, list)) {
+      cv::Mat image = cv::imread(item.image.string(), cv::IMREAD_COLOR);
+      if (image.empty()) throw std::runtime_error(item.image.string() + ": cannot read the image");
+      add(std::filesystem::relative(item.image, root).string(), image, read_pts(item.pts), item.pts.string());
+    }
   }
 }
 

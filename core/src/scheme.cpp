@@ -3,12 +3,15 @@
 #include <Eigen/Dense>
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdlib>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <stdexcept>
+#include <type_traits>
 
 #ifndef LDDMM_SOURCE_RESOURCES
 #define LDDMM_SOURCE_RESOURCES ""
@@ -144,9 +147,24 @@ void validate(const Scheme& s, const std::string& origin) {
 
 namespace {
 
+// An index: a JSON integer within int's range (a float such as 1e99 is not converted: that is undefined).
+bool is_index(const json& v) {
+  return v.is_number_integer() && v.get<int64_t>() >= std::numeric_limits<int>::min() &&
+         v.get<int64_t>() <= std::numeric_limits<int>::max();
+}
+
+template <typename T>
+bool indices_ok(const json& v) {
+  if constexpr (std::is_same_v<T, int>) return is_index(v);
+  if constexpr (std::is_same_v<T, std::vector<int>>)
+    return v.is_array() && std::all_of(v.begin(), v.end(), is_index);
+  return true;
+}
+
 template <typename T>
 T get(const json& j, const char* key, const std::string& origin) {
-  if (!j.contains(key)) fail(origin, std::string("missing field \"") + key + "\"");
+  if (!j.is_object() || !j.contains(key)) fail(origin, std::string("missing field \"") + key + "\"");
+  if (!indices_ok<T>(j.at(key))) fail(origin, std::string("field \"") + key + "\" must hold integer indices");
   try {
     return j.at(key).get<T>();
   } catch (const json::exception& e) {
@@ -155,19 +173,16 @@ T get(const json& j, const char* key, const std::string& origin) {
 }
 
 BlendVertex parse_vertex(const json& v, const std::string& origin) {
-  if (v.is_number_integer()) {
+  if (is_index(v)) {
     const int i = v.get<int>();
     return {i, i, 0.0};
   }
-  if (v.is_array() && v.size() == 3 && v[0].is_number_integer() && v[1].is_number_integer() &&
-      v[2].is_number())
+  if (v.is_array() && v.size() == 3 && is_index(v[0]) && is_index(v[1]) && v[2].is_number())
     return {v[0].get<int>(), v[1].get<int>(), v[2].get<double>()};
   fail(origin, "a derivation vertex must be an index or [i, j, t]");
 }
 
-}  // namespace
-
-Scheme parse_scheme(const std::string& text, const std::string& origin) {
+Scheme parse_scheme_json(const std::string& text, const std::string& origin) {
   json j;
   try {
     j = json::parse(text);
@@ -232,6 +247,16 @@ Scheme parse_scheme(const std::string& text, const std::string& origin) {
   }
   validate(s, origin);
   return s;
+}
+
+}  // namespace
+
+Scheme parse_scheme(const std::string& text, const std::string& origin) {
+  try {
+    return parse_scheme_json(text, origin);
+  } catch (const json::exception& e) {  // a field of the wrong kind where a default was allowed
+    fail(origin, std::string("a field has the wrong type (") + e.what() + ")");
+  }
 }
 
 std::string scheme_to_json(const Scheme& s) {
@@ -454,6 +479,11 @@ std::vector<int> mirror_partners(const Scheme& scheme) {
   if (!scheme.subset_of) return scheme.mirror;
   const Scheme parent = find_scheme(scheme.subset_of->parent);
   const auto& idx = scheme.subset_of->indices;
+  for (int i : idx)
+    if (i < 0 || i >= parent.num_points)
+      throw SchemeError("scheme " + scheme.id + ": subset index " + std::to_string(i) +
+                        " is not a point of " + parent.id + " (" + std::to_string(parent.num_points) +
+                        " points)");
   std::vector<int> out(idx.size(), -1);
   for (size_t k = 0; k < idx.size(); ++k) {
     // The scheme's own entry where it is right (a point listed twice, as a lip corner on two curves,
