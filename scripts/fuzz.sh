@@ -35,4 +35,5 @@ status=0
 run fuzz_pts fuzz/corpus/pts tests/fuzz_regressions/pts || status=1
 run fuzz_scheme resources/schemes tests/fuzz_regressions/scheme || status=1
 run fuzz_landmarks fuzz/corpus/landmarks tests/fuzz_regressions/landmarks || status=1
+run fuzz_config fuzz/corpus/config tests/fuzz_regressions/config || status=1
 exit $status

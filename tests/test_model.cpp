@@ -79,6 +79,30 @@ TEST(Model, SavedModelsLoadWithTheSameOutputs) {
             std::filesystem::file_size(dir / "lddmm_test_f32.pt"));
 }
 
+// A model header whose sizes are floats (undefined when converted to int) or would build a huge network.
+TEST(Model, ConfigurationSizesAreWholeAndBounded) {
+  const std::string good = to_json(testing::tiny_config(Head::Lddmm));
+  EXPECT_NO_THROW(aligner_config_from_json(good, "m.pt"));
+  const auto error_with = [&](const std::string& from, const std::string& to) {
+    std::string text = good;
+    const size_t at = text.find(from);
+    EXPECT_NE(at, std::string::npos) << from;
+    text.replace(at, from.size(), to);
+    try {
+      aligner_config_from_json(text, "m.pt");
+    } catch (const ModelError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_NE(error_with("\"width\":4", "\"width\":4.4e99")
+                .find("m.pt: bad model configuration (expected a whole "
+                      "number from 1 to 256, got 4.4e+99)"),
+            std::string::npos);
+  EXPECT_NE(error_with("\"width\":4", "\"width\":100000").find("from 1 to 256"), std::string::npos);
+  EXPECT_NE(error_with("\"steps\":2", "\"steps\":1000000").find("from 1 to 100"), std::string::npos);
+}
+
 // A weight changed inside the file (the archive still valid) and a non-finite weight are refused.
 TEST(Model, DamagedWeightsAreRefused) {
   torch::manual_seed(5);
