@@ -95,12 +95,38 @@ void WeightAverage::swap(torch::nn::Module& module) {
   }
 }
 
+namespace {
+
+// Every field of `given` is one of `defaults`' (a typo is an error, not a silent default), and a whole number
+// where the default is one (a float such as 1e99 is not converted: that is undefined).
+void check_fields(const json& given, const json& defaults, const std::string& path) {
+  if (!given.is_object()) throw std::runtime_error("\"" + path + "\" must be an object");
+  for (const auto& [key, value] : given.items()) {
+    const std::string name = path.empty() ? key : path + "." + key;
+    if (!defaults.contains(key)) throw std::runtime_error("unknown field \"" + name + "\"");
+    const json& d = defaults.at(key);
+    if ((d.is_number_integer() && !value.is_number_integer()) || (d.is_boolean() && !value.is_boolean()))
+      throw std::runtime_error("\"" + name + "\" must be " +
+                               (d.is_boolean() ? "true or false" : "a whole number"));
+    if (d.is_object()) check_fields(value, d, name);
+  }
+}
+
+}  // namespace
+
 TrainConfig load_train_config(const std::filesystem::path& file) {
   std::ifstream in(file);
   if (!in) throw std::runtime_error(file.string() + ": cannot open the training configuration");
   TrainConfig c;
   try {
     const json j = json::parse(in);
+    const json top = {{"scheme", c.scheme},
+                      {"annotation", c.annotation},
+                      {"model", json::object()},
+                      {"train", json::object()}};
+    for (const auto& [key, value] : j.items())
+      if (!top.contains(key)) throw std::runtime_error("unknown field \"" + key + "\"");
+    if (j.contains("train")) check_fields(j["train"], json(c.train), "train");
     c.scheme = j.value("scheme", c.scheme);
     c.annotation = j.value("annotation", c.annotation);
     if (j.contains("model")) {
@@ -111,7 +137,9 @@ TrainConfig load_train_config(const std::filesystem::path& file) {
     }
     // Missing fields keep their defaults.
     if (j.contains("train")) j["train"].get_to(c.train);
-  } catch (const json::exception& e) {
+  } catch (const ModelError&) {
+    throw;
+  } catch (const std::exception& e) {
     throw std::runtime_error(file.string() + ": bad training configuration (" + e.what() + ")");
   }
   if (c.train.epochs < 1 || c.train.batch_size < 1 || !(c.train.learning_rate > 0))
