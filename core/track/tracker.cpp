@@ -69,6 +69,7 @@ class LddmmBackend : public AlignBackend {
     const Scheme& s = m->scheme();
     const int S = m->config().input_size;
     scale_ = S / s.mean_face.frame;
+    template_ = tensor_to_points(m->template_points());
     output_ = o.output_scheme.empty() ? s : find_scheme(o.output_scheme);
     if (o.grid_cells > 0) {
       grid_ = make_grid(s, o.grid_cells);
@@ -144,7 +145,7 @@ class LddmmBackend : public AlignBackend {
   // The flow of face b, carried from its crop to the frame by `back`.
   FaceFlow flow_of(const FlowTrace& trace, const torch::Tensor& head, int64_t b, const Affine2& back) const {
     FaceFlow fl;
-    fl.template_points = apply_affine(back, tensor_to_points(predictor_.model()->template_points()));
+    fl.template_points = apply_affine(back, template_);
     fl.momenta = vectors_through(back, tensor_to_points(head));
     for (int64_t k = 0; k < trace.point_path.size(0); ++k)
       fl.trajectory.push_back(apply_affine(back, tensor_to_points(trace.point_path[k][b])));
@@ -162,6 +163,7 @@ class LddmmBackend : public AlignBackend {
   torch::Device device_;
   Predictor predictor_;
   double scale_ = 1;
+  Points template_;  // the mean face in the network's input frame
   Scheme output_;
   Grid grid_;
   torch::Tensor grid_nodes_, grid_curve_;
