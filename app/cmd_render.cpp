@@ -14,6 +14,7 @@
 #include "commands.hpp"
 #include "lddmm/correspondence.hpp"
 #include "lddmm/flow.hpp"
+#include "lddmm/image_file.hpp"
 #include "lddmm/loss.hpp"
 #include "lddmm/metrics.hpp"
 #include "lddmm/overlay.hpp"
@@ -88,8 +89,9 @@ int run_render(const RenderOpts& o) {
       }
     }
     if (!image.empty()) {
-      canvas = cv::imread(image, cv::IMREAD_COLOR);
-      if (canvas.empty()) throw std::runtime_error(image + ": cannot read the image");
+      std::string why;
+      canvas = read_image(image, why);
+      if (canvas.empty()) throw std::runtime_error(image + ": " + why);
     } else {
       const Eigen::RowVector2d hi = target_img.colwise().maxCoeff();
       canvas = cv::Mat(static_cast<int>(hi.y() * 1.2) + 1, static_cast<int>(hi.x() * 1.2) + 1, CV_8UC3,

@@ -19,6 +19,7 @@
 #include "lddmm/clip.hpp"
 #include "lddmm/engine.hpp"
 #include "lddmm/faces.hpp"
+#include "lddmm/image_file.hpp"
 #include "lddmm/landmark_io.hpp"
 #include "lddmm/metrics.hpp"
 #include "lddmm/pts_io.hpp"
@@ -92,6 +93,44 @@ TEST(Source, BadInputsGiveOneLineErrors) {
   EXPECT_EQ(error_of([&] { open_source((dir / "fifo.mp4").string()); }),
             (dir / "fifo.mp4").string() +
                 ": not a regular file (a pipe, socket or device); give a video, image or folder");
+}
+
+TEST(ImageFile, ACutOrDamagedPngOrJpegIsRefusedWithItsReasonAndAWholeOneReads) {
+  const testing::ScratchDir dir;
+  cv::Mat picture(40, 50, CV_8UC3);
+  cv::randu(picture, 0, 255);
+  std::vector<std::uint8_t> png, jpg;
+  ASSERT_TRUE(cv::imencode(".png", picture, png));
+  ASSERT_TRUE(cv::imencode(".jpg", picture, jpg));
+  const auto write = [&](const char* name, const std::vector<std::uint8_t>& bytes) {
+    std::ofstream(dir / name, std::ios::binary)
+        .write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+    return dir / name;
+  };
+  std::string why;
+  const cv::Mat whole = read_image(write("whole.png", png), why);
+  EXPECT_EQ(why, "");
+  EXPECT_EQ(cv::norm(whole, picture, cv::NORM_INF), 0.0);  // PNG is lossless
+  EXPECT_FALSE(read_image(write("whole.jpg", jpg), why).empty());
+  EXPECT_EQ(why, "");
+  // Cut inside the data, and one byte of the first chunk after IHDR (past 8 + 25 bytes) changed.
+  EXPECT_TRUE(
+      read_image(write("cut.png", {png.begin(), png.begin() + static_cast<long>(png.size() / 2)}), why)
+          .empty());
+  EXPECT_EQ(why, "the PNG is cut short");
+  std::vector<std::uint8_t> flipped = png;
+  flipped[8 + 25 + 10] ^= 0x55;
+  EXPECT_TRUE(read_image(write("flipped.png", flipped), why).empty());
+  EXPECT_EQ(why, "the PNG is damaged (a chunk's checksum does not match)");
+  EXPECT_TRUE(
+      read_image(write("cut.jpg", {jpg.begin(), jpg.begin() + static_cast<long>(jpg.size() / 2)}), why)
+          .empty());
+  EXPECT_EQ(why, "the JPEG is cut short");
+  std::vector<std::uint8_t> padded = jpg;
+  padded.resize(jpg.size() + 100, 0);  // zeros after the end marker, as some cameras write
+  EXPECT_FALSE(read_image(write("padded.jpg", padded), why).empty());
+  EXPECT_TRUE(read_image(dir / "absent.png", why).empty());
+  EXPECT_EQ(why, "cannot open the file");
 }
 
 TEST(Source, AFolderGoesOnPastAnUnreadableImageAndListsIt) {

@@ -1,5 +1,7 @@
 #include "lddmm/source.hpp"
 
+#include "lddmm/image_file.hpp"
+
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 #include <opencv2/videoio.hpp>
@@ -83,10 +85,11 @@ class ImageSource : public FrameSource {
   bool read(Frame& f) override {
     // An unreadable file is skipped (and listed); one image alone is an error.
     for (; next_ < files_.size(); ++next_) {
-      f.image = cv::imread(files_[next_].string(), cv::IMREAD_COLOR);
+      std::string why;
+      f.image = read_image(files_[next_], why);
       if (!f.image.empty()) break;
-      if (files_.size() == 1) throw SourceError(files_[next_].string() + ": cannot read the image");
-      skipped_.push_back(files_[next_].string() + ": cannot read the image");
+      if (files_.size() == 1) throw SourceError(files_[next_].string() + ": " + why);
+      skipped_.push_back(files_[next_].string() + ": " + why);
     }
     if (next_ >= files_.size()) return false;
     f.name = files_[next_].filename().string();
