@@ -53,8 +53,8 @@ void add_engine_options(CLI::App* cmd, EngineOpts& o, bool with_input = true) {
       "Model file (default: the shipped model, or $LDDMM_MODEL); repeated, an ensemble: every crop "
       "goes to each model and their landmarks are averaged (more accurate, slower)");
   cmd->add_flag("--accurate", o.accurate,
-                "The two shipped models (128 and 192 px) as an ensemble: -m lddmm-300w68-w18l-128.pt "
-                "-m lddmm-300w68-w18l-192.pt from the shipped models' folder")
+                "The two shipped models as an ensemble: -m lddmm-300w68-256-detail.pt "
+                "-m lddmm-300w68-384-detail.pt from the shipped models' folder")
       ->excludes(model);
   cmd->add_option(
       "-s,--scheme", o.scheme,

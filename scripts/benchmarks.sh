@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cli=./build/app/lddmm-face
-model=models/lddmm-300w68-w18l-128.pt
+model=models/lddmm-300w68-256-detail.pt
 data="${LDDMM_DATA:-../shared/data}"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT

@@ -21,7 +21,7 @@ if [ -f "$data/val.txt" ]; then
   face="$data/$(head -n 1 "$data/val.txt")"
   "$cli" render --fit "${face%.*}.pts" --out out/flow.png --save-points out/fitted.pts
   if [ "${1:-}" = "--eval" ]; then
-    "$cli" eval -m models/lddmm-300w68-w18l-128.pt -d "$data" --boxes dlib --vs-dlib --csv out/val_faces.csv
+    "$cli" eval -m models/lddmm-300w68-256-detail.pt -d "$data" --boxes dlib --vs-dlib --csv out/val_faces.csv
   fi
 else
   echo "run: no 300-W data at $data: flowing random momenta instead"

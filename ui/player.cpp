@@ -31,7 +31,7 @@ std::vector<std::string> model_files(const PlayerSettings& s) {
 }
 
 QString Player::modelName() const {
-  if (settings_.accurate) return "128 + 192 px (accurate)";
+  if (settings_.accurate) return "256 + 384 px crops (accurate)";
   const std::string m = settings_.model.empty() ? default_model_path() : settings_.model;
   return QString::fromStdString(std::filesystem::path(m).filename().string());
 }

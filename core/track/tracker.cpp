@@ -336,7 +336,7 @@ std::unique_ptr<AlignBackend> make_dlib_backend(const BoxMap& map) {
 }
 
 std::string default_model_path() {
-  static const char* kName = "lddmm-300w68-w18l-128.pt";
+  static const char* kName = "lddmm-300w68-256-detail.pt";
   if (const char* env = std::getenv("LDDMM_MODEL")) return env;
   const std::filesystem::path res = scheme_dir().parent_path();
   for (const std::filesystem::path& dir : {res / "models", res.parent_path() / "models"})
@@ -346,7 +346,7 @@ std::string default_model_path() {
 
 std::vector<std::string> accurate_model_paths() {
   const std::filesystem::path first = default_model_path();
-  const std::filesystem::path second = first.parent_path() / "lddmm-300w68-w18l-192.pt";
+  const std::filesystem::path second = first.parent_path() / "lddmm-300w68-384-detail.pt";
   if (!std::filesystem::exists(second))
     throw std::runtime_error(second.string() + ": not found (the accurate mode needs both shipped models)");
   return {first.string(), second.string()};

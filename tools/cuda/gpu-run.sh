@@ -12,11 +12,11 @@ set -uo pipefail
 RESULTS=${RESULTS:-${OUT:-results-cuda}}
 MINUTES=${MINUTES:-5}
 DEADLINE=${DEADLINE:-0}  # seconds for the whole script: when set, the training gets what the build leaves
-INIT=${INIT:-models/lddmm-300w68-w18l-128.pt}
-TEACHER=${TEACHER:-models/lddmm-300w68-w18l-128.pt}
+INIT=${INIT:-models/lddmm-300w68-256-detail.pt}
+TEACHER=${TEACHER:-models/lddmm-300w68-256-detail.pt}
 INITS=${INITS:-}  # per-config starts overriding INIT: "CONFIG=FILE CONFIG=FILE"
 CONFIGS=${CONFIGS:-"gpu-w18l-192 gpu-w18l-192-distill gpu-w18l-192-lr1e3"}  # SKIP_CHECKS=1: no check, bench
-BENCH=${BENCH:-"models/lddmm-300w68-w18l-128.pt configs/gpu-w18l-192.json configs/gpu-w18-256.json"}
+BENCH=${BENCH:-"models/lddmm-300w68-256-detail.pt configs/gpu-w18l-192.json configs/gpu-w18-256.json"}
 work=/tmp/lddmm-cuda
 mkdir -p "$RESULTS" "$work/logs"
 log=$work/logs/session.log
