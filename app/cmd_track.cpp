@@ -20,6 +20,7 @@
 #include "lddmm/clip.hpp"
 #include "lddmm/engine.hpp"
 #include "lddmm/landmark_io.hpp"
+#include "lddmm/progress.hpp"
 #include "lddmm/render.hpp"
 #include "lddmm/safe_output.hpp"
 #include "lddmm/temporal.hpp"
@@ -42,6 +43,7 @@ struct EngineOpts {
   bool no_smooth = false, cpu = false, dlib = false, flip = false, stills = false, no_refine = false,
        accurate = false;
   double min_cutoff = SmoothingOptions{}.min_cutoff, beta = SmoothingOptions{}.beta;
+  std::string device = "auto";
 };
 
 void add_engine_options(CLI::App* cmd, EngineOpts& o, bool with_input = true) {
@@ -92,7 +94,8 @@ void add_engine_options(CLI::App* cmd, EngineOpts& o, bool with_input = true) {
   cmd->add_option("--parallel-frames", o.parallel,
                   "Files: frames aligned at once on separate threads (default: one per 1–2 threads, up to 2)")
       ->check(CLI::Range(1, 8));
-  cmd->add_flag("--cpu", o.cpu, "Stay on the CPU even when a GPU is present");
+  add_device_option(cmd, o.device);
+  cmd->add_flag("--cpu", o.cpu, "Same as --device cpu")->group("");
   cmd->add_flag("--flip", o.flip,
                 "Test-time mirroring: more accurate landmarks, the crop and its mirror image in one batch "
                 "(about 1.6x the network time)");
@@ -136,7 +139,7 @@ Tracker make_tracker(const EngineOpts& o, bool flow) {
     LddmmBackendOptions bo;
     bo.output_scheme = o.scheme;
     bo.grid_cells = o.grid;
-    bo.cuda = !o.cpu;
+    bo.device = o.cpu ? "cpu" : o.device;
     bo.flip = o.flip;
     backend = make_model_backend(o.accurate         ? accurate_model_paths()
                                  : o.models.empty() ? std::vector<std::string>{default_model_path()}
@@ -239,13 +242,13 @@ struct AnnotateCounts {
   std::map<int, int64_t> ids;
 };
 
-void print_progress(int64_t frames, int64_t total, double seconds, size_t faces) {
+std::string progress_text(int64_t frames, int64_t total, double seconds, size_t faces) {
   const double fps = static_cast<double>(frames) / std::max(seconds, 1e-9);
-  std::fprintf(
-      stderr, "\rframe %lld%s  %.1f fps  ETA %s  faces %zu   ", static_cast<long long>(frames),
-      total > 0 ? ("/" + std::to_string(total)).c_str() : "", fps,
-      total > 0 ? clock_text(static_cast<double>(total - frames) / std::max(fps, 1e-9)).c_str() : "--:--",
-      faces);
+  const std::string eta = total > 0 ? clock_text(static_cast<double>(total - frames) / std::max(fps, 1e-9))
+                                    : std::string("--:--");
+  char text[96];
+  std::snprintf(text, sizeof text, "frames  %.1f fps  ETA %s  faces %zu", fps, eta.c_str(), faces);
+  return text;
 }
 
 // The run's end: the summary, the items skipped, and the exit status (interrupted: 128 + the signal).
@@ -290,6 +293,7 @@ int run_annotate(const AnnotateOpts& o) {
   const auto t0 = Clock::now();
   AnnotateCounts n;
   std::string failure;
+  Progress progress(stderr, total, o.quiet);
   try {
     EngineOutput out;
     while (interrupt_signal() == 0 && engine.next(out)) {
@@ -307,8 +311,7 @@ int run_annotate(const AnnotateOpts& o) {
         video.write(canvas);
       }
       const double el = std::chrono::duration<double>(Clock::now() - t0).count();
-      if (!o.quiet && (n.frames % 10 == 0 || n.frames == total))
-        print_progress(n.frames, total, el, out.result.faces.size());
+      progress.update(n.frames, progress_text(n.frames, total, el, out.result.faces.size()));
       if (o.max_frames > 0 && n.frames >= o.max_frames) break;
     }
   } catch (const std::exception& e) {
@@ -321,7 +324,7 @@ int run_annotate(const AnnotateOpts& o) {
   if (partial) commit_partial(target);
   video.close();
   const double el = std::chrono::duration<double>(Clock::now() - t0).count();
-  if (!o.quiet) std::fprintf(stderr, "\n");
+  progress.finish();
   std::printf("%s: %lld frames in %.1f s (%.1f fps), a face in %lld, %zu face id(s), %lld detector runs\n",
               described.c_str(), static_cast<long long>(n.frames), el,
               static_cast<double>(n.frames) / std::max(el, 1e-9), static_cast<long long>(n.with_face),

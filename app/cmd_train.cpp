@@ -15,7 +15,9 @@
 #include <thread>
 
 #include "commands.hpp"
+#include "lddmm/device.hpp"
 #include "lddmm/faces.hpp"
+#include "lddmm/progress.hpp"
 #include "lddmm/pts_io.hpp"
 #include "lddmm/safe_output.hpp"
 #include "lddmm/trainer.hpp"
@@ -25,9 +27,13 @@ namespace {
 
 namespace fs = std::filesystem;
 
-fs::path default_data() {
+// -d, else $LDDMM_DATA/300w: no default points outside what the user names.
+fs::path data_folder(const std::string& given) {
+  if (!given.empty()) return given;
   const char* env = std::getenv("LDDMM_DATA");
-  return fs::path(env != nullptr && *env != '\0' ? env : "../shared/data") / "300w";
+  if (env == nullptr || *env == '\0')
+    throw std::runtime_error("no data folder: give -d DIR (a folder of 300-W style faces) or set LDDMM_DATA");
+  return fs::path(env) / "300w";
 }
 
 fs::path in_data(const fs::path& data, const std::string& list) {
@@ -40,6 +46,7 @@ fs::path boxmap_file() { return scheme_dir().parent_path() / "dlib_boxmap.json";
 std::vector<std::optional<Box>> detect_faces(const FaceDataset& set, const BoxMap& map) {
   FaceDetector detector;
   std::vector<std::optional<Box>> found(set.size());
+  Progress progress(stderr, static_cast<int64_t>(set.size()), false);
   for (size_t i = 0; i < set.size(); ++i) {
     const Box truth = landmark_box(set.record(i).points);
     double best = 0.3;
@@ -47,7 +54,9 @@ std::vector<std::optional<Box>> detect_faces(const FaceDataset& set, const BoxMa
       const double o = iou(map.apply(d), truth);
       if (o >= best) best = o, found[i] = d;
     }
+    progress.update(static_cast<int64_t>(i + 1), "photos through dlib's detector");
   }
+  progress.finish();
   return found;
 }
 
@@ -83,12 +92,13 @@ void add_train_command(CLI::App& app, Action& action) {
     int epochs = 0, threads = 0;
     long long seed = -1;  // -1: the configuration's
     double minutes = 0;
+    std::string device = "auto";
   };
   auto o = std::make_shared<Opts>();
   cmd->add_option("-c,--config", o->config, "Training configuration (JSON, see configs/)")
       ->required()
       ->check(CLI::ExistingFile);
-  cmd->add_option("-d,--data", o->data, "Data folder (default $LDDMM_DATA/300w or ../shared/data/300w)");
+  cmd->add_option("-d,--data", o->data, "Data folder (default $LDDMM_DATA/300w)");
   cmd->add_option("-l,--list", o->list, "Training list, relative to --data")->capture_default_str();
   cmd->add_option("--val", o->val, "Validation list, relative to --data")->capture_default_str();
   cmd->add_option("-o,--out", o->out, "Run folder: checkpoints, best.pt, log.csv")->required();
@@ -107,6 +117,7 @@ void add_train_command(CLI::App& app, Action& action) {
                   "Override the configuration's seed (train.seed): a new round from the same configuration")
       ->check(CLI::Range(0LL, 4294967295LL));
   cmd->add_option("--threads", o->threads, "Override the number of threads")->check(CLI::Range(1, 256));
+  add_device_option(cmd, o->device);
   cmd->add_option(
          "--minutes", o->minutes,
          "Time budget: after the second epoch, cut the epochs (and fit the schedule) to end in about "
@@ -124,7 +135,8 @@ void add_train_command(CLI::App& app, Action& action) {
       if (o->epochs > 0) cfg.train.epochs = o->epochs;
       if (o->seed >= 0) cfg.train.seed = static_cast<uint64_t>(o->seed);
       if (o->threads > 0) cfg.train.threads = o->threads;
-      const fs::path data = o->data.empty() ? default_data() : fs::path(o->data);
+      cfg.train.device = o->device;
+      const fs::path data = data_folder(o->data);
       train(
           cfg, data, in_data(data, o->list), in_data(data, o->val), o->out, o->resume,
           [](const std::string& line) { std::printf("%s\n", line.c_str()), std::fflush(stdout); }, o->init);
@@ -140,12 +152,13 @@ void add_boxmap_command(CLI::App& app, Action& action) {
     std::string data, list = "train.txt", out;
   };
   auto o = std::make_shared<Opts>();
-  cmd->add_option("-d,--data", o->data, "Data folder (default $LDDMM_DATA/300w or ../shared/data/300w)");
+  cmd->add_option("-d,--data", o->data, "Data folder (default $LDDMM_DATA/300w)");
   cmd->add_option("-l,--list", o->list, "Image list, relative to --data")->capture_default_str();
-  cmd->add_option("-o,--out", o->out, "Output JSON (default resources/dlib_boxmap.json)");
+  cmd->add_option("-o,--out", o->out, "Output JSON (the installed map is resources/dlib_boxmap.json)")
+      ->required();
   cmd->callback([&action, o] {
     action = [o] {
-      const fs::path data = o->data.empty() ? default_data() : fs::path(o->data);
+      const fs::path data = data_folder(o->data);
       const Scheme s = find_scheme("300w68");
       const FaceDataset set(data, in_data(data, o->list), s, s, 200);
       // First pass: identity map to find the matching detections, then fit, then match again.
@@ -163,7 +176,7 @@ void add_boxmap_command(CLI::App& app, Action& action) {
             "side = %.4f·w\n",
             pass + 1, det.size(), set.size(), map.dx, map.dy, map.scale);
       }
-      const fs::path out = o->out.empty() ? boxmap_file() : fs::path(o->out);
+      const fs::path out = o->out;
       std::ofstream(out) << nlohmann::json{{"dx", map.dx},
                                            {"dy", map.dy},
                                            {"scale", map.scale},
@@ -230,6 +243,7 @@ void add_calibrate_command(CLI::App& app, Action& action) {
     std::string model, out, data, list = "val.txt";
     bool full = false, crop_only = false;
     int threads = 0;
+    std::string device = "auto";
   };
   auto o = std::make_shared<Opts>();
   cmd->add_option("-m,--model", o->model, "Model file to read")->required();
@@ -237,19 +251,21 @@ void add_calibrate_command(CLI::App& app, Action& action) {
   cmd->add_flag("--crop-only", o->crop_only,
                 "Only the offset in input-crop pixels (the mean), no image-pixel part (calibrations "
                 "before 2026-11-30)");
-  cmd->add_option("-d,--data", o->data, "Data folder (default $LDDMM_DATA/300w or ../shared/data/300w)");
+  cmd->add_option("-d,--data", o->data, "Data folder (default $LDDMM_DATA/300w)");
   cmd->add_option("-l,--list", o->list,
                   "Annotated faces the model was not trained on, relative to --data (a trained network "
                   "fits its training faces' offsets, so they show none)")
       ->capture_default_str();
   cmd->add_flag("--float32", o->full, "Keep float32 weights (default: float16)");
   cmd->add_option("--threads", o->threads, "Threads (default: all cores)")->check(CLI::Range(1, 256));
+  add_device_option(cmd, o->device);
   cmd->callback([&action, o] {
     action = [o] {
       check_outputs({o->model}, {o->out});
       use_threads(o->threads);
       Aligner model = load_model(o->model);
-      const fs::path data = o->data.empty() ? default_data() : fs::path(o->data);
+      model->to(parse_device(o->device));
+      const fs::path data = data_folder(o->data);
       const FaceDataset set =
           model_faces(model, data, o->list, static_cast<int>(model->config().input_size * 1.25));
       if (set.size() == 0) throw std::runtime_error(o->list + ": no faces");
@@ -307,6 +323,7 @@ void add_eval_command(CLI::App& app, Action& action) {
     std::string data, list = "val.txt", csv, points, boxes = "landmarks";
     bool json = false, vs_dlib = false, flip = false, no_alternate = false;
     int threads = 0, refine = 5;
+    std::string device = "auto";
   };
   auto o = std::make_shared<Opts>();
   cmd->add_option("-m,--model", o->models,
@@ -332,7 +349,7 @@ void add_eval_command(CLI::App& app, Action& action) {
       ->capture_default_str();
   cmd->add_flag("--vs-dlib", o->vs_dlib,
                 "Also run dlib's 68-point shape predictor on the same faces and detector boxes");
-  cmd->add_option("-d,--data", o->data, "Data folder (default $LDDMM_DATA/300w or ../shared/data/300w)");
+  cmd->add_option("-d,--data", o->data, "Data folder (default $LDDMM_DATA/300w)");
   cmd->add_option("-l,--list", o->list, "Image list, relative to --data")->capture_default_str();
   cmd->add_option("--csv", o->csv, "Write per-face NME to this CSV file");
   cmd->add_option("--points", o->points,
@@ -340,6 +357,7 @@ void add_eval_command(CLI::App& app, Action& action) {
                   "--vs-dlib), x0, y0, x1, y1, ... in the image's pixels)");
   cmd->add_flag("--json", o->json, "Print the metrics as JSON");
   cmd->add_option("--threads", o->threads, "Threads (default: all cores)")->check(CLI::Range(1, 256));
+  add_device_option(cmd, o->device);
   cmd->callback([&action, o] {
     action = [o] {
       check_outputs(std::vector<fs::path>(o->models.begin(), o->models.end()), {o->csv, o->points});
@@ -348,10 +366,11 @@ void add_eval_command(CLI::App& app, Action& action) {
       std::string names;  // the files, joined with " + "
       for (const std::string& file : o->models) {
         models.push_back(load_model(file));
+        models.back()->to(parse_device(o->device));
         names += (names.empty() ? "" : " + ") + file;
       }
       Aligner& model = models.front();
-      const fs::path data = o->data.empty() ? default_data() : fs::path(o->data);
+      const fs::path data = data_folder(o->data);
       const Scheme& scheme = model->scheme();
       // Each model sees the photos reduced to its own crop scale (as it was trained).
       std::vector<FaceDataset> sets;
@@ -392,7 +411,11 @@ void add_eval_command(CLI::App& app, Action& action) {
       std::vector<EvalMember> members;
       for (size_t m = 0; m < models.size(); ++m)
         members.push_back({models[m], &sets[m], o->boxes == "dlib" ? &boxes[m] : nullptr});
-      const EvalResult r = evaluate(members, 32, o->flip, o->refine, !o->no_alternate);
+      Progress passes(stderr, o->refine + 1, false);
+      const std::string what = "passes over " + std::to_string(set.size()) + " faces";
+      const EvalResult r = evaluate(members, 32, o->flip, o->refine, !o->no_alternate,
+                                    [&](int k, int) { passes.update(k, what); });
+      passes.finish();
       std::optional<NmeSummary> dlib_row;
       std::vector<double> dlib_errors;
       std::vector<PartErrors> dlib_parts;  // NME_c per face, as ours

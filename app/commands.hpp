@@ -5,10 +5,14 @@
 #include <CLI/CLI.hpp>
 
 #include <functional>
+#include <string>
 
 namespace lddmm::app {
 
 using Action = std::function<int()>;
+
+/// `--device auto|cpu|cuda[:N]` (checked when parsed: a wrong word or an absent GPU is a usage error).
+CLI::Option* add_device_option(CLI::App* cmd, std::string& device);
 
 void add_schemes_command(CLI::App& app, Action& action);
 void add_meanface_command(CLI::App& app, Action& action);

@@ -6,10 +6,20 @@
 #include <QTimer>
 
 #include <cstdio>
+#include <exception>
+#include <string>
 
+#include "lddmm/device.hpp"
 #include "main_window.hpp"
+#include "version.hpp"
 
 int main(int argc, char** argv) {
+  // Before Qt: --version needs no display.
+  for (int i = 1; i < argc; ++i)
+    if (std::string(argv[i]) == "--version") {
+      std::printf("%s\n", lddmm::app::version_text("lddmm-face-gui").c_str());
+      return 0;
+    }
   QApplication app(argc, argv);
   QApplication::setOrganizationName("lddmm-face");
   QApplication::setApplicationName("lddmm-face");
@@ -28,12 +38,36 @@ int main(int argc, char** argv) {
                                    "file");
   const QCommandLineOption teach("teach", "Automation: freeze and show the flow at time t before the shots",
                                  "t");
-  cli.addOptions({scheme, frames, shot, overlay, teach});
+  const QCommandLineOption device(
+      "device", "Where the network runs: auto (a GPU when present), cpu, cuda, cuda:N", "device", "auto");
+  const QCommandLineOption model({"m", "model"}, "Model file (default: the shipped model, or $LDDMM_MODEL)",
+                                 "file");
+  const QCommandLineOption version("version", "Versions of the program, its default model and its libraries");
+  cli.addOptions({scheme, device, model, version, frames, shot, overlay, teach});
   cli.process(app);
+  lddmm::ui::PlayerSettings settings;
+  settings.device = cli.value(device).toStdString();
+  settings.model = cli.value(model).toStdString();
+  try {
+    lddmm::parse_device(settings.device);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "lddmm-face-gui: error: --device: %s\n", e.what());
+    return 2;
+  }
 
   lddmm::ui::MainWindow window;
   window.resize(1100, 760);
   window.show();
+  if (cli.isSet(device) || cli.isSet(model)) {
+    lddmm::ui::PlayerSettings s = window.player().settings();
+    s.device = settings.device;
+    if (cli.isSet(model)) s.model = settings.model;
+    QString error;
+    if (!window.player().apply(s, &error)) {
+      std::fprintf(stderr, "lddmm-face-gui: error: %s\n", qPrintable(error));
+      return 2;
+    }
+  }
   if (cli.isSet(scheme)) {
     const QString s = cli.value(scheme);
     const QStringList keys = {"model", "dense2", "dense3", "wflw98", "helen194", "cofw29"};

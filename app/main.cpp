@@ -5,9 +5,33 @@
 #include <cstdlib>
 #include <exception>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "commands.hpp"
 #include "interrupt.hpp"
+#include "lddmm/device.hpp"
+#include "version.hpp"
+
+namespace lddmm::app {
+
+CLI::Option* add_device_option(CLI::App* cmd, std::string& device) {
+  return cmd
+      ->add_option("--device", device, "Where the network runs: auto (a GPU when present), cpu, cuda, cuda:N")
+      ->capture_default_str()
+      ->check(
+          [](const std::string& spec) {
+            try {
+              parse_device(spec);
+              return std::string();
+            } catch (const std::exception& e) {
+              return std::string(e.what());
+            }
+          },
+          "DEVICE");
+}
+
+}  // namespace lddmm::app
 
 int main(int argc, char** argv) {
   lddmm::app::install_interrupt_handlers();
@@ -17,20 +41,27 @@ int main(int argc, char** argv) {
   setenv("OPENCV_FFMPEG_LOGLEVEL", "-8", 0);  // AV_LOG_QUIET
   CLI::App app{
       "lddmm-face: LDDMM-Face facial landmark tracking, schemes, deformation flows, training and evaluation"};
-  app.require_subcommand(1);
+  app.require_subcommand(0, 1);
+  app.set_version_flag(
+      "--version", [] { return lddmm::app::version_text("lddmm-face"); },
+      "Versions of the program, its default model and its libraries");
   lddmm::app::Action action;
-  lddmm::app::add_schemes_command(app, action);
-  lddmm::app::add_meanface_command(app, action);
-  lddmm::app::add_correspond_command(app, action);
-  lddmm::app::add_render_command(app, action);
-  lddmm::app::add_train_command(app, action);
-  lddmm::app::add_eval_command(app, action);
-  lddmm::app::add_calibrate_command(app, action);
-  lddmm::app::add_boxmap_command(app, action);
-  lddmm::app::add_export_command(app, action);
-  lddmm::app::add_annotate_command(app, action);
-  lddmm::app::add_bench_command(app, action);
-  lddmm::app::add_sample_clip_command(app, action);
+  // Grouped in --help: what users run first, then the flow tools, then training and model tools.
+  const std::pair<const char*, std::vector<void (*)(CLI::App&, lddmm::app::Action&)>> groups[] = {
+      {"Track faces",
+       {lddmm::app::add_annotate_command, lddmm::app::add_bench_command,
+        lddmm::app::add_sample_clip_command}},
+      {"Flows and schemes",
+       {lddmm::app::add_render_command, lddmm::app::add_schemes_command, lddmm::app::add_correspond_command,
+        lddmm::app::add_meanface_command}},
+      {"Train and check models",
+       {lddmm::app::add_train_command, lddmm::app::add_eval_command, lddmm::app::add_calibrate_command,
+        lddmm::app::add_export_command, lddmm::app::add_boxmap_command}}};
+  for (const auto& [group, adders] : groups)
+    for (auto* add : adders) {
+      add(app, action);
+      app.get_subcommands({}).back()->group(group);
+    }
   std::string names;
   bool known = false;
   for (const CLI::App* sub : app.get_subcommands({})) {
@@ -48,6 +79,8 @@ int main(int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {
     return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
   } catch (const CLI::ParseError& e) {
     // One line in the house style, exit 2 (a usage error), as other command-line tools do.
     std::string what = e.what();
@@ -55,8 +88,13 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "lddmm-face: error: %s (see --help)\n", what.c_str());
     return 2;
   }
+  if (!action) {
+    std::fprintf(stderr, "lddmm-face: error: a command is required (commands: %s; see --help)\n",
+                 names.c_str());
+    return 2;
+  }
   try {
-    return action ? action() : 2;
+    return action();
   } catch (const std::exception& e) {
     std::fprintf(stderr, "lddmm-face: error: %s\n", e.what());
     return 1;

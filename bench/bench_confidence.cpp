@@ -50,7 +50,7 @@ int main(int argc, char** argv) {
   }
   torch::set_num_threads(2);
   LddmmBackendOptions bo;
-  bo.cuda = false;
+  bo.device = "cpu";
   const auto backend = make_lddmm_backend(load_model(argv[1]), bo);
   const Scheme& scheme = backend->scheme();
   const std::string dir = argv[2];

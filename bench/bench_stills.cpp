@@ -47,7 +47,7 @@ int main(int argc, char** argv) {
     for (const auto& [file, points] : dlib_annotated_faces(dir / xml))
       truth[file].push_back(landmark_box(points));
   LddmmBackendOptions bo;
-  bo.cuda = false;
+  bo.device = "cpu";
   TrackerOptions to;
   to.stills = true;
   if (argc > 3) to.min_face = std::atoi(argv[3]);

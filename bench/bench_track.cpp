@@ -16,7 +16,7 @@ namespace {
 void BM_NewFace(benchmark::State& state) {
   static std::unique_ptr<lddmm::AlignBackend> backend = [] {
     lddmm::LddmmBackendOptions o;
-    o.cuda = false;
+    o.device = "cpu";
     o.grid_cells = 0;
     return lddmm::make_lddmm_backend(lddmm::load_model(lddmm::default_model_path()), o);
   }();

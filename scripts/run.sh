@@ -3,8 +3,7 @@
 # synthetic camera, with its true landmark tracks) and runs the tracker on it, writing the landmarks CSV
 # and the overlay video; then draws one LDDMM registration onto a real annotated face.
 #   bash scripts/run.sh              the sample clip → out/sample_landmarks.csv, out/sample_overlay.mp4
-#   bash scripts/run.sh --webcam [N] camera N (default 0) → out/webcam_landmarks.csv, out/webcam_overlay.mp4
-#                                    (Ctrl-C stops; everything so far is saved)
+#   bash scripts/run.sh --webcam [N] the desktop app on camera N (default 0): the live demo
 #   bash scripts/run.sh --eval       also evaluates the shipped model on val.txt beside dlib's predictor
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,7 +11,7 @@ bash scripts/setup.sh
 mkdir -p out
 cli=./build/app/lddmm-face
 if [ "${1:-}" = "--webcam" ]; then
-  exec "$cli" annotate "${2:-0}" -o out/webcam_landmarks.csv --overlay out/webcam_overlay.mp4
+  exec ./build/app/lddmm-face-gui "${2:-0}"
 fi
 "$cli" sample-clip -o out/sample.avi
 "$cli" annotate out/sample.avi -o out/sample_landmarks.csv --overlay out/sample_overlay.mp4

@@ -10,7 +10,7 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config
   libtorch-dev libopenblas0-openmp libgoogle-perftools-dev libeigen3-dev nlohmann-json3-dev libcli11-dev libfmt-dev libspdlog-dev
   zlib1g-dev libopencv-dev libdlib-dev libdlib-data libmatio-dev qt6-base-dev xvfb xauth fonts-dejavu-core
-  libgtest-dev libgmock-dev libbenchmark-dev
+  libgtest-dev libgmock-dev libbenchmark-dev help2man desktop-file-utils appstream
 )
 missing=()
 for p in "${packages[@]}"; do
@@ -24,5 +24,6 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release "$@" >/dev/null
+# One configuration for run.sh and test.sh (warnings are errors in both), so the second builds nothing new.
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DLDDMM_WERROR=ON "$@" >/dev/null
 cmake --build build --parallel "$(nproc)"

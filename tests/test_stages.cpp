@@ -179,7 +179,7 @@ TEST_F(WideShot, TheDetectionThreadGivesTheBoxesOfADirectScanOnce) {
 TEST_F(WideShot, TheConfidenceRanksACleanCropAboveAShiftedOne) {
   const cv::Mat frame = first_frame();
   LddmmBackendOptions bo;
-  bo.cuda = false;
+  bo.device = "cpu";
   const auto backend = make_lddmm_backend(load_model(LDDMM_MODEL_FILE), bo);
   std::vector<FaceCrop> clean, shifted;
   for (const LandmarkRow& r : *truth_)
@@ -204,7 +204,7 @@ TEST_F(WideShot, TheConfidenceRanksACleanCropAboveAShiftedOne) {
 TEST_F(WideShot, TheTrackerFollowsSmallFacesFromTheFirstFrameTheSameWayEveryRun) {
   const auto run = [&](int min_face) {
     LddmmBackendOptions bo;
-    bo.cuda = false;
+    bo.device = "cpu";
     TrackerOptions to;
     to.min_face = min_face;
     to.parallel_frames = 2;
@@ -235,7 +235,7 @@ TEST_F(WideShot, TheTrackerFollowsSmallFacesFromTheFirstFrameTheSameWayEveryRun)
 TEST_F(WideShot, TheTrackLimitsDecideWhichFacesAreKept) {
   // A crop smaller than `min_side` is lost: with a limit above every face's size no face is ever reported.
   LddmmBackendOptions bo;
-  bo.cuda = false;
+  bo.device = "cpu";
   TrackerOptions to;
   to.limits.min_side = 1000;
   Tracker t(make_lddmm_backend(load_model(LDDMM_MODEL_FILE), bo), BoxMap::installed(), to);
@@ -293,7 +293,7 @@ class PacedClip : public FrameSource {
 
 TEST_F(WideShot, ACameraGetsTheThoroughScansBoxesWhenTheyAreReady) {
   LddmmBackendOptions bo;
-  bo.cuda = false;
+  bo.device = "cpu";
   Tracker t(make_lddmm_backend(load_model(LDDMM_MODEL_FILE), bo), BoxMap::installed(), TrackerOptions{});
   auto clip = std::make_unique<PacedClip>(*dir_ / "wide.avi");
   const PacedClip& shown = *clip;

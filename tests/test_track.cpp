@@ -501,7 +501,7 @@ TEST(Backend, FoldedChannelsLastAndBatchedMirroringMatchThePlainNetwork) {
   for (const int mode : {0, 1, 2}) {  // the crop, the crop and its mirror image, the mirror image alone
     const bool flip = mode == 1;
     LddmmBackendOptions bo;
-    bo.cuda = false;
+    bo.device = "cpu";
     bo.flip = flip;
     const auto backend = make_lddmm_backend(load_model(scratch.path() / "tiny.pt"), bo);
     EXPECT_EQ(backend->mirrors(), flip);
@@ -560,7 +560,7 @@ class OnTheSampleClip : public ::testing::Test {
   static Tracker tracker(const std::string& scheme = "", bool smooth = true, int parallel = 1) {
     LddmmBackendOptions bo;
     bo.output_scheme = scheme;
-    bo.cuda = false;
+    bo.device = "cpu";
     TrackerOptions to;
     to.smoothing.enabled = smooth;
     to.parallel_frames = parallel;
@@ -780,7 +780,7 @@ TEST(RealVideo, TalkingHeadIsFollowedWithOneId) {
   TrackerOptions to;
   to.parallel_frames = 2;
   LddmmBackendOptions bo;
-  bo.cuda = false;
+  bo.device = "cpu";
   bo.grid_cells = 0;
   Tracker t(make_lddmm_backend(load_model(LDDMM_MODEL_FILE), bo), BoxMap::installed(), to);
   Engine e(open_source(video.string()), t);
@@ -817,7 +817,7 @@ TEST(RealPhotos, StillsAreDetectedEachAndRefinedNewFacesAreMoreAccurate) {
     to.stills = true;
     to.refine_new = refine;
     LddmmBackendOptions bo;
-    bo.cuda = false;
+    bo.device = "cpu";
     bo.grid_cells = 0;
     Tracker t(make_lddmm_backend(load_model(LDDMM_MODEL_FILE), bo), BoxMap::installed(), to);
     faces = 0;

@@ -551,7 +551,7 @@ void MainWindow::annotateVideo() {
       LddmmBackendOptions bo;
       bo.output_scheme = ps.scheme;
       bo.grid_cells = 0;
-      bo.cuda = !ps.cpu;
+      bo.device = ps.device;
       bo.flip = ps.mirror;
       TrackerOptions to;
       to.smoothing.enabled = ps.smoothing;

@@ -46,7 +46,7 @@ bool Player::build_tracker(QString* error) {
     LddmmBackendOptions bo;
     bo.output_scheme = settings_.scheme;
     bo.grid_cells = settings_.grid_cells;
-    bo.cuda = !settings_.cpu;
+    bo.device = settings_.device;
     bo.flip = settings_.mirror;
     TrackerOptions to;
     to.flow = true;
@@ -159,7 +159,7 @@ bool Player::seek(int64_t index) {
 
 bool Player::apply(const PlayerSettings& s, QString* error) {
   const bool rebuild = !tracker_ || s.model != settings_.model || s.scheme != settings_.scheme ||
-                       s.grid_cells != settings_.grid_cells || s.cpu != settings_.cpu ||
+                       s.grid_cells != settings_.grid_cells || s.device != settings_.device ||
                        s.mirror != settings_.mirror || s.accurate != settings_.accurate;
   const bool smoothing = s.smoothing != settings_.smoothing;
   const PlayerSettings old = settings_;

@@ -23,8 +23,8 @@ struct PlayerSettings {
   std::string scheme;  // empty: the model's
   int grid_cells = 16;
   bool smoothing = true;
-  bool cpu = false;
-  bool mirror = false;    // test-time mirroring: each face averaged with its mirrored crop
+  std::string device = "auto";  // auto, cpu, cuda, cuda:N
+  bool mirror = false;          // test-time mirroring: each face averaged with its mirrored crop
   bool accurate = false;  // the two shipped models as an ensemble (accurate_model_paths; ignores `model`)
   int min_face = TrackerOptions{}.min_face;  // smallest face found, pixels
 };

@@ -18,8 +18,10 @@
 
 #include "lddmm/correspondence.hpp"
 #include "lddmm/dataset.hpp"
+#include "lddmm/device.hpp"
 #include "lddmm/loss.hpp"
 #include "lddmm/predict.hpp"
+#include "lddmm/progress.hpp"
 #include "lddmm/register.hpp"
 #include "lddmm/tensor_points.hpp"
 
@@ -343,7 +345,8 @@ EvalResult evaluate(Aligner& model, const FaceDataset& data, const std::vector<B
   return evaluate(one, batch_size, flip, refine, alternate);
 }
 
-EvalResult evaluate(std::vector<EvalMember>& members, int batch_size, bool flip, int refine, bool alternate) {
+EvalResult evaluate(std::vector<EvalMember>& members, int batch_size, bool flip, int refine, bool alternate,
+                    const std::function<void(int, int)>& on_pass) {
   if (members.empty()) throw std::invalid_argument("evaluate: no model");
   for (const EvalMember& m : members) {
     if (m.data == nullptr || m.data->size() != members[0].data->size())
@@ -438,6 +441,7 @@ EvalResult evaluate(std::vector<EvalMember>& members, int batch_size, bool flip,
       }
       angles.push_back(u.angle);
     }
+    if (on_pass) on_pass(k + 1, refine + 1);
   }
   for (size_t i = 0; i < points.size(); ++i) {
     points[i] *= scale(0, i);
@@ -486,9 +490,8 @@ void train(const TrainConfig& cfg, const std::filesystem::path& data_root,
   const Scheme annotation = find_scheme(cfg.annotation);
   std::filesystem::create_directories(out);
   const int S = cfg.model.input_size;
-  // CUDA when present (the crops are prepared on the CPU threads either way).
-  const torch::Device device =
-      torch::cuda::is_available() ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
+  // CUDA when present unless told (the crops are prepared on the CPU threads either way).
+  const torch::Device device = parse_device(o.device);
   // The crops keep one size: let cuDNN time its kernels once and keep the fastest.
   if (device.is_cuda()) at::globalContext().setBenchmarkCuDNN(true);
   // Distillation teachers: one file, or several separated by commas (an ensemble, their landmarks averaged).
@@ -648,6 +651,7 @@ void train(const TrainConfig& cfg, const std::filesystem::path& data_root,
     BatchLoader::Batch batch;
     double sum = 0;
     size_t step = 0;
+    Progress report(stderr, static_cast<int64_t>(per_epoch), false);
     while (loader.next(batch)) {
       const double progress = epoch + static_cast<double>(step) / static_cast<double>(per_epoch);
       double lr = o.learning_rate;
@@ -678,11 +682,13 @@ void train(const TrainConfig& cfg, const std::filesystem::path& data_root,
       const double done = (epoch - first_epoch) + static_cast<double>(step) / static_cast<double>(per_epoch);
       const double total_el = std::chrono::duration<double>(Clock::now() - t_start).count();
       const double eta = total_el / done * (epochs - first_epoch - done);
-      std::fprintf(stderr, "\repoch %d/%d  %zu/%zu  loss %.4f  %.1f img/s  lr %.2e  ETA %s   ", epoch + 1,
-                   epochs, step, per_epoch, sum / static_cast<double>(step),
-                   static_cast<double>(step * static_cast<size_t>(o.batch_size)) / el, lr, hms(eta).c_str());
+      char text[128];
+      std::snprintf(text, sizeof text, "batches of epoch %d/%d  loss %.4f  %.1f img/s  lr %.2e  ETA %s",
+                    epoch + 1, epochs, sum / static_cast<double>(step),
+                    static_cast<double>(step * static_cast<size_t>(o.batch_size)) / el, lr, hms(eta).c_str());
+      report.update(static_cast<int64_t>(step), text);
     }
-    std::fprintf(stderr, "\n");
+    report.finish();
     // Checkpoint: write to temporary files, renamed below, so an interruption never leaves a broken one.
     // last.pt holds the raw weights; with averaging, validation, ema.pt and best.pt use the average.
     save_model(model, out / "last.pt.tmp", false);

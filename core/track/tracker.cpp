@@ -20,6 +20,7 @@
 #include "lddmm/correspondence.hpp"
 #include "lddmm/detect.hpp"
 #include "lddmm/detect_worker.hpp"
+#include "lddmm/device.hpp"
 #include "lddmm/predict.hpp"
 #include "lddmm/register.hpp"
 #include "lddmm/tensor_points.hpp"
@@ -49,10 +50,6 @@ Aligner ready_for_inference(Aligner model, const torch::Device& device) {
   return model;
 }
 
-torch::Device inference_device(bool cuda) {
-  return (cuda && torch::cuda::is_available()) ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
-}
-
 // The scheme asked for, if any (the model's own carries nothing).
 std::optional<Scheme> carried_scheme(const LddmmBackendOptions& o) {
   if (o.output_scheme.empty()) return std::nullopt;
@@ -63,7 +60,7 @@ class LddmmBackend : public AlignBackend {
  public:
   LddmmBackend(Aligner model, const LddmmBackendOptions& o)
       : options_(o),
-        device_(inference_device(o.cuda)),
+        device_(parse_device(o.device)),
         predictor_(ready_for_inference(std::move(model), device_), carried_scheme(o)) {
     const Aligner& m = predictor_.model();
     const Scheme& s = m->scheme();

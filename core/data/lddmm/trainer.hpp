@@ -16,6 +16,7 @@
 namespace lddmm {
 
 struct TrainOptions {
+  std::string device = "auto";  // where it trains (parse_device); from the command line, not the file
   int epochs = 60;
   int batch_size = 32;
   double learning_rate = 1e-3;  // peak of a cosine schedule after a linear warm-up
@@ -175,8 +176,8 @@ struct EvalMember {
 /// at its own input size and calibration), averaged in the photo's pixels, and the next view's crop comes
 /// from that mean, as the tracker's ensemble backend does (make_ensemble_backend). The models must predict
 /// one scheme; the metrics, `predicted` and DetJ (the first model's flow) are in the first member's
-/// records. One member is `evaluate` above.
+/// records. One member is `evaluate` above. `on_pass(k, passes)` is called after each pass (for progress).
 EvalResult evaluate(std::vector<EvalMember>& members, int batch_size = 32, bool flip = false, int refine = 0,
-                    bool alternate = true);
+                    bool alternate = true, const std::function<void(int, int)>& on_pass = {});
 
 }  // namespace lddmm

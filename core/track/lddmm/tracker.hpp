@@ -74,10 +74,10 @@ class AlignBackend {
 };
 
 struct LddmmBackendOptions {
-  std::string output_scheme;  // "" = the model's; a scheme id or file; "ID@K" = dense
-  int grid_cells = 16;        // grid density of FaceFlow (0: no grid)
-  bool cuda = true;           // use a GPU when LibTorch sees one
-  bool flip = false;          // test-time mirroring: average with the mirrored crop (~1.6× work)
+  std::string output_scheme;    // "" = the model's; a scheme id or file; "ID@K" = dense
+  int grid_cells = 16;          // grid density of FaceFlow (0: no grid)
+  std::string device = "auto";  // where the network runs (parse_device: auto, cpu, cuda, cuda:N)
+  bool flip = false;            // test-time mirroring: average with the mirrored crop (~1.6× work)
 };
 
 /// The LDDMM-Face model. Faces of one frame go through the network as one batch.
