@@ -26,14 +26,16 @@ std::string error_of(const testing::ScratchDir& dir, const std::string& text) {
   return "no error";
 }
 
-TEST(TrainConfig, EveryRecipeInConfigsLoads) {
-  int n = 0;
-  for (const auto& entry : fs::directory_iterator(LDDMM_CONFIGS_DIR))
-    if (entry.path().extension() == ".json") {
-      EXPECT_NO_THROW(load_train_config(entry.path())) << entry.path();
-      ++n;
-    }
-  EXPECT_GT(n, 0);
+TEST(TrainConfig, EveryRecipeInConfigsAndExperimentsLoads) {
+  for (const char* dir : {LDDMM_CONFIGS_DIR, LDDMM_EXPERIMENT_CONFIGS_DIR}) {
+    int n = 0;
+    for (const auto& entry : fs::directory_iterator(dir))
+      if (entry.path().extension() == ".json") {
+        EXPECT_NO_THROW(load_train_config(entry.path())) << entry.path();
+        ++n;
+      }
+    EXPECT_GT(n, 0) << dir;
+  }
 }
 
 TEST(TrainConfig, TyposAndFloatCountsAreErrors) {

@@ -4,9 +4,9 @@
 #   .cuda-deps.tar.xz   the static OpenCV and the headers
 #   .cuda-data/         the 300-W folder (reduced copy)
 # It builds lddmm-cuda, checks CUDA against a CPU float64 reference, times the forward pass, trains the
-# configurations named in CONFIGS side by side for MINUTES each (from INIT, unless it is "none", or the start INITS names
-# for that config; a config whose name holds
-# "distill" also gets TEACHER), and evaluates each run's averaged weights, one pass and mirrored.
+# configurations named in CONFIGS (configs/NAME.json, else experiments/configs/NAME.json) side by side for
+# MINUTES each (from INIT, unless it is "none", or the start INITS names for that config; a config whose name
+# holds "distill" also gets TEACHER), and evaluates each run's averaged weights, one pass and mirrored.
 # Results go to RESULTS (default $OUT, else results-cuda/): ema-NAME.pt, logs.tar.gz.
 set -uo pipefail
 RESULTS=${RESULTS:-${OUT:-results-cuda}}
@@ -16,7 +16,7 @@ INIT=${INIT:-models/lddmm-300w68-256-detail.pt}
 TEACHER=${TEACHER:-models/lddmm-300w68-256-detail.pt}
 INITS=${INITS:-}  # per-config starts overriding INIT: "CONFIG=FILE CONFIG=FILE"
 CONFIGS=${CONFIGS:-"gpu-w18l-192 gpu-w18l-192-distill gpu-w18l-192-lr1e3"}  # SKIP_CHECKS=1: no check, bench
-BENCH=${BENCH:-"models/lddmm-300w68-256-detail.pt configs/gpu-w18l-192.json configs/gpu-w18-256.json"}
+BENCH=${BENCH:-"models/lddmm-300w68-256-detail.pt experiments/configs/gpu-w18l-192.json experiments/configs/gpu-w18-256.json"}
 work=/tmp/lddmm-cuda
 mkdir -p "$RESULTS" "$work/logs"
 log=$work/logs/session.log
@@ -61,7 +61,9 @@ for c in $CONFIGS; do
   for pair in $INITS; do [ "${pair%%=*}" = "$c" ] && start=${pair#*=}; done
   [ "$start" != none ] && extra+=(--init "$start")
   case $c in *distill*) extra+=(--teacher "$TEACHER") ;; esac
-  timeout "$tlimit" "$bin" train "configs/$c.json" .cuda-data "$work/runs/$c" \
+  cfg=configs/$c.json
+  [ -f "$cfg" ] || cfg=experiments/configs/$c.json
+  timeout "$tlimit" "$bin" train "$cfg" .cuda-data "$work/runs/$c" \
     --minutes "$MINUTES" "${extra[@]}" > "$work/logs/train-$c.log" 2> >(tr '\r' '\n' | tail -n 20 > "$work/logs/train-$c.err") &
   pids+=($!)
 done
