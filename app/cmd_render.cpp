@@ -12,17 +12,17 @@
 #include <string>
 
 #include "commands.hpp"
-#include "lddmm/correspondence.hpp"
-#include "lddmm/flow.hpp"
-#include "lddmm/image_file.hpp"
-#include "lddmm/loss.hpp"
-#include "lddmm/metrics.hpp"
-#include "lddmm/overlay.hpp"
-#include "lddmm/pts_io.hpp"
-#include "lddmm/register.hpp"
-#include "lddmm/safe_output.hpp"
-#include "lddmm/scheme.hpp"
-#include "lddmm/tensor_points.hpp"
+#include "lddmm/core/correspondence.hpp"
+#include "lddmm/core/flow.hpp"
+#include "lddmm/core/loss.hpp"
+#include "lddmm/core/metrics.hpp"
+#include "lddmm/core/pts_io.hpp"
+#include "lddmm/core/register.hpp"
+#include "lddmm/core/safe_output.hpp"
+#include "lddmm/core/scheme.hpp"
+#include "lddmm/core/tensor_points.hpp"
+#include "lddmm/face/image_file.hpp"
+#include "lddmm/viz/overlay.hpp"
 
 namespace lddmm::app {
 namespace {

@@ -6,10 +6,10 @@
 #include <string>
 
 #include "commands.hpp"
-#include "lddmm/correspondence.hpp"
-#include "lddmm/mean_face.hpp"
-#include "lddmm/pts_io.hpp"
-#include "lddmm/scheme.hpp"
+#include "lddmm/core/correspondence.hpp"
+#include "lddmm/core/mean_face.hpp"
+#include "lddmm/core/pts_io.hpp"
+#include "lddmm/core/scheme.hpp"
 
 namespace lddmm::app {
 

@@ -17,14 +17,14 @@
 
 #include "commands.hpp"
 #include "interrupt.hpp"
-#include "lddmm/clip.hpp"
-#include "lddmm/engine.hpp"
-#include "lddmm/landmark_io.hpp"
-#include "lddmm/progress.hpp"
-#include "lddmm/render.hpp"
-#include "lddmm/safe_output.hpp"
-#include "lddmm/temporal.hpp"
-#include "lddmm/tracker.hpp"
+#include "lddmm/core/progress.hpp"
+#include "lddmm/core/safe_output.hpp"
+#include "lddmm/core/temporal.hpp"
+#include "lddmm/track/clip.hpp"
+#include "lddmm/track/engine.hpp"
+#include "lddmm/track/landmark_io.hpp"
+#include "lddmm/track/render.hpp"
+#include "lddmm/track/tracker.hpp"
 
 namespace lddmm::app {
 namespace fs = std::filesystem;

@@ -15,12 +15,12 @@
 #include <thread>
 
 #include "commands.hpp"
-#include "lddmm/device.hpp"
-#include "lddmm/faces.hpp"
-#include "lddmm/progress.hpp"
-#include "lddmm/pts_io.hpp"
-#include "lddmm/safe_output.hpp"
-#include "lddmm/trainer.hpp"
+#include "lddmm/core/device.hpp"
+#include "lddmm/core/progress.hpp"
+#include "lddmm/core/pts_io.hpp"
+#include "lddmm/core/safe_output.hpp"
+#include "lddmm/data/trainer.hpp"
+#include "lddmm/face/faces.hpp"
 
 namespace lddmm::app {
 namespace {

@@ -9,8 +9,8 @@
 #include <exception>
 #include <string>
 
-#include "lddmm/device.hpp"
-#include "main_window.hpp"
+#include "lddmm/core/device.hpp"
+#include "lddmm/ui/main_window.hpp"
 #include "version.hpp"
 
 int main(int argc, char** argv) {

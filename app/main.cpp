@@ -10,7 +10,7 @@
 
 #include "commands.hpp"
 #include "interrupt.hpp"
-#include "lddmm/device.hpp"
+#include "lddmm/core/device.hpp"
 #include "version.hpp"
 
 namespace lddmm::app {

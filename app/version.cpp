@@ -8,7 +8,7 @@
 
 #include <filesystem>
 
-#include "lddmm/tracker.hpp"
+#include "lddmm/track/tracker.hpp"
 
 namespace lddmm::app {
 

@@ -13,11 +13,11 @@
 #include <fstream>
 #include <random>
 
-#include "lddmm/confidence.hpp"
-#include "lddmm/metrics.hpp"
-#include "lddmm/model.hpp"
-#include "lddmm/pts_io.hpp"
-#include "lddmm/tracker.hpp"
+#include "lddmm/core/metrics.hpp"
+#include "lddmm/core/model.hpp"
+#include "lddmm/core/pts_io.hpp"
+#include "lddmm/track/confidence.hpp"
+#include "lddmm/track/tracker.hpp"
 
 namespace {
 using namespace lddmm;

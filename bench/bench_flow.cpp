@@ -9,9 +9,9 @@
 #include <string>
 
 #include "bench_main.hpp"
-#include "lddmm/flow.hpp"
-#include "lddmm/loss.hpp"
-#include "lddmm/scheme.hpp"
+#include "lddmm/core/flow.hpp"
+#include "lddmm/core/loss.hpp"
+#include "lddmm/core/scheme.hpp"
 
 namespace {
 

@@ -8,8 +8,8 @@
 #include <cstring>
 
 #include "bench_main.hpp"
-#include "lddmm/model.hpp"
-#include "lddmm/scheme.hpp"
+#include "lddmm/core/model.hpp"
+#include "lddmm/core/scheme.hpp"
 
 namespace {
 

@@ -13,8 +13,8 @@
 #include <filesystem>
 #include <map>
 
-#include "lddmm/clip.hpp"
-#include "lddmm/tracker.hpp"
+#include "lddmm/track/clip.hpp"
+#include "lddmm/track/tracker.hpp"
 
 namespace {
 using namespace lddmm;

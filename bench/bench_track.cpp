@@ -9,7 +9,7 @@
 #include <opencv2/core.hpp>
 
 #include "bench_main.hpp"
-#include "lddmm/tracker.hpp"
+#include "lddmm/track/tracker.hpp"
 
 namespace {
 

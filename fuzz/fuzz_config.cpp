@@ -5,7 +5,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "lddmm/model.hpp"
+#include "lddmm/core/model.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {

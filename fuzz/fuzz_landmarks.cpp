@@ -7,7 +7,7 @@
 #include <fstream>
 #include <string>
 
-#include "lddmm/landmark_io.hpp"
+#include "lddmm/track/landmark_io.hpp"
 
 namespace {
 

@@ -3,7 +3,7 @@
 #include <cstdint>
 #include <string>
 
-#include "lddmm/scheme.hpp"
+#include "lddmm/core/scheme.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {

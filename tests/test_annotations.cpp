@@ -5,7 +5,7 @@
 #include <fstream>
 #include <memory>
 
-#include "lddmm/annotations.hpp"
+#include "lddmm/core/annotations.hpp"
 #include "scratch_dir.hpp"
 
 namespace lddmm {

@@ -5,7 +5,7 @@
 #include <fstream>
 #include <vector>
 
-#include "lddmm/cofw.hpp"
+#include "lddmm/data/cofw.hpp"
 #include "scratch_dir.hpp"
 
 namespace lddmm {
@@ -93,8 +93,8 @@ TEST(Cofw, BadFilesNameTheProblem) {
 
 #include <opencv2/imgcodecs.hpp>
 
-#include "lddmm/dataset.hpp"
-#include "lddmm/scheme.hpp"
+#include "lddmm/core/scheme.hpp"
+#include "lddmm/data/dataset.hpp"
 
 namespace lddmm {
 namespace {

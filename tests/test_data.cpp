@@ -6,12 +6,12 @@
 #include <cstdlib>
 #include <filesystem>
 
-#include "lddmm/flow.hpp"
-#include "lddmm/loss.hpp"
-#include "lddmm/metrics.hpp"
-#include "lddmm/pts_io.hpp"
-#include "lddmm/register.hpp"
-#include "lddmm/scheme.hpp"
+#include "lddmm/core/flow.hpp"
+#include "lddmm/core/loss.hpp"
+#include "lddmm/core/metrics.hpp"
+#include "lddmm/core/pts_io.hpp"
+#include "lddmm/core/register.hpp"
+#include "lddmm/core/scheme.hpp"
 
 #ifndef LDDMM_DEFAULT_DATA
 #define LDDMM_DEFAULT_DATA ""

@@ -14,12 +14,12 @@
 #include <random>
 #include <sstream>
 
-#include "lddmm/dataset.hpp"
-#include "lddmm/metrics.hpp"
-#include "lddmm/model.hpp"
-#include "lddmm/pts_io.hpp"
-#include "lddmm/scheme.hpp"
-#include "lddmm/trainer.hpp"
+#include "lddmm/core/metrics.hpp"
+#include "lddmm/core/model.hpp"
+#include "lddmm/core/pts_io.hpp"
+#include "lddmm/core/scheme.hpp"
+#include "lddmm/data/dataset.hpp"
+#include "lddmm/data/trainer.hpp"
 #include "scratch_dir.hpp"
 #include "tiny_model.hpp"
 

@@ -4,7 +4,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "lddmm/device.hpp"
+#include "lddmm/core/device.hpp"
 
 namespace {
 

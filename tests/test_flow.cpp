@@ -6,8 +6,8 @@
 #include <cmath>
 #include <tuple>
 
-#include "lddmm/flow.hpp"
-#include "lddmm/scheme.hpp"
+#include "lddmm/core/flow.hpp"
+#include "lddmm/core/scheme.hpp"
 #include "reference_flow.hpp"
 
 namespace lddmm {

@@ -4,10 +4,10 @@
 #include <cmath>
 #include <random>
 
-#include "lddmm/correspondence.hpp"
-#include "lddmm/mean_face.hpp"
-#include "lddmm/points.hpp"
-#include "lddmm/scheme.hpp"
+#include "lddmm/core/correspondence.hpp"
+#include "lddmm/core/mean_face.hpp"
+#include "lddmm/core/points.hpp"
+#include "lddmm/core/scheme.hpp"
 
 namespace lddmm {
 namespace {

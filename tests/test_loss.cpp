@@ -4,10 +4,10 @@
 
 #include <cmath>
 
-#include "lddmm/flow.hpp"
-#include "lddmm/loss.hpp"
-#include "lddmm/register.hpp"
-#include "lddmm/scheme.hpp"
+#include "lddmm/core/flow.hpp"
+#include "lddmm/core/loss.hpp"
+#include "lddmm/core/register.hpp"
+#include "lddmm/core/scheme.hpp"
 
 namespace lddmm {
 namespace {

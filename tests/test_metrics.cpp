@@ -4,7 +4,7 @@
 #include <cmath>
 #include <limits>
 
-#include "lddmm/metrics.hpp"
+#include "lddmm/core/metrics.hpp"
 
 namespace lddmm {
 namespace {

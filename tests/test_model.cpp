@@ -10,8 +10,8 @@
 #include <limits>
 #include <utility>
 
-#include "lddmm/model.hpp"
-#include "lddmm/scheme.hpp"
+#include "lddmm/core/model.hpp"
+#include "lddmm/core/scheme.hpp"
 #include "scratch_dir.hpp"
 #include "tiny_model.hpp"
 

@@ -3,8 +3,8 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
-#include "lddmm/predict.hpp"
-#include "lddmm/scheme.hpp"
+#include "lddmm/core/predict.hpp"
+#include "lddmm/core/scheme.hpp"
 #include "tiny_model.hpp"
 
 namespace lddmm {

@@ -4,7 +4,7 @@
 #include <cstdio>
 #include <string>
 
-#include "lddmm/progress.hpp"
+#include "lddmm/core/progress.hpp"
 
 namespace {
 

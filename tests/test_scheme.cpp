@@ -5,8 +5,8 @@
 #include <cmath>
 #include <set>
 
-#include "lddmm/mean_face.hpp"
-#include "lddmm/scheme.hpp"
+#include "lddmm/core/mean_face.hpp"
+#include "lddmm/core/scheme.hpp"
 #include "scratch_dir.hpp"
 
 namespace lddmm {

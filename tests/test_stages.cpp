@@ -15,16 +15,16 @@
 #include <set>
 #include <thread>
 
-#include "lddmm/associate.hpp"
-#include "lddmm/clip.hpp"
-#include "lddmm/confidence.hpp"
-#include "lddmm/detect.hpp"
-#include "lddmm/detect_worker.hpp"
-#include "lddmm/engine.hpp"
-#include "lddmm/landmark_io.hpp"
-#include "lddmm/metrics.hpp"
-#include "lddmm/source.hpp"
-#include "lddmm/tracker.hpp"
+#include "lddmm/core/metrics.hpp"
+#include "lddmm/track/associate.hpp"
+#include "lddmm/track/clip.hpp"
+#include "lddmm/track/confidence.hpp"
+#include "lddmm/track/detect.hpp"
+#include "lddmm/track/detect_worker.hpp"
+#include "lddmm/track/engine.hpp"
+#include "lddmm/track/landmark_io.hpp"
+#include "lddmm/track/source.hpp"
+#include "lddmm/track/tracker.hpp"
 #include "scratch_dir.hpp"
 
 namespace lddmm {

@@ -4,7 +4,7 @@
 #include <cmath>
 #include <random>
 
-#include "lddmm/temporal.hpp"
+#include "lddmm/core/temporal.hpp"
 
 namespace lddmm {
 namespace {

@@ -7,7 +7,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "lddmm/trainer.hpp"
+#include "lddmm/data/trainer.hpp"
 #include "scratch_dir.hpp"
 
 namespace lddmm {

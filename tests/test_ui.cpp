@@ -10,9 +10,9 @@
 
 #include <filesystem>
 
-#include "lddmm/clip.hpp"
-#include "lddmm/landmark_io.hpp"
-#include "main_window.hpp"
+#include "lddmm/track/clip.hpp"
+#include "lddmm/track/landmark_io.hpp"
+#include "lddmm/ui/main_window.hpp"
 
 using lddmm::ui::MainWindow;
 

@@ -1,4 +1,4 @@
-#include "main_window.hpp"
+#include "lddmm/ui/main_window.hpp"
 
 #include <QActionGroup>
 #include <QApplication>
@@ -27,7 +27,7 @@
 #include <filesystem>
 #include <thread>
 
-#include "lddmm/render.hpp"
+#include "lddmm/track/render.hpp"
 
 namespace lddmm::ui {
 namespace {

@@ -1,4 +1,4 @@
-#include "overlay_view.hpp"
+#include "lddmm/ui/overlay_view.hpp"
 
 #include <QMouseEvent>
 #include <QPainter>

@@ -1,4 +1,4 @@
-#include "player.hpp"
+#include "lddmm/ui/player.hpp"
 
 #include <torch/torch.h>
 
@@ -6,7 +6,7 @@
 #include <filesystem>
 #include <thread>
 
-#include "lddmm/model.hpp"
+#include "lddmm/core/model.hpp"
 
 namespace lddmm::ui {
 

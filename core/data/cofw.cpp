@@ -1,4 +1,4 @@
-#include "lddmm/cofw.hpp"
+#include "lddmm/data/cofw.hpp"
 
 #include <matio.h>
 

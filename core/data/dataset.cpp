@@ -1,4 +1,4 @@
-#include "lddmm/dataset.hpp"
+#include "lddmm/data/dataset.hpp"
 
 #include <torch/torch.h>
 
@@ -12,10 +12,10 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "lddmm/annotations.hpp"
-#include "lddmm/cofw.hpp"
-#include "lddmm/model.hpp"
-#include "lddmm/pts_io.hpp"
+#include "lddmm/core/annotations.hpp"
+#include "lddmm/core/model.hpp"
+#include "lddmm/core/pts_io.hpp"
+#include "lddmm/data/cofw.hpp"
 
 namespace lddmm {
 namespace {

@@ -1,4 +1,4 @@
-#include "lddmm/trainer.hpp"
+#include "lddmm/data/trainer.hpp"
 
 #include <torch/torch.h>
 
@@ -16,14 +16,14 @@
 #include <stdexcept>
 #include <thread>
 
-#include "lddmm/correspondence.hpp"
-#include "lddmm/dataset.hpp"
-#include "lddmm/device.hpp"
-#include "lddmm/loss.hpp"
-#include "lddmm/predict.hpp"
-#include "lddmm/progress.hpp"
-#include "lddmm/register.hpp"
-#include "lddmm/tensor_points.hpp"
+#include "lddmm/core/correspondence.hpp"
+#include "lddmm/core/device.hpp"
+#include "lddmm/core/loss.hpp"
+#include "lddmm/core/predict.hpp"
+#include "lddmm/core/progress.hpp"
+#include "lddmm/core/register.hpp"
+#include "lddmm/core/tensor_points.hpp"
+#include "lddmm/data/dataset.hpp"
 
 namespace lddmm {
 namespace {

@@ -9,7 +9,7 @@
 #include <filesystem>
 #include <stdexcept>
 
-#include "lddmm/faces.hpp"
+#include "lddmm/face/faces.hpp"
 
 namespace lddmm {
 

@@ -1,6 +1,6 @@
-#include "lddmm/faces.hpp"
+#include "lddmm/face/faces.hpp"
 
-#include "lddmm/scheme.hpp"
+#include "lddmm/core/scheme.hpp"
 
 #include <nlohmann/json.hpp>
 #include <opencv2/imgproc.hpp>

@@ -1,4 +1,4 @@
-#include "lddmm/image_file.hpp"
+#include "lddmm/face/image_file.hpp"
 
 #include <zlib.h>
 #include <opencv2/imgcodecs.hpp>

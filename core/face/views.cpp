@@ -1,4 +1,4 @@
-#include "lddmm/views.hpp"
+#include "lddmm/face/views.hpp"
 
 #include <algorithm>
 #include <cmath>

@@ -1,4 +1,4 @@
-#include "lddmm/annotations.hpp"
+#include "lddmm/core/annotations.hpp"
 
 #include <algorithm>
 #include <cmath>

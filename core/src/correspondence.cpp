@@ -1,4 +1,4 @@
-#include "lddmm/correspondence.hpp"
+#include "lddmm/core/correspondence.hpp"
 
 #include <cmath>
 #include <limits>

@@ -1,4 +1,4 @@
-#include "lddmm/device.hpp"
+#include "lddmm/core/device.hpp"
 
 #include <torch/cuda.h>
 

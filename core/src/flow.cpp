@@ -1,4 +1,4 @@
-#include "lddmm/flow.hpp"
+#include "lddmm/core/flow.hpp"
 
 #include <ATen/Parallel.h>
 #include <torch/torch.h>
@@ -8,7 +8,7 @@
 #include <cmath>
 #include <stdexcept>
 
-#include "lddmm/scheme.hpp"
+#include "lddmm/core/scheme.hpp"
 
 namespace lddmm {
 

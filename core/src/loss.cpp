@@ -1,11 +1,11 @@
-#include "lddmm/loss.hpp"
+#include "lddmm/core/loss.hpp"
 
 #include <torch/torch.h>
 
 #include <algorithm>
 #include <stdexcept>
 
-#include "lddmm/scheme.hpp"
+#include "lddmm/core/scheme.hpp"
 
 namespace lddmm {
 

@@ -1,4 +1,4 @@
-#include "lddmm/mean_face.hpp"
+#include "lddmm/core/mean_face.hpp"
 
 #include <cmath>
 #include <stdexcept>

@@ -1,4 +1,4 @@
-#include "lddmm/metrics.hpp"
+#include "lddmm/core/metrics.hpp"
 
 #include <Eigen/Dense>
 #include <algorithm>

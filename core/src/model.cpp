@@ -1,4 +1,4 @@
-#include "lddmm/model.hpp"
+#include "lddmm/core/model.hpp"
 
 #include <torch/torch.h>
 #include <cmath>

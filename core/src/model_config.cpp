@@ -7,7 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "lddmm/model.hpp"
+#include "lddmm/core/model.hpp"
 
 namespace lddmm {
 namespace {

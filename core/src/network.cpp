@@ -1,4 +1,4 @@
-#include "lddmm/network.hpp"
+#include "lddmm/core/network.hpp"
 
 #include <torch/torch.h>
 

@@ -1,4 +1,4 @@
-#include "lddmm/points.hpp"
+#include "lddmm/core/points.hpp"
 
 #include <Eigen/Dense>
 #include <Eigen/Geometry>

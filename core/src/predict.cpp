@@ -1,10 +1,10 @@
-#include "lddmm/predict.hpp"
+#include "lddmm/core/predict.hpp"
 
 #include <stdexcept>
 
 #include <torch/torch.h>
 
-#include "lddmm/register.hpp"
+#include "lddmm/core/register.hpp"
 
 namespace lddmm {
 

@@ -1,4 +1,4 @@
-#include "lddmm/progress.hpp"
+#include "lddmm/core/progress.hpp"
 
 #include <unistd.h>
 

@@ -1,4 +1,4 @@
-#include "lddmm/pts_io.hpp"
+#include "lddmm/core/pts_io.hpp"
 
 #include <algorithm>
 #include <cctype>

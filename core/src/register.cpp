@@ -1,4 +1,4 @@
-#include "lddmm/register.hpp"
+#include "lddmm/core/register.hpp"
 
 #include <torch/torch.h>
 

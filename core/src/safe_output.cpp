@@ -1,4 +1,4 @@
-#include "lddmm/safe_output.hpp"
+#include "lddmm/core/safe_output.hpp"
 
 #include <stdexcept>
 #include <system_error>

@@ -1,4 +1,4 @@
-#include "lddmm/scheme.hpp"
+#include "lddmm/core/scheme.hpp"
 
 #include <Eigen/Dense>
 #include <algorithm>

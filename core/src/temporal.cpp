@@ -1,4 +1,4 @@
-#include "lddmm/temporal.hpp"
+#include "lddmm/core/temporal.hpp"
 
 #include <algorithm>
 #include <cmath>

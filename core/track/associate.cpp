@@ -1,4 +1,4 @@
-#include "lddmm/associate.hpp"
+#include "lddmm/track/associate.hpp"
 
 #include <algorithm>
 #include <tuple>

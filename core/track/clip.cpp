@@ -1,4 +1,4 @@
-#include "lddmm/clip.hpp"
+#include "lddmm/track/clip.hpp"
 
 #include <dlib/data_io/image_dataset_metadata.h>
 
@@ -12,10 +12,10 @@
 #include <stdexcept>
 #include <vector>
 
-#include "lddmm/faces.hpp"
-#include "lddmm/landmark_io.hpp"
-#include "lddmm/points.hpp"
-#include "lddmm/pts_io.hpp"
+#include "lddmm/core/points.hpp"
+#include "lddmm/core/pts_io.hpp"
+#include "lddmm/face/faces.hpp"
+#include "lddmm/track/landmark_io.hpp"
 
 namespace lddmm {
 namespace fs = std::filesystem;

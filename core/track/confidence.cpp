@@ -1,4 +1,4 @@
-#include "lddmm/confidence.hpp"
+#include "lddmm/track/confidence.hpp"
 
 #include <cmath>
 #include <limits>

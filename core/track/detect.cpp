@@ -1,4 +1,4 @@
-#include "lddmm/detect.hpp"
+#include "lddmm/track/detect.hpp"
 
 #include <opencv2/imgproc.hpp>
 

@@ -1,4 +1,4 @@
-#include "lddmm/detect_worker.hpp"
+#include "lddmm/track/detect_worker.hpp"
 
 #include <condition_variable>
 #include <deque>

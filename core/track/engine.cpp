@@ -1,4 +1,4 @@
-#include "lddmm/engine.hpp"
+#include "lddmm/track/engine.hpp"
 
 #include <algorithm>
 #include <atomic>

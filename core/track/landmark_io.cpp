@@ -1,4 +1,4 @@
-#include "lddmm/landmark_io.hpp"
+#include "lddmm/track/landmark_io.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -7,7 +7,7 @@
 #include <fstream>
 #include <regex>
 
-#include "lddmm/pts_io.hpp"
+#include "lddmm/core/pts_io.hpp"
 
 namespace lddmm {
 namespace fs = std::filesystem;

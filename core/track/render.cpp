@@ -1,4 +1,4 @@
-#include "lddmm/render.hpp"
+#include "lddmm/track/render.hpp"
 
 #include <opencv2/imgproc.hpp>
 

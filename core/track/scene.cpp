@@ -1,4 +1,4 @@
-#include "lddmm/scene.hpp"
+#include "lddmm/track/scene.hpp"
 
 #include <algorithm>
 #include <cmath>

@@ -1,6 +1,6 @@
-#include "lddmm/source.hpp"
+#include "lddmm/track/source.hpp"
 
-#include "lddmm/image_file.hpp"
+#include "lddmm/face/image_file.hpp"
 
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>

@@ -1,4 +1,4 @@
-#include "lddmm/teaching.hpp"
+#include "lddmm/track/teaching.hpp"
 
 #include <torch/torch.h>
 
@@ -8,8 +8,8 @@
 #include <cmath>
 #include <limits>
 
-#include "lddmm/register.hpp"
-#include "lddmm/tensor_points.hpp"
+#include "lddmm/core/register.hpp"
+#include "lddmm/core/tensor_points.hpp"
 
 namespace lddmm {
 namespace {

@@ -1,4 +1,4 @@
-#include "lddmm/tracker.hpp"
+#include "lddmm/track/tracker.hpp"
 
 #include <torch/cuda.h>
 #include <torch/torch.h>
@@ -15,16 +15,16 @@
 #include <stdexcept>
 #include <thread>
 
-#include "lddmm/associate.hpp"
-#include "lddmm/confidence.hpp"
-#include "lddmm/correspondence.hpp"
-#include "lddmm/detect.hpp"
-#include "lddmm/detect_worker.hpp"
-#include "lddmm/device.hpp"
-#include "lddmm/predict.hpp"
-#include "lddmm/register.hpp"
-#include "lddmm/tensor_points.hpp"
-#include "lddmm/views.hpp"
+#include "lddmm/core/correspondence.hpp"
+#include "lddmm/core/device.hpp"
+#include "lddmm/core/predict.hpp"
+#include "lddmm/core/register.hpp"
+#include "lddmm/core/tensor_points.hpp"
+#include "lddmm/face/views.hpp"
+#include "lddmm/track/associate.hpp"
+#include "lddmm/track/confidence.hpp"
+#include "lddmm/track/detect.hpp"
+#include "lddmm/track/detect_worker.hpp"
 
 namespace lddmm {
 namespace {

@@ -1,4 +1,4 @@
-#include "lddmm/overlay.hpp"
+#include "lddmm/viz/overlay.hpp"
 
 #include <opencv2/imgproc.hpp>
 

@@ -23,9 +23,9 @@ cuda_libs=()
 [ -d "$DEPS/opencv/include" ] || { echo "build.sh: no OpenCV in $DEPS (run tools/cuda/deps.sh)" >&2; exit 1; }
 
 sources=("$repo"/core/src/*.cpp "$repo"/core/data/dataset.cpp "$repo"/core/data/trainer.cpp
-  "$repo"/core/data/faces.cpp "$repo"/tools/cuda/no_cofw.cpp "$repo"/tools/cuda/lddmm-cuda.cpp)
+  "$repo"/core/face/faces.cpp "$repo"/core/face/views.cpp "$repo"/tools/cuda/no_cofw.cpp "$repo"/tools/cuda/lddmm-cuda.cpp)
 flags=(-O2 -fopenmp -DNDEBUG -D_GLIBCXX_USE_CXX11_ABI="$abi" -DLDDMM_SOURCE_RESOURCES="\"$repo/resources\""
-  -DLDDMM_INSTALL_RESOURCES="\"\"" -I"$repo/core/include" -I"$repo/core/data"
+  -DLDDMM_INSTALL_RESOURCES="\"\"" -I"$repo/core/include" -I"$repo/core/face/include" -I"$repo/core/data/include"
   -isystem "$TORCH_INCLUDE/torch/csrc/api/include"
   -isystem "$DEPS/opencv/include/opencv4" -isystem "$DEPS/include")
 

@@ -20,10 +20,10 @@
 #include <string>
 #include <vector>
 
-#include "lddmm/dataset.hpp"
-#include "lddmm/model.hpp"
-#include "lddmm/scheme.hpp"
-#include "lddmm/trainer.hpp"
+#include "lddmm/core/model.hpp"
+#include "lddmm/core/scheme.hpp"
+#include "lddmm/data/dataset.hpp"
+#include "lddmm/data/trainer.hpp"
 
 namespace fs = std::filesystem;
 using namespace lddmm;

@@ -1,0 +1,18 @@
+// The confidence stage: how sure the network is of a face's landmarks, from the network itself. The crop
+// and its mirror image are two views of one face: on a face the two sets of landmarks agree (the network
+// learnt both), on hair, background or a face mostly out of its crop they do not. Their disagreement,
+// over the face's size, ranks faces by error and tells a face from what is not one (bench_confidence).
+#pragma once
+
+#include "lddmm/core/points.hpp"
+
+namespace lddmm {
+
+/// Mean distance between corresponding landmarks of two views of a face, over the side of the first's box
+/// (the larger of its width and height). Infinite when either is not finite or the box is empty.
+double view_disagreement(const Points& view, const Points& other_view);
+
+/// The confidence of a disagreement `d`: 1 / (1 + (d / d_half)²), 1 for views that agree, ½ at `d_half`.
+double confidence_of(double disagreement, double d_half);
+
+}  // namespace lddmm

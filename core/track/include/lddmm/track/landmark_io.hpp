@@ -1,0 +1,68 @@
+// Tracked landmarks on disk: CSV (one row per frame and face), JSON (one document, frames in order) and
+// one .pts file per frame and face. Writers flush after every frame, so an interrupted run keeps what it
+// computed; readers give the rows back (round trip, ground-truth tracks).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "lddmm/core/points.hpp"
+#include "lddmm/face/faces.hpp"
+#include "lddmm/track/tracker.hpp"
+
+namespace lddmm {
+
+struct LandmarkRow {
+  int64_t frame = 0;
+  double time = 0;
+  int face = 0;
+  Box box;                // box.score holds the detector score
+  double confidence = 1;  // the network's confidence in the landmarks (Tracker), 0-1
+  Points points;
+  std::string image;  // the image file the frame came from (image folders); empty for videos
+};
+
+class LandmarkWriter {
+ public:
+  virtual ~LandmarkWriter() = default;
+  virtual void write(const LandmarkRow& row) = 0;
+  /// Called once per frame after its rows (flushes). `image`: the frame's image file, if any (JSON
+  /// records it, so photos without a face are listed too).
+  virtual void end_frame(int64_t frame, double time, const std::string& image = "") = 0;
+  /// Completes the file (closing brackets for JSON). Idempotent; the destructor calls it.
+  virtual void finish() = 0;
+  /// Before finish(): the run stopped early (a signal, an error). JSON records `"complete": false`.
+  virtual void mark_partial() {}
+};
+
+enum class LandmarkFormat { Csv, Json, Pts };
+/// "csv", "json", "pts"; throws std::invalid_argument otherwise.
+LandmarkFormat parse_landmark_format(const std::string& name);
+
+/// `target`: a file for CSV and JSON, a folder for .pts. `scheme_id` and `points` describe the columns.
+/// `images`: the rows carry image file names (a folder of photos) — CSV gets a last column "image", JSON
+/// an "image" field per frame, .pts files are named after the image (`<stem>_face_<id>.pts`).
+std::unique_ptr<LandmarkWriter> make_landmark_writer(LandmarkFormat format,
+                                                     const std::filesystem::path& target,
+                                                     const std::string& scheme_id, int points,
+                                                     const std::string& source = "", bool images = false);
+
+class LandmarkFileError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// Reads a CSV or JSON file written by the writers (by extension); throws LandmarkFileError.
+std::vector<LandmarkRow> read_landmarks(const std::filesystem::path& file);
+/// Reads a .pts folder written by the writer. Photo-named files (`<stem>_face_<id>.pts`) come back with
+/// `image` = the stem and frames numbered in name order.
+std::vector<LandmarkRow> read_landmark_pts(const std::filesystem::path& folder);
+
+/// The rows of one tracker result; `image`: the frame's image file name, if any.
+std::vector<LandmarkRow> rows_of(const FrameResult& result, const std::string& image = "");
+
+}  // namespace lddmm

@@ -1,0 +1,72 @@
+// What an overlay shows, as plain drawing primitives in image pixels: the tracker's results turned into
+// lines, dots, arrows and labels with their colours. The OpenCV overlay video and the Qt view both paint
+// a Scene, so what is drawn (and its colours) is decided once, here.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "lddmm/core/points.hpp"
+#include "lddmm/core/scheme.hpp"
+#include "lddmm/track/tracker.hpp"
+
+namespace lddmm {
+
+struct Rgb {
+  uint8_t r = 0, g = 0, b = 0;
+  bool operator==(const Rgb& o) const { return r == o.r && g == o.g && b == o.b; }
+};
+
+/// Colour of a Jacobian determinant: blue for compression, white for 1, red for expansion (log scale,
+/// saturating at ×2 and ×½), black for det ≤ 0 (a fold: never for a diffeomorphism).
+Rgb det_rgb(double det);
+
+struct SceneOptions {
+  bool landmarks = true;
+  bool indices = false;  // point numbers beside the landmarks
+  bool curves = true;    // the deformed curves
+  bool template_curves = false;
+  bool momenta = true;
+  double momentum_scale = 1.0;  // arrow length = scale × |α| (image pixels)
+  bool trajectories = false;
+  bool grid = true;
+  bool boxes = true;
+};
+
+struct Scene {
+  struct Line {
+    Eigen::RowVector2d a, b;
+    Rgb colour;
+    double width = 1;  // in units of the base line width
+    bool arrow = false;
+  };
+  struct Dot {
+    Eigen::RowVector2d p;
+    Rgb colour;
+    double radius = 2;
+  };
+  struct Label {
+    Eigen::RowVector2d p;
+    std::string text;
+    Rgb colour;
+    double size = 1;
+  };
+  std::vector<Line> lines;  // in drawing order: grid, trajectories, template, curves, momenta, boxes
+  std::vector<Dot> dots;
+  std::vector<Label> labels;
+};
+
+namespace colours {
+inline constexpr Rgb kCurve{0, 190, 0}, kTemplate{150, 150, 150}, kMomentum{0, 80, 255},
+    kTrajectory{255, 200, 0}, kModelPoint{0, 255, 0}, kAddedPoint{255, 0, 0}, kDetected{255, 220, 0},
+    kFollowed{0, 200, 255};
+}
+
+/// The scene of one frame. `model` is the scheme the flow and raw points are in, `output` the scheme of
+/// the reported points (drawn green when they are the model's own points, red when they were added by
+/// the flow: another or a dense scheme, like the paper's figures).
+Scene build_scene(const FrameResult& result, const Scheme& model, const Scheme& output,
+                  const SceneOptions& options);
+
+}  // namespace lddmm

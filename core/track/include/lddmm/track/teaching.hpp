@@ -1,0 +1,41 @@
+// The teaching view's flow: one face's template and momenta (image pixels) flowed again with a chosen
+// integrator, number of steps and kernel scale, with extra points (clicked by the user) and a grid, so
+// that every intermediate time t can be shown — the paper's Figure 2, live.
+#pragma once
+
+#include <vector>
+
+#include "lddmm/core/flow.hpp"
+#include "lddmm/core/points.hpp"
+#include "lddmm/core/scheme.hpp"
+#include "lddmm/track/scene.hpp"
+
+namespace lddmm {
+
+struct TeachingOptions {
+  int steps = 8;
+  Integrator integrator = Integrator::RK4;
+  double kernel_scale = 1.0;  // σ_V multiplier
+  int grid_cells = 16;
+};
+
+struct TeachingFlow {
+  std::vector<Points> points;    // x(t_k), k = 0..steps
+  std::vector<Points> momenta;   // α(t_k)
+  std::vector<Points> extra;     // the extra points at t_k
+  std::vector<Points> grid;      // grid nodes at t_k
+  std::vector<double> grid_det;  // det of the flow's Jacobian at t = 1 per node
+  std::vector<int64_t> grid_curve;
+  int grid_cells = 0;
+};
+
+/// Flows `template_points` (the model scheme's mean face placed on the face, image pixels) with
+/// `momenta` (image pixels). Each extra point flows with the curve nearest to it.
+TeachingFlow teach_flow(const Scheme& scheme, const Points& template_points, const Points& momenta,
+                        const Points& extra, const TeachingOptions& options);
+
+/// The scene at time t ∈ [0, 1] (linear between integrator steps): deformed grid, curves, momenta α(t)
+/// at x(t), trajectories up to t, extra points (red) with their paths.
+Scene teaching_scene(const Scheme& scheme, const TeachingFlow& flow, double t, const SceneOptions& options);
+
+}  // namespace lddmm
