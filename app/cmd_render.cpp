@@ -41,99 +41,121 @@ struct RenderOpts {
   int iterations = 300;
 };
 
-int run_render(const RenderOpts& o) {
-  using Clock = std::chrono::steady_clock;
-  check_outputs({o.fit, o.image, o.momenta, o.scheme}, {o.out, o.save_momenta, o.save_points});
-  const Scheme scheme = find_scheme(o.scheme);
-  FlowOptions flow_opt;
-  if (o.authors) {
-    flow_opt = FlowOptions::authors();
-  } else {
-    const auto integ = parse_integrator(o.integrator);
-    if (!integ) throw std::runtime_error("unknown integrator \"" + o.integrator + "\" (euler, heun, rk4)");
-    flow_opt = {*integ, o.steps, true};
-  }
-  const DeformationLayer layer(CurveSet::from_scheme(scheme), flow_opt);
-  const torch::Tensor tmpl = points_to_tensor(scheme.mean_face.points);
-  const double frame = scheme.mean_face.frame;
+using Clock = std::chrono::steady_clock;
 
-  // Momenta, and the map from the mean-face frame to the canvas.
+FlowOptions flow_options(const RenderOpts& o) {
+  if (o.authors) return FlowOptions::authors();
+  const auto integ = parse_integrator(o.integrator);
+  if (!integ) throw std::runtime_error("unknown integrator \"" + o.integrator + "\" (euler, heun, rk4)");
+  return {*integ, o.steps, true};
+}
+
+// The momenta to draw, the canvas and the map from the mean-face frame to it.
+struct Start {
   torch::Tensor momenta;
-  Affine2 frame_to_canvas = Affine2::Zero();
-  frame_to_canvas(0, 0) = frame_to_canvas(1, 1) = o.size / frame;
+  Affine2 frame_to_canvas = Affine2::Zero(), img_to_frame = Affine2::Zero();
   cv::Mat canvas;
-  Points target_img;
-  Affine2 img_to_frame = Affine2::Zero();
-  if (!o.fit.empty()) {
-    target_img = read_pts(o.fit);
-    if (target_img.rows() != scheme.num_points)
-      throw std::runtime_error(o.fit + ": has " + std::to_string(target_img.rows()) + " points, scheme " +
-                               scheme.id + " has " + std::to_string(scheme.num_points));
-    const Eigen::RowVector2d extent = target_img.colwise().maxCoeff() - target_img.colwise().minCoeff();
-    if (!(extent.minCoeff() > 0)) throw std::runtime_error(o.fit + ": the points span no area (not a face)");
-    img_to_frame = fit_similarity(target_img, scheme.mean_face.points);
-    const torch::Tensor target = points_to_tensor(apply_affine(img_to_frame, target_img)).unsqueeze(0);
-    const auto t0 = Clock::now();
-    const FitResult fit =
-        fit_momenta(layer, CurveLoss::from_scheme(scheme), tmpl, target, {o.iterations, 1.0});
-    const double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-    momenta = fit.momenta;
-    std::printf("fitted momenta to %s: loss %.4f → %.4f in %d Adam steps (%.0f ms)\n", o.fit.c_str(),
-                fit.initial_loss, fit.final_loss, o.iterations, ms);
-    frame_to_canvas = invert_affine(img_to_frame);
-    std::string image = o.image;
-    if (image.empty()) {
-      for (const char* ext : {".jpg", ".png"}) {
-        const auto cand = std::filesystem::path(o.fit).replace_extension(ext);
-        if (std::filesystem::exists(cand)) image = cand.string();
-      }
-    }
-    if (!image.empty()) {
-      std::string why;
-      canvas = read_image(image, why);
-      if (canvas.empty()) throw std::runtime_error(image + ": " + why);
-    } else {
-      const Eigen::RowVector2d hi = target_img.colwise().maxCoeff();
-      canvas = cv::Mat(static_cast<int>(hi.y() * 1.2) + 1, static_cast<int>(hi.x() * 1.2) + 1, CV_8UC3,
-                       cv::Scalar(40, 40, 40));
-    }
-  } else if (!o.momenta.empty()) {
-    const Points m = read_pts(o.momenta);
-    if (m.rows() != scheme.num_points)
-      throw std::runtime_error(o.momenta + ": expected " + std::to_string(scheme.num_points) + " momenta");
-    // Beyond a few frames a momentum sends points off any canvas: a damaged or wrong file.
-    const double most = 10 * scheme.mean_face.frame;
-    if (!(m.cwiseAbs().maxCoeff() <= most))
-      throw std::runtime_error(o.momenta + ": momenta must be within ±" +
-                               std::to_string(static_cast<int>(most)) + " (10 × the mean face's frame)");
-    momenta = points_to_tensor(m).unsqueeze(0);
-  } else {
-    // Smooth random momenta: one random vector per curve plus a smaller one per point.
-    torch::manual_seed(o.seed);
-    torch::Tensor per_curve = torch::randn({static_cast<int64_t>(scheme.curves.size()), 2}, torch::kFloat64);
-    momenta = 0.3 * o.amplitude * torch::randn({1, scheme.num_points, 2}, torch::kFloat64);
-    const auto owner = scheme.point_curve();
-    for (int p = 0; p < scheme.num_points; ++p)
-      momenta[0][p] += o.amplitude * per_curve[owner[static_cast<size_t>(p)]];
-  }
-  if (canvas.empty()) canvas = cv::Mat(o.size, o.size, CV_8UC3, cv::Scalar(255, 255, 255));
+  Points target_img;  // --fit's points, in the photo's pixels
+};
 
-  // Flow the template, the grid and any extra scheme's points.
-  const Grid grid = make_grid(scheme, o.grid);
-  const torch::Tensor extra = points_to_tensor(grid.nodes);
-  const std::vector<int64_t> extra_curve(grid.curve.begin(), grid.curve.end());
-  std::optional<Scheme> other;
-  Correspondence corr;
-  if (o.dense > 1 || !o.as_scheme.empty()) {
-    if (o.dense > 1 && !o.as_scheme.empty()) throw std::runtime_error("give --dense or --as, not both");
-    other = o.dense > 1 ? dense_scheme(scheme, o.dense) : find_scheme(o.as_scheme);
-    corr = correspond(scheme, *other);
+// The photo beside the .pts (or --image), else a grey canvas around the points.
+cv::Mat fit_canvas(const RenderOpts& o, const Points& target_img) {
+  std::string image = o.image;
+  if (image.empty()) {
+    for (const char* ext : {".jpg", ".png"}) {
+      const auto cand = std::filesystem::path(o.fit).replace_extension(ext);
+      if (std::filesystem::exists(cand)) image = cand.string();
+    }
   }
+  if (image.empty()) {
+    const Eigen::RowVector2d hi = target_img.colwise().maxCoeff();
+    return cv::Mat(static_cast<int>(hi.y() * 1.2) + 1, static_cast<int>(hi.x() * 1.2) + 1, CV_8UC3,
+                   cv::Scalar(40, 40, 40));
+  }
+  std::string why;
+  cv::Mat canvas = read_image(image, why);
+  if (canvas.empty()) throw std::runtime_error(image + ": " + why);
+  return canvas;
+}
+
+Start fitted_start(const RenderOpts& o, const Scheme& scheme, const DeformationLayer& layer,
+                   const torch::Tensor& tmpl) {
+  Start st;
+  st.target_img = read_pts(o.fit);
+  if (st.target_img.rows() != scheme.num_points)
+    throw std::runtime_error(o.fit + ": has " + std::to_string(st.target_img.rows()) + " points, scheme " +
+                             scheme.id + " has " + std::to_string(scheme.num_points));
+  const Eigen::RowVector2d extent = st.target_img.colwise().maxCoeff() - st.target_img.colwise().minCoeff();
+  if (!(extent.minCoeff() > 0)) throw std::runtime_error(o.fit + ": the points span no area (not a face)");
+  st.img_to_frame = fit_similarity(st.target_img, scheme.mean_face.points);
+  const torch::Tensor target = points_to_tensor(apply_affine(st.img_to_frame, st.target_img)).unsqueeze(0);
   const auto t0 = Clock::now();
-  const FlowTrace tr = layer.trace(tmpl, momenta, extra, torch::tensor(extra_curve, torch::kInt64));
+  const FitResult fit = fit_momenta(layer, CurveLoss::from_scheme(scheme), tmpl, target, {o.iterations, 1.0});
   const double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-  const int64_t n_grid = grid.nodes.rows();
+  st.momenta = fit.momenta;
+  std::printf("fitted momenta to %s: loss %.4f → %.4f in %d Adam steps (%.0f ms)\n", o.fit.c_str(),
+              fit.initial_loss, fit.final_loss, o.iterations, ms);
+  st.frame_to_canvas = invert_affine(st.img_to_frame);
+  st.canvas = fit_canvas(o, st.target_img);
+  return st;
+}
 
+torch::Tensor file_momenta(const RenderOpts& o, const Scheme& scheme) {
+  const Points m = read_pts(o.momenta);
+  if (m.rows() != scheme.num_points)
+    throw std::runtime_error(o.momenta + ": expected " + std::to_string(scheme.num_points) + " momenta");
+  // Beyond a few frames a momentum sends points off any canvas: a damaged or wrong file.
+  const double most = 10 * scheme.mean_face.frame;
+  if (!(m.cwiseAbs().maxCoeff() <= most))
+    throw std::runtime_error(o.momenta + ": momenta must be within ±" +
+                             std::to_string(static_cast<int>(most)) + " (10 × the mean face's frame)");
+  return points_to_tensor(m).unsqueeze(0);
+}
+
+// Smooth random momenta: one random vector per curve plus a smaller one per point.
+torch::Tensor random_momenta(const RenderOpts& o, const Scheme& scheme) {
+  torch::manual_seed(o.seed);
+  torch::Tensor per_curve = torch::randn({static_cast<int64_t>(scheme.curves.size()), 2}, torch::kFloat64);
+  torch::Tensor momenta = 0.3 * o.amplitude * torch::randn({1, scheme.num_points, 2}, torch::kFloat64);
+  const auto owner = scheme.point_curve();
+  for (int p = 0; p < scheme.num_points; ++p)
+    momenta[0][p] += o.amplitude * per_curve[owner[static_cast<size_t>(p)]];
+  return momenta;
+}
+
+Start make_start(const RenderOpts& o, const Scheme& scheme, const DeformationLayer& layer,
+                 const torch::Tensor& tmpl) {
+  Start st;
+  if (!o.fit.empty()) {
+    st = fitted_start(o, scheme, layer, tmpl);
+  } else {
+    st.momenta = o.momenta.empty() ? random_momenta(o, scheme) : file_momenta(o, scheme);
+    st.frame_to_canvas(0, 0) = st.frame_to_canvas(1, 1) = o.size / scheme.mean_face.frame;
+    st.canvas = cv::Mat(o.size, o.size, CV_8UC3, cv::Scalar(255, 255, 255));
+  }
+  return st;
+}
+
+// Another scheme's points (--dense, --as) carried by the flow, drawn red.
+void draw_other_scheme(const RenderOpts& o, const Scheme& scheme, const DeformationLayer& layer,
+                       const torch::Tensor& tmpl, const Start& st, int thickness, cv::Mat& canvas) {
+  if (o.dense <= 1 && o.as_scheme.empty()) return;
+  if (o.dense > 1 && !o.as_scheme.empty()) throw std::runtime_error("give --dense or --as, not both");
+  const Scheme other = o.dense > 1 ? dense_scheme(scheme, o.dense) : find_scheme(o.as_scheme);
+  const Correspondence corr = correspond(scheme, other);
+  const Points carried = tensor_to_points(carry_points(layer, corr, tmpl, st.momenta)[0]);
+  for (Eigen::Index i = 0; i < carried.rows(); ++i) {
+    const Eigen::Vector2d q =
+        st.frame_to_canvas.leftCols<2>() * carried.row(i).transpose() + st.frame_to_canvas.col(2);
+    cv::circle(canvas, cv::Point(cvRound(q.x()), cvRound(q.y())), std::max(2, thickness + 1),
+               cv::Scalar(0, 0, 255), cv::FILLED, cv::LINE_AA);
+  }
+  std::printf("also flowed %d points of %s (RMS %.2f px from the carrying curves on the mean face)\n",
+              other.num_points, other.id.c_str(), corr.rms_residual);
+}
+
+FlowDrawing drawing_of(const Scheme& scheme, const FlowTrace& tr, const torch::Tensor& momenta,
+                       const Grid& grid) {
   FlowDrawing d;
   d.template_points = scheme.mean_face.points;
   d.points = tensor_to_points(tr.points[0]);
@@ -142,40 +164,50 @@ int run_render(const RenderOpts& o) {
     d.trajectory.push_back(tensor_to_points(tr.point_path[k][0]));
   d.grid = tensor_to_points(tr.extra[0]);
   const torch::Tensor det = tr.extra_det[0].contiguous();
-  d.grid_det.assign(det.data_ptr<double>(), det.data_ptr<double>() + n_grid);
+  d.grid_det.assign(det.data_ptr<double>(), det.data_ptr<double>() + grid.nodes.rows());
   d.grid_cells = grid.cells;
   d.grid_curve = grid.curve;
+  return d;
+}
+
+int run_render(const RenderOpts& o) {
+  check_outputs({o.fit, o.image, o.momenta, o.scheme}, {o.out, o.save_momenta, o.save_points});
+  const Scheme scheme = find_scheme(o.scheme);
+  const FlowOptions flow_opt = flow_options(o);
+  const DeformationLayer layer(CurveSet::from_scheme(scheme), flow_opt);
+  const torch::Tensor tmpl = points_to_tensor(scheme.mean_face.points);
+  Start st = make_start(o, scheme, layer, tmpl);
+
+  // Flow the template and the grid.
+  const Grid grid = make_grid(scheme, o.grid);
+  const std::vector<int64_t> extra_curve(grid.curve.begin(), grid.curve.end());
+  const auto t0 = Clock::now();
+  const FlowTrace tr =
+      layer.trace(tmpl, st.momenta, points_to_tensor(grid.nodes), torch::tensor(extra_curve, torch::kInt64));
+  const double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+  const FlowDrawing d = drawing_of(scheme, tr, st.momenta, grid);
   DrawOptions draw;
   draw.show_template = o.fit.empty();
-  draw.thickness = std::max(1, canvas.cols / 500);
-  draw_flow(canvas, scheme, d, frame_to_canvas, draw);
-  if (other) {
-    const Points carried = tensor_to_points(carry_points(layer, corr, tmpl, momenta)[0]);
-    for (Eigen::Index i = 0; i < carried.rows(); ++i) {
-      const Eigen::Vector2d q =
-          frame_to_canvas.leftCols<2>() * carried.row(i).transpose() + frame_to_canvas.col(2);
-      cv::circle(canvas, cv::Point(cvRound(q.x()), cvRound(q.y())), std::max(2, draw.thickness + 1),
-                 cv::Scalar(0, 0, 255), cv::FILLED, cv::LINE_AA);
-    }
-    std::printf("also flowed %d points of %s (RMS %.2f px from the carrying curves on the mean face)\n",
-                other->num_points, other->id.c_str(), corr.rms_residual);
-  }
+  draw.thickness = std::max(1, st.canvas.cols / 500);
+  draw_flow(st.canvas, scheme, d, st.frame_to_canvas, draw);
+  draw_other_scheme(o, scheme, layer, tmpl, st, draw.thickness, st.canvas);
+  const torch::Tensor det = tr.extra_det[0];
   std::printf(
       "flow (%s, %d steps, %s): %lld points + %lld grid nodes in %.2f ms; det J on the grid in [%.3f, %.3f], "
       "at landmarks mean %.3f\n",
       integrator_name(flow_opt.integrator), flow_opt.steps,
       flow_opt.shooting ? "geodesic shooting" : "constant momenta", static_cast<long long>(scheme.num_points),
-      static_cast<long long>(n_grid), ms, det.min().item<double>(), det.max().item<double>(),
+      static_cast<long long>(grid.nodes.rows()), ms, det.min().item<double>(), det.max().item<double>(),
       tr.point_det.mean().item<double>());
   if (!o.fit.empty()) {
-    const Points fitted = apply_affine(invert_affine(img_to_frame), d.points);
-    const double e = nme(fitted, target_img, normalising_distance(target_img, scheme.normalisation));
+    const Points fitted = apply_affine(invert_affine(st.img_to_frame), d.points);
+    const double e = nme(fitted, st.target_img, normalising_distance(st.target_img, scheme.normalisation));
     std::printf("registration error: NME %.3f %% of the inter-ocular distance\n", 100 * e);
     if (!o.save_points.empty()) write_pts(o.save_points, fitted);
   }
   if (!o.save_momenta.empty()) write_pts(o.save_momenta, d.momenta);
-  if (!cv::imwrite(o.out, canvas)) throw std::runtime_error(o.out + ": cannot write the image");
-  std::printf("wrote %s (%dx%d)\n", o.out.c_str(), canvas.cols, canvas.rows);
+  if (!cv::imwrite(o.out, st.canvas)) throw std::runtime_error(o.out + ": cannot write the image");
+  std::printf("wrote %s (%dx%d)\n", o.out.c_str(), st.canvas.cols, st.canvas.rows);
   return 0;
 }
 

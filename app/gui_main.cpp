@@ -7,24 +7,23 @@
 
 #include <cstdio>
 #include <exception>
+#include <memory>
 #include <string>
 
 #include "lddmm/core/device.hpp"
 #include "lddmm/ui/main_window.hpp"
 #include "version.hpp"
 
-int main(int argc, char** argv) {
-  // Before Qt: --version needs no display.
-  for (int i = 1; i < argc; ++i)
-    if (std::string(argv[i]) == "--version") {
-      std::printf("%s\n", lddmm::app::version_text("lddmm-face-gui").c_str());
-      return 0;
-    }
-  QApplication app(argc, argv);
-  QApplication::setOrganizationName("lddmm-face");
-  QApplication::setApplicationName("lddmm-face");
-  QApplication::setApplicationDisplayName("LDDMM-Face tracker");
-  QApplication::setDesktopFileName("lddmm-face");
+namespace {
+
+// What the command line asks of the window. Automation (frames, shots, teach) serves tests and screenshots.
+struct GuiOptions {
+  QString source, scheme, device = "auto", model, screenshot, overlay_shot, teach;
+  int frames = -1;  // -1: no automation
+  bool device_set = false;
+};
+
+GuiOptions parse(const QApplication& app) {
   QCommandLineParser cli;
   cli.setApplicationDescription("Real-time facial landmarks with LDDMM-Face");
   cli.addHelpOption();
@@ -45,63 +44,94 @@ int main(int argc, char** argv) {
   const QCommandLineOption version("version", "Versions of the program, its default model and its libraries");
   cli.addOptions({scheme, device, model, version, frames, shot, overlay, teach});
   cli.process(app);
-  lddmm::ui::PlayerSettings settings;
-  settings.device = cli.value(device).toStdString();
-  settings.model = cli.value(model).toStdString();
+  GuiOptions o;
+  if (!cli.positionalArguments().isEmpty()) o.source = cli.positionalArguments().front();
+  o.scheme = cli.value(scheme);
+  o.device = cli.value(device);
+  o.device_set = cli.isSet(device);
+  o.model = cli.value(model);
+  o.screenshot = cli.value(shot);
+  o.overlay_shot = cli.value(overlay);
+  o.teach = cli.value(teach);
+  if (cli.isSet(frames)) o.frames = cli.value(frames).toInt();
+  return o;
+}
+
+// Device, model and scheme entry; an error line and false when one is wrong.
+bool configure(lddmm::ui::MainWindow& window, const GuiOptions& o) {
   try {
-    lddmm::parse_device(settings.device);
+    lddmm::parse_device(o.device.toStdString());
   } catch (const std::exception& e) {
     std::fprintf(stderr, "lddmm-face-gui: error: --device: %s\n", e.what());
-    return 2;
+    return false;
   }
-
-  lddmm::ui::MainWindow window;
-  window.resize(1100, 760);
-  window.show();
-  if (cli.isSet(device) || cli.isSet(model)) {
+  if (o.device_set || !o.model.isEmpty()) {
     lddmm::ui::PlayerSettings s = window.player().settings();
-    s.device = settings.device;
-    if (cli.isSet(model)) s.model = settings.model;
+    s.device = o.device.toStdString();
+    if (!o.model.isEmpty()) s.model = o.model.toStdString();
     QString error;
     if (!window.player().apply(s, &error)) {
       std::fprintf(stderr, "lddmm-face-gui: error: %s\n", qPrintable(error));
-      return 2;
+      return false;
     }
   }
-  if (cli.isSet(scheme)) {
-    const QString s = cli.value(scheme);
+  if (!o.scheme.isEmpty()) {
     const QStringList keys = {"model", "dense2", "dense3", "wflw98", "helen194", "cofw29"};
-    const int i = static_cast<int>(keys.indexOf(s));
+    const int i = static_cast<int>(keys.indexOf(o.scheme));
     if (i < 0) {
-      std::fprintf(stderr, "lddmm-face-gui: error: unknown scheme entry \"%s\"\n", qPrintable(s));
-      return 2;
+      std::fprintf(stderr, "lddmm-face-gui: error: unknown scheme entry \"%s\"\n", qPrintable(o.scheme));
+      return false;
     }
     window.schemeBox()->setCurrentIndex(i);
   }
-  if (!cli.positionalArguments().isEmpty()) window.openSource(cli.positionalArguments().front());
-  if (cli.isSet(frames)) {
-    const int n = cli.value(frames).toInt();
-    auto* timer = new QTimer(&window);
-    int waited = 0;
-    bool ended = false;  // the source has no more frames (a photo, a short clip)
-    QObject::connect(&window.player(), &lddmm::ui::Player::finished, &window, [&ended] { ended = true; });
-    QObject::connect(timer, &QTimer::timeout, &window, [&, timer, n]() mutable {
-      waited += 50;
-      if (window.framesShown() < n && !ended && waited < 120000 && window.player().isOpen()) return;
-      timer->stop();
-      if (cli.isSet(teach)) {
-        window.setTeaching(true);
-        window.setTeachingTime(cli.value(teach).toDouble());
-      }
-      QApplication::processEvents();
-      int rc = window.framesShown() >= n || (ended && window.framesShown() > 0) ? 0 : 1;
-      if (cli.isSet(overlay) && !window.view().renderOverlay().save(cli.value(overlay))) rc = 1;
-      if (cli.isSet(shot) && !window.saveScreenshot(cli.value(shot))) rc = 1;
-      std::printf("lddmm-face-gui: %d frames shown (%.1f per second); %s\n", window.framesShown(),
-                  window.displayRate(), qPrintable(window.statusText()));
-      QApplication::exit(rc);
-    });
-    timer->start(50);
-  }
+  return true;
+}
+
+// After o.frames frames (or the source's end, or 2 minutes): the teaching view, the shots, a summary, quit.
+void automate(lddmm::ui::MainWindow& window, const GuiOptions& o) {
+  auto* timer = new QTimer(&window);
+  auto waited = std::make_shared<int>(0);
+  auto ended = std::make_shared<bool>(false);  // the source has no more frames (a photo, a short clip)
+  QObject::connect(&window.player(), &lddmm::ui::Player::finished, &window, [ended] { *ended = true; });
+  QObject::connect(timer, &QTimer::timeout, &window, [&window, o, timer, waited, ended] {
+    *waited += 50;
+    if (window.framesShown() < o.frames && !*ended && *waited < 120000 && window.player().isOpen()) return;
+    timer->stop();
+    if (!o.teach.isEmpty()) {
+      window.setTeaching(true);
+      window.setTeachingTime(o.teach.toDouble());
+    }
+    QApplication::processEvents();
+    int rc = window.framesShown() >= o.frames || (*ended && window.framesShown() > 0) ? 0 : 1;
+    if (!o.overlay_shot.isEmpty() && !window.view().renderOverlay().save(o.overlay_shot)) rc = 1;
+    if (!o.screenshot.isEmpty() && !window.saveScreenshot(o.screenshot)) rc = 1;
+    std::printf("lddmm-face-gui: %d frames shown (%.1f per second); %s\n", window.framesShown(),
+                window.displayRate(), qPrintable(window.statusText()));
+    QApplication::exit(rc);
+  });
+  timer->start(50);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Before Qt: --version needs no display.
+  for (int i = 1; i < argc; ++i)
+    if (std::string(argv[i]) == "--version") {
+      std::printf("%s\n", lddmm::app::version_text("lddmm-face-gui").c_str());
+      return 0;
+    }
+  QApplication app(argc, argv);
+  QApplication::setOrganizationName("lddmm-face");
+  QApplication::setApplicationName("lddmm-face");
+  QApplication::setApplicationDisplayName("LDDMM-Face tracker");
+  QApplication::setDesktopFileName("lddmm-face");
+  const GuiOptions o = parse(app);
+  lddmm::ui::MainWindow window;
+  window.resize(1100, 760);
+  window.show();
+  if (!configure(window, o)) return 2;
+  if (!o.source.isEmpty()) window.openSource(o.source);
+  if (o.frames >= 0) automate(window, o);
   return QApplication::exec();
 }
