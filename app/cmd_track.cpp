@@ -544,54 +544,53 @@ std::vector<std::vector<LandmarkRow>> dlib_filtered(const std::vector<std::vecto
   return out;
 }
 
-int run_bench(const BenchOpts& o) {
-  std::vector<fs::path> inputs = run_inputs(o.e);
-  inputs.emplace_back(o.truth);
-  check_outputs(inputs, {o.json});
-  set_threads(o.e);
-  std::vector<LandmarkRow> truth;
-  if (!o.truth.empty()) truth = read_landmarks(o.truth);
-  double fps_in = 30;
-  int64_t frames_in = 0;
-  cv::Size size;
-  {
-    auto src = open_source(o.e.input);
-    fps_in = src->fps();
-    frames_in = src->frame_count();
-    Frame f;
-    if (src->read(f)) size = f.image.size();
-  }
+// The input's frame rate, after a line naming it, its size and the threads.
+double describe_bench_input(const BenchOpts& o) {
+  auto src = open_source(o.e.input);
+  const double fps_in = src->fps();
+  Frame f;
+  const cv::Size size = src->read(f) ? f.image.size() : cv::Size();
   std::printf("bench: %s (%dx%d, %lld frames, %.0f fps), %d frame(s) in parallel x %d LibTorch thread(s)\n",
-              o.e.input.c_str(), size.width, size.height, static_cast<long long>(frames_in), fps_in,
+              o.e.input.c_str(), size.width, size.height, static_cast<long long>(src->frame_count()), fps_in,
               parallel_frames(o.e), torch::get_num_threads());
+  return fps_in;
+}
+
+// Ours, then (unless --no-dlib) dlib's predictor on our tracking policy and the usual dlib loop.
+std::vector<Run> bench_runs(const BenchOpts& o) {
   EngineOpts ours = o.e;
   ours.dlib = false;
   ours.scheme.clear();
-  Run a = run_pipeline(ours, "ours", o.max_frames);
   std::vector<Run> runs;
-  runs.push_back(std::move(a));
-  if (!o.no_dlib) {
-    EngineOpts d = o.e;
-    d.dlib = true;
-    d.scheme.clear();
-    d.parallel = 1;  // dlib's predictor takes about a millisecond: frame by frame, its own tracking policy
-    runs.push_back(run_pipeline(d, "dlib", o.max_frames));
-    // The usual dlib loop: the HOG detector on every full frame, the predictor on its boxes.
-    d.detect_every = 1;
-    d.detect_width = 0;
-    d.min_face = 0;
-    d.detect_threshold = 0;
-    runs.push_back(run_pipeline(d, "dlib-every-frame", o.max_frames));
-  }
-  nlohmann::json js = nlohmann::json::array();
-  std::printf("\n%-32s %8s %8s %8s %10s %8s %8s%s\n", "pipeline", "fps", "p50 ms", "p95 ms", "jitter %",
-              "lag ms", "NME %", truth.empty() ? "" : " recall %  false  false s  entry s    max s");
-  auto row = [&](const std::string& name, const Run& r, const std::vector<std::vector<LandmarkRow>>* tracks) {
+  runs.push_back(run_pipeline(ours, "ours", o.max_frames));
+  if (o.no_dlib) return runs;
+  EngineOpts d = o.e;
+  d.dlib = true;
+  d.scheme.clear();
+  d.parallel = 1;  // dlib's predictor takes about a millisecond: frame by frame, its own tracking policy
+  runs.push_back(run_pipeline(d, "dlib", o.max_frames));
+  // The usual dlib loop: the HOG detector on every full frame, the predictor on its boxes.
+  d.detect_every = 1;
+  d.detect_width = 0;
+  d.min_face = 0;
+  d.detect_threshold = 0;
+  runs.push_back(run_pipeline(d, "dlib-every-frame", o.max_frames));
+  return runs;
+}
+
+// One row of the table (and of --json): speed, and against the truth stability and coverage.
+struct BenchTable {
+  const std::vector<LandmarkRow>& truth;
+  double fps_in;
+  int min_face;
+  nlohmann::json rows = nlohmann::json::array();
+
+  void row(const std::string& name, const Run& r, const std::vector<std::vector<LandmarkRow>>& tracks) {
     Stability s;
     Coverage c;
-    if (tracks != nullptr && !truth.empty()) {
-      s = stability(*tracks, truth, fps_in);
-      c = coverage(*tracks, truth, std::max(1, o.e.min_face), fps_in);
+    if (!truth.empty()) {
+      s = stability(tracks, truth, fps_in);
+      c = coverage(tracks, truth, min_face, fps_in);
     }
     std::printf("%-32s %8.1f %8.1f %8.1f", name.c_str(), r.fps, r.p50, r.p95);
     if (s.valid)
@@ -605,38 +604,44 @@ int run_bench(const BenchOpts& o) {
       std::printf("\n");
     nlohmann::json j = {
         {"pipeline", name}, {"fps", r.fps}, {"p50_ms", r.p50}, {"p95_ms", r.p95}, {"frames", r.frames}};
-    if (s.valid) {
-      j["jitter"] = s.jitter;
-      j["lag_ms"] = s.lag_ms;
-      j["nme"] = s.error;
-    }
-    if (c.eligible > 0) {
-      j["recall"] = c.recall;
-      j["false_tracks"] = c.false_tracks;
-      j["longest_false_s"] = c.longest_false;
-      j["entry_median_s"] = c.entry_median;
-      j["entry_max_s"] = c.entry_max;
-      j["never_found"] = c.never_found;
-    }
-    js.push_back(j);
-  };
-  const auto ours_raw = rows_per_frame(runs[0], true), ours_smooth = rows_per_frame(runs[0], false);
-  row(o.e.no_smooth ? "ours (LDDMM-Face)" : "ours (LDDMM-Face, One-Euro)", runs[0], &ours_smooth);
-  if (!o.e.no_smooth) row("ours (LDDMM-Face, raw)", runs[0], &ours_raw);
-  if (runs.size() > 1) {
-    const auto dlib_raw = rows_per_frame(runs[1], true);
-    row("dlib (same tracking policy)", runs[1], &dlib_raw);
-    if (!truth.empty()) {
-      const auto filtered = dlib_filtered(dlib_raw);
-      row("dlib + momentum_filter", runs[1], &filtered);
-    }
-    const auto every_raw = rows_per_frame(runs[2], true);
-    row("dlib, HOG on every frame", runs[2], &every_raw);
-    if (!truth.empty()) {
-      const auto filtered = dlib_filtered(every_raw);
-      row("dlib, HOG every frame + filter", runs[2], &filtered);
-    }
+    if (s.valid) j.update({{"jitter", s.jitter}, {"lag_ms", s.lag_ms}, {"nme", s.error}});
+    if (c.eligible > 0)
+      j.update({{"recall", c.recall},
+                {"false_tracks", c.false_tracks},
+                {"longest_false_s", c.longest_false},
+                {"entry_median_s", c.entry_median},
+                {"entry_max_s", c.entry_max},
+                {"never_found", c.never_found}});
+    rows.push_back(j);
   }
+};
+
+void bench_rows(const BenchOpts& o, const std::vector<Run>& runs, BenchTable& t) {
+  const auto ours_raw = rows_per_frame(runs[0], true), ours_smooth = rows_per_frame(runs[0], false);
+  t.row(o.e.no_smooth ? "ours (LDDMM-Face)" : "ours (LDDMM-Face, One-Euro)", runs[0], ours_smooth);
+  if (!o.e.no_smooth) t.row("ours (LDDMM-Face, raw)", runs[0], ours_raw);
+  if (runs.size() < 3) return;
+  const auto dlib_raw = rows_per_frame(runs[1], true);
+  t.row("dlib (same tracking policy)", runs[1], dlib_raw);
+  if (!t.truth.empty()) t.row("dlib + momentum_filter", runs[1], dlib_filtered(dlib_raw));
+  const auto every_raw = rows_per_frame(runs[2], true);
+  t.row("dlib, HOG on every frame", runs[2], every_raw);
+  if (!t.truth.empty()) t.row("dlib, HOG every frame + filter", runs[2], dlib_filtered(every_raw));
+}
+
+int run_bench(const BenchOpts& o) {
+  std::vector<fs::path> inputs = run_inputs(o.e);
+  inputs.emplace_back(o.truth);
+  check_outputs(inputs, {o.json});
+  set_threads(o.e);
+  std::vector<LandmarkRow> truth;
+  if (!o.truth.empty()) truth = read_landmarks(o.truth);
+  const double fps_in = describe_bench_input(o);
+  const std::vector<Run> runs = bench_runs(o);
+  std::printf("\n%-32s %8s %8s %8s %10s %8s %8s%s\n", "pipeline", "fps", "p50 ms", "p95 ms", "jitter %",
+              "lag ms", "NME %", truth.empty() ? "" : " recall %  false  false s  entry s    max s");
+  BenchTable table{truth, fps_in, std::max(1, o.e.min_face)};
+  bench_rows(o, runs, table);
   if (!truth.empty())
     std::printf(
         "jitter: error of frame-to-frame landmark motion against the true motion, %% of the inter-ocular "
@@ -648,7 +653,7 @@ int run_bench(const BenchOpts& o) {
   if (!o.json.empty()) {
     std::ofstream f(o.json);
     if (!f) throw std::runtime_error(o.json + ": cannot write");
-    f << js.dump(2) << '\n';
+    f << table.rows.dump(2) << '\n';
   }
   return interrupt_signal() != 0 ? interrupted_status() : 0;
 }
