@@ -24,6 +24,7 @@ void add_calibrate_command(CLI::App& app, Action& action);
 void add_boxmap_command(CLI::App& app, Action& action);
 void add_export_command(CLI::App& app, Action& action);
 void add_annotate_command(CLI::App& app, Action& action);
+void add_merge_command(CLI::App& app, Action& action);
 void add_bench_command(CLI::App& app, Action& action);
 void add_sample_clip_command(CLI::App& app, Action& action);
 

@@ -49,7 +49,7 @@ int main(int argc, char** argv) {
   // Grouped in --help: what users run first, then the flow tools, then training and model tools.
   const std::pair<const char*, std::vector<void (*)(CLI::App&, lddmm::app::Action&)>> groups[] = {
       {"Track faces",
-       {lddmm::app::add_annotate_command, lddmm::app::add_bench_command,
+       {lddmm::app::add_annotate_command, lddmm::app::add_merge_command, lddmm::app::add_bench_command,
         lddmm::app::add_sample_clip_command}},
       {"Flows and schemes",
        {lddmm::app::add_render_command, lddmm::app::add_schemes_command, lddmm::app::add_correspond_command,

@@ -195,6 +195,8 @@ std::vector<LandmarkRow> sample_rows() {
       r.box = landmark_box(r.points);
       r.box.score = 0.25 * face;
       r.confidence = 0.1 * frame + 0.05 * face;
+      if (face == 1)
+        r.pose = HeadPose{{10.0 * frame, -20, 600}, Eigen::Vector3d::Zero(), {0.1, -0.2 * frame, 0.05}};
       rows.push_back(r);
     }
   return rows;
@@ -212,27 +214,88 @@ void expect_same(const std::vector<LandmarkRow>& a, const std::vector<LandmarkRo
       EXPECT_NEAR(a[i].box.w, b[i].box.w, 5e-4);
       EXPECT_NEAR(a[i].box.score, b[i].box.score, 5e-4);
       EXPECT_NEAR(a[i].confidence, b[i].confidence, 5e-4);
+      ASSERT_EQ(a[i].pose.has_value(), b[i].pose.has_value()) << i;
+      if (a[i].pose) {
+        EXPECT_LE((a[i].pose->translation - b[i].pose->translation).cwiseAbs().maxCoeff(), 0.05);
+        EXPECT_LE((a[i].pose->euler - b[i].pose->euler).cwiseAbs().maxCoeff(), 5e-5);
+      }
     }
   }
 }
 
-TEST(LandmarkFiles, CsvJsonAndPtsRoundTrip) {
+TEST(LandmarkFiles, CsvJsonLinesJsonAndPtsRoundTrip) {
   const testing::ScratchDir dir;
   const auto rows = sample_rows();
   for (auto [fmt, target] :
-       {std::pair{LandmarkFormat::Csv, dir / "l.csv"}, std::pair{LandmarkFormat::Json, dir / "l.json"},
-        std::pair{LandmarkFormat::Pts, dir / "pts"}}) {
+       {std::pair{LandmarkFormat::Csv, dir / "l.csv"}, std::pair{LandmarkFormat::Jsonl, dir / "l.jsonl"},
+        std::pair{LandmarkFormat::Json, dir / "l.json"}, std::pair{LandmarkFormat::Pts, dir / "pts"}}) {
     {
       auto w = make_landmark_writer(fmt, target, "test5", 5, "unit test");
-      for (int frame = 0; frame < 3; ++frame) {
+      for (int frame = 0; frame < 4; ++frame) {  // frame 3 has no face
         for (const auto& r : rows)
           if (r.frame == frame) w->write(r);
         w->end_frame(frame, frame / 30.0);
       }
     }  // the destructor completes the file
     const auto back = fmt == LandmarkFormat::Pts ? read_landmark_pts(target) : read_landmarks(target);
-    expect_same(rows, back, fmt != LandmarkFormat::Pts);
+    if (fmt == LandmarkFormat::Json || fmt == LandmarkFormat::Pts) {  // no pose in these
+      auto no_pose = rows;
+      for (auto& r : no_pose) r.pose.reset();
+      expect_same(no_pose, back, fmt != LandmarkFormat::Pts);
+    } else {
+      expect_same(rows, back, true);
+    }
   }
+}
+
+// The CSV has OpenFace's columns in OpenFace's order, frames from 1, x then y, and a row with success 0
+// for a frame without a face (written out here by hand).
+TEST(LandmarkFiles, CsvHasOpenFacesLayoutAndARowForEveryFrame) {
+  const testing::ScratchDir dir;
+  {
+    auto w = make_landmark_writer(LandmarkFormat::Csv, dir / "l.csv", "test2", 2);
+    LandmarkRow r;
+    r.frame = 0;
+    r.face = 1;
+    r.confidence = 0.5;
+    r.points = (Points(2, 2) << 1, 2, 3, 4).finished();
+    r.box = {5, 6, 7, 8, 0.9};
+    w->write(r);
+    w->end_frame(0, 0);
+    w->end_frame(1, 0.04);
+  }
+  std::ifstream in(dir / "l.csv");
+  std::string header, face, none;
+  std::getline(in, header);
+  std::getline(in, face);
+  std::getline(in, none);
+  EXPECT_EQ(header,
+            "frame,face_id,timestamp,confidence,success,pose_Tx,pose_Ty,pose_Tz,pose_Rx,pose_Ry,pose_Rz,"
+            "x_0,x_1,y_0,y_1,box_x,box_y,box_w,box_h,detector_score");
+  EXPECT_EQ(face, "1,1,0.000,0.500,1,,,,,,,1.000,3.000,2.000,4.000,5.000,6.000,7.000,8.000,0.900");
+  EXPECT_EQ(none, "2,0,0.040,0,0,,,,,,,,,,,,,,,");
+}
+
+// A JSON Lines file cut inside its last line (a killed run) reads up to the last whole line.
+TEST(LandmarkFiles, AJsonLinesFileCutShortKeepsItsWholeLines) {
+  const testing::ScratchDir dir;
+  {
+    auto w = make_landmark_writer(LandmarkFormat::Jsonl, dir / "l.jsonl", "test5", 5, "unit test");
+    for (int frame = 0; frame < 3; ++frame) {
+      for (const auto& r : sample_rows())
+        if (r.frame == frame) w->write(r);
+      w->end_frame(frame, frame / 30.0);
+    }
+  }
+  std::ifstream in(dir / "l.jsonl");
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const size_t third = text.find("\"frame\":3");
+  ASSERT_NE(third, std::string::npos);
+  { std::ofstream(dir / "cut.jsonl") << text.substr(0, third + 20); }
+  const auto back = read_landmarks(dir / "cut.jsonl");
+  ASSERT_EQ(back.size(), 4u);  // frames 1 and 2, two faces each
+  EXPECT_EQ(back.back().frame, 1);
+  EXPECT_EQ(text.substr(text.rfind('{')), "{\"complete\":true,\"frames\":3,\"type\":\"end\"}\n");
 }
 
 // Photos: every row names its image, names with commas and quotes survive CSV, .pts files take the
@@ -241,7 +304,10 @@ TEST(LandmarkFiles, PhotoRowsKeepTheirImageNames) {
   const testing::ScratchDir dir;
   const std::vector<std::string> names = {"a, \"odd\" one.jpg", "b.png", "c.jpg"};
   auto rows = sample_rows();
-  for (auto& r : rows) r.image = names[static_cast<size_t>(r.frame)];
+  for (auto& r : rows) {
+    r.image = names[static_cast<size_t>(r.frame)];
+    r.pose.reset();  // JSON and .pts have none
+  }
   for (auto [fmt, target] :
        {std::pair{LandmarkFormat::Csv, dir / "l.csv"}, std::pair{LandmarkFormat::Json, dir / "l.json"},
         std::pair{LandmarkFormat::Pts, dir / "pts"}}) {
@@ -273,12 +339,15 @@ TEST(LandmarkFiles, AnInterruptedJsonKeepsItsFramesAndCsvErrorsNameTheLine) {
     w->write(sample_rows()[0]);
     w->end_frame(0, 0);
   }
-  { std::ofstream(dir / "l.csv", std::ios::app) << "1,0.1,1,0,0,1,1,0,1,1,2,3,4,5,6,7,8,9,oops\n"; }
+  { std::ofstream(dir / "l.csv", std::ios::app) << "2,1,0.1,1,1,,,,,,,1,2,3,4,5,6,7,8,9,10,0,0,1,1,oops\n"; }
   EXPECT_EQ(error_of([&] { read_landmarks(dir / "l.csv"); }),
             (dir / "l.csv").string() + ":3: not a number: \"oops\"");
   { std::ofstream(dir / "short.csv") << "frame,time,face,box_x,box_y,box_w,box_h,score,x0,y0\n1,2,3\n"; }
   EXPECT_EQ(error_of([&] { read_landmarks(dir / "short.csv"); }),
-            (dir / "short.csv").string() + ":2: 3 values, the header has 10");
+            (dir / "short.csv").string() + ":2: 3 values, the header has 10");  // the 0.1 layout is read too
+  { std::ofstream(dir / "other.csv") << "a,b\n1,2\n"; }
+  EXPECT_EQ(error_of([&] { read_landmarks(dir / "other.csv"); }),
+            (dir / "other.csv").string() + ":1: not a landmark CSV (header frame,face_id,...)");
   EXPECT_THROW(parse_landmark_format("xml"), std::invalid_argument);
 }
 

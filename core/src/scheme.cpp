@@ -1,5 +1,7 @@
 #include "lddmm/core/scheme.hpp"
 
+#include "lddmm/core/resources.hpp"
+
 #include <Eigen/Dense>
 #include <algorithm>
 #include <cmath>
@@ -12,13 +14,6 @@
 #include <sstream>
 #include <stdexcept>
 #include <type_traits>
-
-#ifndef LDDMM_SOURCE_RESOURCES
-#define LDDMM_SOURCE_RESOURCES ""
-#endif
-#ifndef LDDMM_INSTALL_RESOURCES
-#define LDDMM_INSTALL_RESOURCES ""
-#endif
 
 namespace lddmm {
 namespace {
@@ -320,23 +315,7 @@ void save_scheme(const Scheme& scheme, const std::filesystem::path& file) {
   if (!out) throw SchemeError(file.string() + ": write failed");
 }
 
-std::filesystem::path scheme_dir() {
-  namespace fs = std::filesystem;
-  if (const char* env = std::getenv("LDDMM_RESOURCES"); env != nullptr && *env != '\0')
-    return fs::path(env) / "schemes";
-  // An installed program finds share/lddmm-face beside its bin/ folder; a program in the build tree
-  // finds the source tree's resources.
-  std::error_code ec;
-  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-  if (!ec) {
-    const fs::path share = exe.parent_path().parent_path() / "share" / "lddmm-face" / "schemes";
-    if (fs::is_directory(share, ec)) return share;
-  }
-  for (const char* base : {LDDMM_SOURCE_RESOURCES, LDDMM_INSTALL_RESOURCES}) {
-    if (*base != '\0' && fs::is_directory(fs::path(base) / "schemes", ec)) return fs::path(base) / "schemes";
-  }
-  return fs::path("resources") / "schemes";
-}
+std::filesystem::path scheme_dir() { return resource_dir() / "schemes"; }
 
 std::vector<std::string> list_schemes() {
   std::vector<std::string> ids;

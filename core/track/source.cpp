@@ -41,6 +41,7 @@ class VideoSource : public FrameSource {
     if (!cap_.read(first.image) || first.image.empty())
       throw SourceError(path + ": cannot decode any frame (damaged or not a video)");
     pending_ = first.image;
+    size_ = first.image.size();
   }
   bool read(Frame& f) override {
     if (!pending_.empty()) {
@@ -61,6 +62,7 @@ class VideoSource : public FrameSource {
   bool live() const override { return false; }
   double fps() const override { return fps_; }
   int64_t frame_count() const override { return count_; }
+  cv::Size frame_size() const override { return size_; }
   std::string describe() const override { return path_; }
   bool seek(int64_t index) override {
     if (index < 0 || (count_ > 0 && index >= count_)) return false;
@@ -74,6 +76,7 @@ class VideoSource : public FrameSource {
   std::string path_;
   cv::VideoCapture cap_;
   cv::Mat pending_;
+  cv::Size size_;
   double fps_ = 30;
   int64_t count_ = -1, next_ = 0;
 };

@@ -451,7 +451,8 @@ void Tracker::set_live(bool live) {
   impl_->worker->set_nice(live ? 10 : 0);  // a camera: alignment first; a file: every core busy
 }
 
-void Tracker::reset() {
+void Tracker::reset(bool new_ids) {
+  if (new_ids) impl_->next_id = 1;
   impl_->tracks.clear();
   impl_->need_detection = true;
   impl_->frames_since_detection = 0;

@@ -40,6 +40,8 @@ class FrameSource {
   virtual double fps() const = 0;
   /// Frame count when known (files, folders), else −1.
   virtual int64_t frame_count() const = 0;
+  /// Frame size when every frame has it (videos, cameras), else empty (folders of images).
+  virtual cv::Size frame_size() const { return {}; }
   /// Frames a live source dropped because a newer one arrived first.
   virtual int64_t dropped() const { return 0; }
   /// Items of a folder that could not be read and were skipped, each "file: why".

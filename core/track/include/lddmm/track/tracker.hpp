@@ -180,8 +180,8 @@ class Tracker {
   /// A camera (scan the newest frame when free, take boxes when ready) or a file (scan fixed frames, in
   /// order). The engine sets it from its source.
   void set_live(bool live);
-  /// Forgets every face (a new video, a seek).
-  void reset();
+  /// Forgets every face (a seek). `new_ids`: ids start again at 1 (a new video).
+  void reset(bool new_ids = false);
   const AlignBackend& backend() const;
   const TrackerOptions& options() const;
   void set_smoothing(const SmoothingOptions& smoothing);
