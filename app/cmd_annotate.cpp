@@ -256,6 +256,7 @@ struct FrameSink {
     SceneOptions draw;
     draw.grid = o.grid;
     draw.momenta = o.momenta;
+    draw.pose_axes = o.pose;
     draw_result(canvas, out.result, tracker.backend().scheme(), tracker.backend().output_scheme(), draw);
     video.write(canvas);
   }

@@ -14,7 +14,7 @@ if [ "${1:-}" = "--webcam" ]; then
   exec ./build/app/lddmm-face-gui "${2:-0}"
 fi
 "$cli" sample-clip -o out/sample.avi
-"$cli" annotate out/sample.avi -o out/sample_landmarks.csv --overlay out/sample_overlay.mp4
+"$cli" annotate out/sample.avi -o out/sample_landmarks.csv -o out/sample_landmarks.jsonl --overlay out/sample_overlay.mp4
 data="${LDDMM_DATA:-../shared/data}/300w"
 if [ -f "$data/val.txt" ]; then
   face="$data/$(head -n 1 "$data/val.txt")"
@@ -26,4 +26,4 @@ else
   echo "run: no 300-W data at $data: flowing random momenta instead"
   "$cli" render --out out/flow.png --integrator rk4 --steps 8 --as wflw98
 fi
-echo "run: see out/sample_overlay.mp4, out/sample_landmarks.csv (true tracks: out/sample.truth.csv), out/flow.png"
+echo "run: see out/sample_overlay.mp4, out/sample_landmarks.csv and .jsonl (true tracks: out/sample.truth.csv), out/flow.png"

@@ -11,6 +11,7 @@ packages=(
   libtorch-dev libopenblas0-openmp libgoogle-perftools-dev libeigen3-dev nlohmann-json3-dev libcli11-dev
   zlib1g-dev libssl-dev libopencv-dev libdlib-dev libdlib-data libmatio-dev qt6-base-dev xvfb xauth fonts-dejavu-core
   libgtest-dev libgmock-dev libbenchmark-dev help2man desktop-file-utils appstream
+  slurmctld slurmd slurm-client munge python3
 )
 missing=()
 for p in "${packages[@]}"; do

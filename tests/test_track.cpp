@@ -20,6 +20,7 @@
 #include "lddmm/core/pts_io.hpp"
 #include "lddmm/core/tensor_points.hpp"
 #include "lddmm/face/faces.hpp"
+#include "lddmm/face/head_pose.hpp"
 #include "lddmm/face/image_file.hpp"
 #include "lddmm/track/clip.hpp"
 #include "lddmm/track/engine.hpp"
@@ -295,7 +296,7 @@ TEST(LandmarkFiles, AJsonLinesFileCutShortKeepsItsWholeLines) {
   const auto back = read_landmarks(dir / "cut.jsonl");
   ASSERT_EQ(back.size(), 4u);  // frames 1 and 2, two faces each
   EXPECT_EQ(back.back().frame, 1);
-  EXPECT_EQ(text.substr(text.rfind('{')), "{\"complete\":true,\"frames\":3,\"type\":\"end\"}\n");
+  EXPECT_EQ(text.substr(text.rfind('{')), "{\"type\":\"end\",\"complete\":true,\"frames\":3}\n");
 }
 
 // Photos: every row names its image, names with commas and quotes survive CSV, .pts files take the
@@ -349,6 +350,26 @@ TEST(LandmarkFiles, AnInterruptedJsonKeepsItsFramesAndCsvErrorsNameTheLine) {
   EXPECT_EQ(error_of([&] { read_landmarks(dir / "other.csv"); }),
             (dir / "other.csv").string() + ":1: not a landmark CSV (header frame,face_id,...)");
   EXPECT_THROW(parse_landmark_format("xml"), std::invalid_argument);
+}
+
+// The head's axes in the overlay: a face looking into the camera has its x axis to the right, y down, and
+// the z axis (towards the camera) short; points that fit no pose draw nothing.
+TEST(Scene, PoseAxesOfAFrontalFacePointRightAndDown) {
+  const HeadPoseEstimator est(mean_face_3d(), Camera::for_frame(640, 480));
+  Scene s;
+  pose_axes_lines(s, est.project({{0, 0, 500}, Eigen::Vector3d::Zero(), Eigen::Vector3d::Zero()}), 640, 480);
+  ASSERT_EQ(s.lines.size(), 3u);
+  const Eigen::RowVector2d x = s.lines[0].b - s.lines[0].a, y = s.lines[1].b - s.lines[1].a,
+                           z = s.lines[2].b - s.lines[2].a;
+  EXPECT_GT(x.x(), 40);
+  EXPECT_LT(std::abs(x.y()), 1);
+  EXPECT_GT(y.y(), 40);
+  EXPECT_LT(std::abs(y.x()), 1);
+  EXPECT_LT(z.norm(), 0.5 * x.norm());
+  EXPECT_EQ(s.lines[0].colour, colours::kAxisX);
+  Scene none;
+  pose_axes_lines(none, Points::Constant(68, 2, 100), 640, 480);
+  EXPECT_TRUE(none.lines.empty());
 }
 
 TEST(Crop, FromPointsUndoesTheFaceRotation) {

@@ -153,6 +153,7 @@ void MainWindow::buildMenus() {
   toggle("trajectories", "Tra&jectories", "J", &SceneOptions::trajectories);
   toggle("grid", "Deformation &Grid", "G", &SceneOptions::grid);
   toggle("boxes", "Face &Boxes and Ids", "B", &SceneOptions::boxes);
+  toggle("pose", "Head &Pose Axes", "P", &SceneOptions::pose_axes);
   view->addSeparator();
   QAction* smooth = view->addAction("&Smoothing (One-Euro)");
   smooth->setCheckable(true);
@@ -439,8 +440,12 @@ void MainWindow::redraw() {
   Scene scene;
   if (teaching_)
     scene = teaching_scene(*player_.modelScheme(), *teaching_, teach_t_->value() / 100.0, scene_options_);
-  else
-    scene = build_scene(cur->result, *player_.modelScheme(), *player_.outputScheme(), scene_options_);
+  else {
+    SceneOptions o = scene_options_;
+    o.frame_width = cur->image.cols;
+    o.frame_height = cur->image.rows;
+    scene = build_scene(cur->result, *player_.modelScheme(), *player_.outputScheme(), o);
+  }
   view_->setFrame(to_qimage(cur->image), std::move(scene));
   view_->setMomentumLegend(scene_options_.momenta, scene_options_.momentum_scale);
 }

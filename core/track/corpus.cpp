@@ -172,7 +172,12 @@ void write_manifest(const fs::path& file, const std::vector<ManifestRow>& rows) 
           << ',' << csv_cell(r.error) << '\n';
     }
     out.flush();
-    if (!out) throw std::runtime_error(tmp.string() + ": cannot write the manifest (disk full?)");
+    if (!out) {
+      out.close();
+      std::error_code ignored;
+      fs::remove(tmp, ignored);
+      throw std::runtime_error(file.string() + ": cannot write the manifest (disk full?)");
+    }
   }
   std::error_code ec;
   fs::rename(tmp, file, ec);

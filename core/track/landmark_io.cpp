@@ -431,17 +431,7 @@ std::vector<LandmarkRow> read_csv(const fs::path& file) {
       image = std::move(cells.back());
       cells.pop_back();
     }
-    std::vector<double> v;
-    for (const std::string& cell : cells) {
-      try {
-        size_t used = 0;
-        v.push_back(std::stod(cell, &used));
-        if (used != cell.size()) throw std::invalid_argument(cell);
-      } catch (const std::exception&) {
-        throw LandmarkFileError(file.string() + ":" + std::to_string(number) + ": not a number: \"" + cell +
-                                "\"");
-      }
-    }
+    const std::vector<double> v = csv_numbers(cells, file, number);
     LandmarkRow r;
     r.image = std::move(image);
     r.frame = static_cast<int64_t>(v[0]);

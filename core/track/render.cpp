@@ -28,7 +28,12 @@ void paint_scene(cv::Mat& canvas, const Scene& scene, double line_width) {
 
 void draw_result(cv::Mat& canvas, const FrameResult& result, const Scheme& model, const Scheme& output,
                  const SceneOptions& options) {
-  paint_scene(canvas, build_scene(result, model, output, options), std::max(1.0, canvas.cols / 640.0));
+  SceneOptions o = options;
+  if (o.frame_width == 0) {
+    o.frame_width = canvas.cols;
+    o.frame_height = canvas.rows;
+  }
+  paint_scene(canvas, build_scene(result, model, output, o), std::max(1.0, canvas.cols / 640.0));
 }
 
 }  // namespace lddmm

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstdio>
 
+#include "lddmm/face/head_pose.hpp"
+
 namespace lddmm {
 
 Rgb det_rgb(double det) {
@@ -24,6 +26,22 @@ void curve_lines(Scene& s, const Scheme& scheme, const Points& p, Rgb colour, do
 }
 
 }  // namespace
+
+void pose_axes_lines(Scene& s, const Points& points68, int frame_width, int frame_height) {
+  const HeadPoseEstimator est(mean_face_3d(), Camera::for_frame(frame_width, frame_height));
+  const auto pose = est.estimate(points68);
+  if (!pose) return;
+  // The mean face's nose tip and 60 mm along each head axis, in the camera frame's axes (y down, z away).
+  const Eigen::RowVector3d nose(mean_face_3d()(30, 0), -mean_face_3d()(30, 1), -mean_face_3d()(30, 2));
+  Eigen::MatrixX3d ends(4, 3);
+  ends << nose, nose + Eigen::RowVector3d(60, 0, 0), nose + Eigen::RowVector3d(0, 60, 0),
+      nose + Eigen::RowVector3d(0, 0, -60);  // z towards the camera, out of the face
+  const Points p = est.project_points(*pose, ends);
+  if (!p.allFinite()) return;
+  s.lines.push_back({p.row(0), p.row(1), colours::kAxisX, 2, true});
+  s.lines.push_back({p.row(0), p.row(2), colours::kAxisY, 2, true});
+  s.lines.push_back({p.row(0), p.row(3), colours::kAxisZ, 2, true});
+}
 
 Scene build_scene(const FrameResult& result, const Scheme& model, const Scheme& output,
                   const SceneOptions& o) {
@@ -72,6 +90,11 @@ Scene build_scene(const FrameResult& result, const Scheme& model, const Scheme& 
           s.labels.push_back({f.points.row(i) + Eigen::RowVector2d(3, -3), std::to_string(i),
                               added ? colours::kAddedPoint : colours::kModelPoint, 0.6});
       }
+    }
+    if (o.pose_axes && o.frame_width > 0) {
+      const Points& p68 = model.id == "300w68" ? f.raw : f.points;
+      if (p68.rows() == 68 && (model.id == "300w68" || output.id == "300w68"))
+        pose_axes_lines(s, p68, o.frame_width, o.frame_height);
     }
     if (o.boxes) {
       const Rgb c = f.detected ? colours::kDetected : colours::kFollowed;

@@ -32,6 +32,8 @@ struct SceneOptions {
   bool trajectories = false;
   bool grid = true;
   bool boxes = true;
+  bool pose_axes = false;                 // head pose: x, y, z axes of the head drawn from the nose tip
+  int frame_width = 0, frame_height = 0;  // the frame's size, for the pose's camera (0: no pose axes)
 };
 
 struct Scene {
@@ -60,8 +62,12 @@ struct Scene {
 namespace colours {
 inline constexpr Rgb kCurve{0, 190, 0}, kTemplate{150, 150, 150}, kMomentum{0, 80, 255},
     kTrajectory{255, 200, 0}, kModelPoint{0, 255, 0}, kAddedPoint{255, 0, 0}, kDetected{255, 220, 0},
-    kFollowed{0, 200, 255};
+    kFollowed{0, 200, 255}, kAxisX{255, 40, 40}, kAxisY{40, 220, 40}, kAxisZ{40, 120, 255};
 }
+
+/// The head's axes (60 mm: x red, y green, z blue, OpenCV's colours) from the nose tip, under the pose
+/// fitted to `points68` with the camera guessed from the frame size; nothing when no pose is found.
+void pose_axes_lines(Scene& s, const Points& points68, int frame_width, int frame_height);
 
 /// The scene of one frame. `model` is the scheme the flow and raw points are in, `output` the scheme of
 /// the reported points (drawn green when they are the model's own points, red when they were added by
