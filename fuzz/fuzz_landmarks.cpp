@@ -1,4 +1,4 @@
-// The landmark file readers (CSV, JSON) on any bytes: a LandmarkFileError or rows, never a crash.
+// The landmark file readers (CSV, JSON Lines, JSON) on any bytes: a LandmarkFileError or rows, never a crash.
 #include <unistd.h>
 
 #include <cstddef>
@@ -27,6 +27,7 @@ void read_as(const std::string& ext, const uint8_t* data, size_t size) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   read_as(".csv", data, size);
+  read_as(".jsonl", data, size);
   read_as(".json", data, size);
   return 0;
 }

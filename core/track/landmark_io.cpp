@@ -327,6 +327,14 @@ std::vector<double> csv_numbers(const std::vector<std::string>& cells, const fs:
   return v;
 }
 
+/// A frame number or face id: a whole number of a sane size (else the file is refused, never cast blindly).
+int64_t whole_number(double v, const fs::path& file, int number, const char* what) {
+  if (!(std::abs(v) < 1e12) || v != std::floor(v))
+    throw LandmarkFileError(file.string() + ":" + std::to_string(number) + ": " + what +
+                            " is not a whole number");
+  return static_cast<int64_t>(v);
+}
+
 /// The columns of an OpenFace-layout header: name → place; the point count from x_0 … x_{N-1}.
 struct OpenFaceColumns {
   std::map<std::string, size_t> at;
@@ -349,11 +357,13 @@ OpenFaceColumns openface_columns(const std::string& header, const fs::path& file
   return c;
 }
 
-LandmarkRow openface_row(const std::vector<double>& v, const OpenFaceColumns& c) {
+LandmarkRow openface_row(const std::vector<double>& v, const OpenFaceColumns& c, const fs::path& file,
+                         int number) {
   LandmarkRow r;
-  r.frame = static_cast<int64_t>(v[c("frame")]) - 1;
+  r.frame = whole_number(v[c("frame")], file, number, "frame") - 1;
   r.time = v[c("timestamp")];
-  r.face = static_cast<int>(v[c("face_id")]);
+  r.face = static_cast<int>(
+      std::clamp<int64_t>(whole_number(v[c("face_id")], file, number, "face_id"), -1000000, 1000000));
   r.confidence = v[c("confidence")];
   r.box = {v[c("box_x")], v[c("box_y")], v[c("box_w")], v[c("box_h")], v[c("detector_score")]};
   const Eigen::Vector3d t(v[c("pose_Tx")], v[c("pose_Ty")], v[c("pose_Tz")]),
@@ -390,7 +400,7 @@ std::vector<LandmarkRow> read_openface_csv(std::istream& in, const std::string& 
     if (images) std::swap(image, cells[c("image")]);
     const std::vector<double> v = csv_numbers(cells, file, number);
     if (!(v[c("success")] == 1)) continue;  // a frame without a face
-    rows.push_back(openface_row(v, c));
+    rows.push_back(openface_row(v, c, file, number));
     rows.back().image = std::move(image);
   }
   return rows;
@@ -434,9 +444,10 @@ std::vector<LandmarkRow> read_csv(const fs::path& file) {
     const std::vector<double> v = csv_numbers(cells, file, number);
     LandmarkRow r;
     r.image = std::move(image);
-    r.frame = static_cast<int64_t>(v[0]);
+    r.frame = whole_number(v[0], file, number, "frame");
     r.time = v[1];
-    r.face = static_cast<int>(v[2]);
+    r.face =
+        static_cast<int>(std::clamp<int64_t>(whole_number(v[2], file, number, "face"), -1000000, 1000000));
     r.box = {v[3], v[4], v[5], v[6], v[7]};
     if (fixed == 9) r.confidence = v[8];
     const auto n = static_cast<Eigen::Index>((numbers - fixed) / 2);
@@ -450,6 +461,15 @@ std::vector<LandmarkRow> read_csv(const fs::path& file) {
   return rows;
 }
 
+/// A frame number or face id field: an integer of a sane size (nlohmann converts floats to integers with
+/// undefined behaviour); else a LandmarkFileError naming the file.
+int64_t integer_field(const nlohmann::json& j, const char* key, const fs::path& file) {
+  const nlohmann::json& v = j.at(key);
+  if (!v.is_number_integer() || v.get<int64_t>() < -1000000000000 || v.get<int64_t>() > 1000000000000)
+    throw LandmarkFileError(file.string() + ": \"" + key + "\" is not an integer of a sane size");
+  return v.get<int64_t>();
+}
+
 std::vector<LandmarkRow> read_json(const fs::path& file) {
   std::ifstream in(file);
   if (!in) throw LandmarkFileError(file.string() + ": cannot open the file");
@@ -459,9 +479,9 @@ std::vector<LandmarkRow> read_json(const fs::path& file) {
     for (const auto& f : j.at("frames")) {
       for (const auto& face : f.at("faces")) {
         LandmarkRow r;
-        r.frame = f.at("frame").get<int64_t>();
+        r.frame = integer_field(f, "frame", file);
         r.time = f.at("time").get<double>();
-        r.face = face.at("id").get<int>();
+        r.face = static_cast<int>(std::clamp<int64_t>(integer_field(face, "id", file), -1000000, 1000000));
         r.image = f.value("image", std::string());
         const auto& b = face.at("box");
         r.box = {b.at(0).get<double>(), b.at(1).get<double>(), b.at(2).get<double>(), b.at(3).get<double>(),
@@ -482,12 +502,12 @@ std::vector<LandmarkRow> read_json(const fs::path& file) {
   return rows;
 }
 
-LandmarkRow jsonl_face(const nlohmann::json& f, const nlohmann::json& face) {
+LandmarkRow jsonl_face(const nlohmann::json& f, const nlohmann::json& face, const fs::path& file) {
   LandmarkRow r;
-  r.frame = f.at("frame").get<int64_t>() - 1;
+  r.frame = integer_field(f, "frame", file) - 1;
   r.time = f.at("timestamp").get<double>();
   r.image = f.value("image", std::string());
-  r.face = face.at("face_id").get<int>();
+  r.face = static_cast<int>(std::clamp<int64_t>(integer_field(face, "face_id", file), -1000000, 1000000));
   r.confidence = face.at("confidence").get<double>();
   const auto& b = face.at("box");
   r.box = {b.at(0).get<double>(), b.at(1).get<double>(), b.at(2).get<double>(), b.at(3).get<double>(),
@@ -522,7 +542,7 @@ std::vector<LandmarkRow> read_jsonl(const fs::path& file) {
       if (number == 1 && j.value("type", "") != "header")
         throw LandmarkFileError(file.string() + ":1: not a landmark JSON Lines file (no header record)");
       if (j.value("type", "") != "frame") continue;
-      for (const auto& face : j.at("faces")) rows.push_back(jsonl_face(j, face));
+      for (const auto& face : j.at("faces")) rows.push_back(jsonl_face(j, face, file));
     } catch (const nlohmann::json::exception& e) {
       if (in.peek() == std::char_traits<char>::eof()) break;  // the last line, cut short
       throw LandmarkFileError(file.string() + ":" + std::to_string(number) + ": " + e.what());
