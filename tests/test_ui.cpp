@@ -38,12 +38,19 @@ class UiTest : public QObject {
 
   void actionsHaveShortcutsAndDriveTheScene() {
     MainWindow w;
-    for (const char* name : {"open", "export", "screenshot", "record", "play", "step", "teach", "grid",
-                             "momenta", "landmarks", "indices", "curves", "template", "trajectories", "boxes",
-                             "smoothing", "mirror", "accurate", "quit"}) {
+    for (const char* name : {"open",     "export",       "screenshot", "record",    "play",    "step",
+                             "teach",    "grid",         "momenta",    "landmarks", "indices", "curves",
+                             "template", "trajectories", "boxes",      "smoothing", "mirror",  "accurate",
+                             "pose",     "fullscreen",   "shortcuts",  "quit"}) {
       QVERIFY2(w.action(name) != nullptr, name);
       QVERIFY2(!w.action(name)->shortcut().isEmpty(), name);
     }
+    // Help ▸ Keyboard Shortcuts lists every action that has a key; About names the version and the terms.
+    const QString keys = w.shortcutsText();
+    for (const auto* line : {"F11\tFull Screen", "P\tHead Pose Axes", "G\tDeformation Grid", "Ctrl+Q\tQuit"})
+      QVERIFY2(keys.contains(line), qPrintable(keys));
+    QVERIFY(w.aboutText().contains(LDDMM_VERSION) && w.aboutText().contains("MIT") &&
+            w.aboutText().contains("300-W"));
     const bool grid = w.sceneOptions().grid;
     w.action("grid")->trigger();
     QCOMPARE(w.sceneOptions().grid, !grid);

@@ -81,24 +81,35 @@ QAction* MainWindow::action(const QString& name) const {
   return it == actions_.end() ? nullptr : it->second;
 }
 
+template <typename Slot>
+QAction* MainWindow::menuAction(QMenu* menu, const QString& key, const QString& text,
+                                const QKeySequence& shortcut, Slot slot) {
+  QAction* a = menu->addAction(text);
+  if (!shortcut.isEmpty()) a->setShortcut(shortcut);
+  connect(a, &QAction::triggered, this, slot);
+  actions_[key] = a;
+  return a;
+}
+
 void MainWindow::buildMenus() {
-  auto add = [this](QMenu* menu, const QString& key, const QString& text, const QKeySequence& shortcut,
-                    auto slot) {
-    QAction* a = menu->addAction(text);
-    if (!shortcut.isEmpty()) a->setShortcut(shortcut);
-    connect(a, &QAction::triggered, this, slot);
-    actions_[key] = a;
-    return a;
-  };
+  buildFileMenu();
+  buildViewMenu();
+  buildEngineMenu();
+  buildPlaybackMenus();
+  buildHelpMenu();
+  refreshRecent();
+}
+
+void MainWindow::buildFileMenu() {
   QMenu* file = menuBar()->addMenu("&File");
-  add(file, "open", "&Open Video or Image…", QKeySequence::Open, [this] {
+  menuAction(file, "open", "&Open Video or Image…", QKeySequence::Open, [this] {
     QSettings s;
     const QString f = QFileDialog::getOpenFileName(
         this, "Open a video or an image", s.value("lastDir").toString(),
         "Videos and images (*.mp4 *.avi *.mkv *.mov *.mpg *.webm *.jpg *.jpeg *.png *.bmp);;All files (*)");
     if (!f.isEmpty()) openSource(f);
   });
-  add(file, "openFolder", "Open &Folder of Images…", QKeySequence("Ctrl+Shift+O"), [this] {
+  menuAction(file, "openFolder", "Open &Folder of Images…", QKeySequence("Ctrl+Shift+O"), [this] {
     QSettings s;
     const QString d =
         QFileDialog::getExistingDirectory(this, "Open a folder of images", s.value("lastDir").toString());
@@ -108,16 +119,16 @@ void MainWindow::buildMenus() {
   connect(camera_menu_, &QMenu::aboutToShow, this, &MainWindow::refreshCameras);
   recent_menu_ = file->addMenu("&Recent");
   file->addSeparator();
-  add(file, "export", "&Export Landmarks…", QKeySequence("Ctrl+E"), [this] {
+  menuAction(file, "export", "&Export Landmarks…", QKeySequence("Ctrl+E"), [this] {
     const QString f = QFileDialog::getSaveFileName(this, "Export the landmarks tracked so far",
                                                    "landmarks.csv", "CSV (*.csv);;JSON (*.json)");
     if (!f.isEmpty()) exportLandmarks(f);
   });
-  add(file, "screenshot", "Save &Screenshot…", QKeySequence::Save, [this] {
+  menuAction(file, "screenshot", "Save &Screenshot…", QKeySequence::Save, [this] {
     const QString f = QFileDialog::getSaveFileName(this, "Save the view", "screenshot.png", "PNG (*.png)");
     if (!f.isEmpty()) saveScreenshot(f);
   });
-  QAction* rec = add(file, "record", "&Record Overlay Video", QKeySequence("Ctrl+R"), [this](bool on) {
+  QAction* rec = menuAction(file, "record", "&Record Overlay Video", QKeySequence("Ctrl+R"), [this](bool on) {
     if (!on) {
       stopRecording();
       return;
@@ -127,12 +138,15 @@ void MainWindow::buildMenus() {
     if (f.isEmpty() || !startRecording(f)) action("record")->setChecked(false);
   });
   rec->setCheckable(true);
-  add(file, "annotate", "&Annotate a Whole Video…", QKeySequence("Ctrl+Shift+A"),
-      [this] { annotateVideo(); });
+  menuAction(file, "annotate", "&Annotate a Whole Video…", QKeySequence("Ctrl+Shift+A"),
+             [this] { annotateVideo(); });
   file->addSeparator();
-  add(file, "quit", "&Quit", QKeySequence("Ctrl+Q"), [this] { close(); });
+  menuAction(file, "quit", "&Quit", QKeySequence("Ctrl+Q"), [this] { close(); });
+}
 
+void MainWindow::buildViewMenu() {
   QMenu* view = menuBar()->addMenu("&View");
+  view_menu_ = view;
   auto toggle = [&](const QString& key, const QString& text, const QString& shortcut,
                     bool SceneOptions::*field) {
     QAction* a = view->addAction(text);
@@ -154,6 +168,13 @@ void MainWindow::buildMenus() {
   toggle("grid", "Deformation &Grid", "G", &SceneOptions::grid);
   toggle("boxes", "Face &Boxes and Ids", "B", &SceneOptions::boxes);
   toggle("pose", "Head &Pose Axes", "P", &SceneOptions::pose_axes);
+  QAction* full = menuAction(view, "fullscreen", "&Full Screen", QKeySequence(Qt::Key_F11),
+                             [this](bool on) { on ? showFullScreen() : showNormal(); });
+  full->setCheckable(true);
+}
+
+void MainWindow::buildEngineMenu() {
+  QMenu* view = view_menu_;
   view->addSeparator();
   QAction* smooth = view->addAction("&Smoothing (One-Euro)");
   smooth->setCheckable(true);
@@ -183,30 +204,53 @@ void MainWindow::buildMenus() {
     connect(a, &QAction::triggered, this, [this] { applySettings(); });
   }
   min_face_group_ = sizes;
+}
 
+void MainWindow::buildPlaybackMenus() {
   QMenu* play = menuBar()->addMenu("&Playback");
-  add(play, "play", "&Play / Pause", QKeySequence(Qt::Key_Space),
-      [this] { player_.playing() ? player_.pause() : player_.play(); });
-  add(play, "step", "&Step One Frame", QKeySequence(Qt::Key_Right), [this] { player_.step(); });
-  add(play, "restart", "&Restart", QKeySequence(Qt::Key_Home), [this] { player_.seek(0); });
+  menuAction(play, "play", "&Play / Pause", QKeySequence(Qt::Key_Space),
+             [this] { player_.playing() ? player_.pause() : player_.play(); });
+  menuAction(play, "step", "&Step One Frame", QKeySequence(Qt::Key_Right), [this] { player_.step(); });
+  menuAction(play, "restart", "&Restart", QKeySequence(Qt::Key_Home), [this] { player_.seek(0); });
 
   QMenu* teach = menuBar()->addMenu("&Teaching");
-  QAction* t = add(teach, "teach", "&Freeze and Show the Flow", QKeySequence("F"),
-                   [this](bool on) { setTeaching(on); });
+  QAction* t = menuAction(teach, "teach", "&Freeze and Show the Flow", QKeySequence("F"),
+                          [this](bool on) { setTeaching(on); });
   t->setCheckable(true);
-  add(teach, "clearPoints", "&Clear Added Points", QKeySequence("Ctrl+Backspace"), [this] {
+  menuAction(teach, "clearPoints", "&Clear Added Points", QKeySequence("Ctrl+Backspace"), [this] {
     teaching_points_.resize(0, 2);
     recomputeTeaching();
   });
+}
 
+void MainWindow::buildHelpMenu() {
   QMenu* help = menuBar()->addMenu("&Help");
-  add(help, "about", "&About", QKeySequence(), [this] {
-    QMessageBox::about(
-        this, "About LDDMM-Face tracker",
-        "Facial landmarks by LDDMM-Face: a CNN predicts momenta, and a diffeomorphic flow deforms "
-        "the mean face's curves onto the face. Any scheme's points can be carried by the flow.");
-  });
-  refreshRecent();
+  menuAction(help, "shortcuts", "&Keyboard Shortcuts", QKeySequence(Qt::Key_F1),
+             [this] { QMessageBox::information(this, "Keyboard shortcuts", shortcutsText()); });
+  menuAction(help, "about", "&About", QKeySequence(),
+             [this] { QMessageBox::about(this, "About LDDMM-Face tracker", aboutText()); });
+}
+
+QString MainWindow::shortcutsText() const {
+  std::vector<std::pair<QString, QString>> rows;
+  for (const auto& [key, a] : actions_)
+    if (!a->shortcut().isEmpty())
+      rows.emplace_back(a->shortcut().toString(QKeySequence::NativeText), QString(a->text()).remove('&'));
+  std::sort(rows.begin(), rows.end());
+  QString text;
+  for (const auto& [keys, what] : rows) text += keys + "\t" + what + "\n";
+  return text + "Click\tTeaching view: add a point near a curve and watch it flow\n";
+}
+
+QString MainWindow::aboutText() const {
+  return QString(
+             "<b>LDDMM-Face tracker %1</b><p>Facial landmarks by LDDMM-Face: a CNN predicts momenta, and a "
+             "diffeomorphic flow deforms the mean face's curves onto the face; any scheme's points are "
+             "carried by the flow.</p><p>Model: %2</p><p>Licence: MIT. The shipped models were trained on "
+             "the 300-W data (AFW, HELEN, LFPW with i-BUG's annotations), for research use under their "
+             "terms; the head pose uses the Basel Face Model's mean shape (research terms).</p>"
+             "<p>Documentation: the README and docs/ of the source, or /usr/share/doc/lddmm-face.</p>")
+      .arg(LDDMM_VERSION, player_.modelName().toHtmlEscaped());
 }
 
 void MainWindow::buildToolbar() {

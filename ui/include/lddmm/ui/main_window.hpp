@@ -49,6 +49,10 @@ class MainWindow : public QMainWindow {
   QAction* action(const QString& name) const;
   QComboBox* schemeBox() const { return scheme_box_; }
   QString statusText() const;
+  /// Every action with a key, "keys<TAB>what" a line (Help ▸ Keyboard Shortcuts).
+  QString shortcutsText() const;
+  /// Version, model, licences and data terms (Help ▸ About).
+  QString aboutText() const;
   int framesShown() const { return frames_shown_; }
   double displayRate() const { return fps_avg_; }
 
@@ -59,6 +63,14 @@ class MainWindow : public QMainWindow {
 
  private:
   void buildMenus();
+  void buildFileMenu();
+  void buildViewMenu();
+  void buildEngineMenu();
+  void buildPlaybackMenus();
+  void buildHelpMenu();
+  template <typename Slot>
+  QAction* menuAction(QMenu* menu, const QString& key, const QString& text, const QKeySequence& shortcut,
+                      Slot slot);
   void buildToolbar();
   void buildTeachingDock();
   void loadSettings();
@@ -78,6 +90,7 @@ class MainWindow : public QMainWindow {
   OverlayView* view_ = nullptr;
   SceneOptions scene_options_;
   std::map<QString, QAction*> actions_;
+  QMenu* view_menu_ = nullptr;
   QComboBox* scheme_box_ = nullptr;
   QSlider* seek_ = nullptr;
   QSlider* grid_slider_ = nullptr;
