@@ -16,8 +16,10 @@
 #include <map>
 #include <set>
 
+#include "lddmm/core/correspondence.hpp"
 #include "lddmm/core/metrics.hpp"
 #include "lddmm/core/pts_io.hpp"
+#include "lddmm/core/register.hpp"
 #include "lddmm/core/tensor_points.hpp"
 #include "lddmm/face/faces.hpp"
 #include "lddmm/face/head_pose.hpp"
@@ -836,6 +838,31 @@ TEST(Teaching, FlowIsEquivariantUnderScalingAndExtraPointsRideTheirCurve) {
   const Scene half = teaching_scene(s, a, 0.5, so);
   EXPECT_FALSE(half.lines.empty());
   EXPECT_EQ(half.dots.size(), 69u);  // 68 landmarks + the extra point
+}
+
+// Another scheme's points in the teaching view: at t = 0 its mean face placed like the template, at t = 1
+// where the tracker's carry_points puts them (A⁻¹ ∘ φ ∘ A, computed by the layer directly here).
+TEST(Teaching, AnotherSchemesPointsFlowAsTheTrackerCarriesThem) {
+  const Scheme s = find_scheme("300w68"), wflw = find_scheme("wflw98");
+  const Correspondence corr = correspond(s, wflw);
+  Points mom = Points::Zero(68, 2);
+  for (Eigen::Index i = 0; i < 68; ++i) mom.row(i) << 4 * std::sin(0.3 * i), 3 * std::cos(0.2 * i);
+  TeachingOptions o;
+  o.grid_cells = 0;
+  const TeachingFlow f = teach_flow(s, s.mean_face.points, mom, Points(0, 2), o, &corr);
+  ASSERT_EQ(f.carried.size(), static_cast<size_t>(o.steps + 1));
+  ASSERT_EQ(f.carried.front().rows(), 98);
+  EXPECT_LT((f.carried.front() - apply_affine(invert_affine(corr.target_to_source), corr.target_in_source))
+                .cwiseAbs()
+                .maxCoeff(),
+            1e-9);
+  const DeformationLayer layer(CurveSet::from_scheme(s), {o.integrator, o.steps, true});
+  const Points want = tensor_to_points(
+      carry_points(layer, corr, points_to_tensor(s.mean_face.points), points_to_tensor(mom).unsqueeze(0))[0]);
+  EXPECT_LT((f.carried.back() - want).cwiseAbs().maxCoeff(), 1e-6);
+  EXPECT_GT((f.carried.back() - f.carried.front()).cwiseAbs().maxCoeff(), 1.0);  // they moved
+  SceneOptions so;
+  EXPECT_EQ(teaching_scene(s, f, 1.0, so).dots.size(), 68u + 98u);
 }
 
 }  // namespace

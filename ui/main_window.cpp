@@ -512,6 +512,18 @@ void MainWindow::setTeaching(bool on) {
 
 void MainWindow::setTeachingTime(double t) { teach_t_->setValue(static_cast<int>(std::lround(t * 100))); }
 
+// The scheme box's scheme, when it is not the model's: its points flow in the teaching view too.
+const Correspondence* MainWindow::teachingCarry() {
+  const Scheme* model = player_.modelScheme();
+  const Scheme* out = player_.outputScheme();
+  if (model == nullptr || out == nullptr || out->id == model->id) return nullptr;
+  if (!teach_carry_ || teach_carry_id_ != out->id) {
+    teach_carry_ = correspond(*model, *out);
+    teach_carry_id_ = out->id;
+  }
+  return &*teach_carry_;
+}
+
 void MainWindow::recomputeTeaching() {
   if (!action("teach")->isChecked()) return;
   const auto& cur = player_.current();
@@ -523,8 +535,8 @@ void MainWindow::recomputeTeaching() {
       o.steps = teach_steps_->value();
       o.kernel_scale = teach_kernel_->value();
       o.grid_cells = grid_slider_->value();
-      teaching_ =
-          teach_flow(*player_.modelScheme(), f.flow->template_points, f.flow->momenta, teaching_points_, o);
+      teaching_ = teach_flow(*player_.modelScheme(), f.flow->template_points, f.flow->momenta,
+                             teaching_points_, o, teachingCarry());
       break;
     }
   }

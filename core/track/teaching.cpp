@@ -26,7 +26,7 @@ Points lerp(const std::vector<Points>& path, double t) {
 }  // namespace
 
 TeachingFlow teach_flow(const Scheme& scheme, const Points& tmpl, const Points& momenta, const Points& extra,
-                        const TeachingOptions& o) {
+                        const TeachingOptions& o, const Correspondence* carry) {
   // The face's frame: the similarity taking the scheme's mean face onto the placed template.
   const Affine2 sim = fit_similarity(scheme.mean_face.points, tmpl);
   const double scale = std::sqrt(std::abs(sim.leftCols<2>().determinant()));
@@ -49,6 +49,15 @@ TeachingFlow teach_flow(const Scheme& scheme, const Points& tmpl, const Points& 
     }
     owner.push_back(curve);
   }
+  // Another scheme's points: its mean face in the source frame (A y), placed on the face, each with the
+  // curve that carries it.
+  const Eigen::Index m = carry != nullptr ? carry->target_in_source.rows() : 0;
+  if (m > 0) {
+    Points both(all.rows() + m, 2);
+    both << all, apply_affine(sim, carry->target_in_source);
+    all = both;
+    owner.insert(owner.end(), carry->point_curve.begin(), carry->point_curve.end());
+  }
   Grid grid;
   if (o.grid_cells > 0) {
     grid = make_grid(scheme, o.grid_cells);
@@ -62,6 +71,17 @@ TeachingFlow teach_flow(const Scheme& scheme, const Points& tmpl, const Points& 
                            ? layer.trace(points_to_tensor(tmpl), points_to_tensor(momenta).unsqueeze(0),
                                          points_to_tensor(all), torch::tensor(owner, torch::kInt64))
                            : layer.trace(points_to_tensor(tmpl), points_to_tensor(momenta).unsqueeze(0));
+  // sim ∘ A⁻¹ ∘ sim⁻¹: from the source frame back to the target scheme's, in the face's pixels.
+  Affine2 back_to_target = Affine2::Zero();
+  if (m > 0) {
+    const auto as3 = [](const Affine2& a) {
+      Eigen::Matrix3d h = Eigen::Matrix3d::Identity();
+      h.topRows<2>() = a;
+      return h;
+    };
+    back_to_target =
+        (as3(sim) * as3(invert_affine(carry->target_to_source)) * as3(invert_affine(sim))).topRows<2>();
+  }
   TeachingFlow f;
   const int64_t T = tr.point_path.size(0);
   for (int64_t k = 0; k < T; ++k) {
@@ -70,12 +90,13 @@ TeachingFlow teach_flow(const Scheme& scheme, const Points& tmpl, const Points& 
     if (all.rows() > 0) {
       const Points e = tensor_to_points(tr.extra_path[k][0]);
       f.extra.push_back(e.topRows(extra.rows()));
-      if (o.grid_cells > 0) f.grid.push_back(e.bottomRows(e.rows() - extra.rows()));
+      if (m > 0) f.carried.push_back(apply_affine(back_to_target, e.middleRows(extra.rows(), m)));
+      if (o.grid_cells > 0) f.grid.push_back(e.bottomRows(e.rows() - extra.rows() - m));
     }
   }
   if (o.grid_cells > 0) {
     const torch::Tensor det = tr.extra_det[0].to(torch::kFloat64).contiguous();
-    f.grid_det.assign(det.data_ptr<double>() + extra.rows(), det.data_ptr<double>() + det.numel());
+    f.grid_det.assign(det.data_ptr<double>() + extra.rows() + m, det.data_ptr<double>() + det.numel());
     f.grid_curve = grid.curve;
     f.grid_cells = grid.cells;
   }
@@ -130,6 +151,11 @@ Scene teaching_scene(const Scheme& scheme, const TeachingFlow& f, double t, cons
       s.lines.push_back({x.row(i), x.row(i) + o.momentum_scale * a.row(i), colours::kMomentum, 1, true});
   if (o.landmarks)
     for (Eigen::Index i = 0; i < x.rows(); ++i) s.dots.push_back({x.row(i), colours::kModelPoint, 2});
+  if (o.trajectories) path_lines(f.carried, colours::kAddedPoint);
+  if (o.landmarks && !f.carried.empty()) {
+    const Points e = lerp(f.carried, t);
+    for (Eigen::Index i = 0; i < e.rows(); ++i) s.dots.push_back({e.row(i), colours::kAddedPoint, 2});
+  }
   if (!f.extra.empty()) {
     const Points e = lerp(f.extra, t);
     for (Eigen::Index i = 0; i < e.rows(); ++i) s.dots.push_back({e.row(i), colours::kAddedPoint, 3});

@@ -85,12 +85,15 @@ class MainWindow : public QMainWindow {
   void showError(const QString& message);
   void annotateVideo();
   void recomputeTeaching();
+  const Correspondence* teachingCarry();
 
   Player player_;
   OverlayView* view_ = nullptr;
   SceneOptions scene_options_;
   std::map<QString, QAction*> actions_;
   QMenu* view_menu_ = nullptr;
+  std::optional<Correspondence> teach_carry_;
+  std::string teach_carry_id_;
   QComboBox* scheme_box_ = nullptr;
   QSlider* seek_ = nullptr;
   QSlider* grid_slider_ = nullptr;

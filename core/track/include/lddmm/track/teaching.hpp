@@ -5,6 +5,7 @@
 
 #include <vector>
 
+#include "lddmm/core/correspondence.hpp"
 #include "lddmm/core/flow.hpp"
 #include "lddmm/core/points.hpp"
 #include "lddmm/core/scheme.hpp"
@@ -23,6 +24,7 @@ struct TeachingFlow {
   std::vector<Points> points;    // x(t_k), k = 0..steps
   std::vector<Points> momenta;   // α(t_k)
   std::vector<Points> extra;     // the extra points at t_k
+  std::vector<Points> carried;   // another scheme's points at t_k (the live view's red points at t = 1)
   std::vector<Points> grid;      // grid nodes at t_k
   std::vector<double> grid_det;  // det of the flow's Jacobian at t = 1 per node
   std::vector<int64_t> grid_curve;
@@ -30,9 +32,12 @@ struct TeachingFlow {
 };
 
 /// Flows `template_points` (the model scheme's mean face placed on the face, image pixels) with
-/// `momenta` (image pixels). Each extra point flows with the curve nearest to it.
+/// `momenta` (image pixels). Each extra point flows with the curve nearest to it. `carry`: another
+/// scheme's points flow too, each with the curve that carries it, as the tracker carries them
+/// (A⁻¹ ∘ φ_t ∘ A, A the correspondence's affine map, here in the face's frame).
 TeachingFlow teach_flow(const Scheme& scheme, const Points& template_points, const Points& momenta,
-                        const Points& extra, const TeachingOptions& options);
+                        const Points& extra, const TeachingOptions& options,
+                        const Correspondence* carry = nullptr);
 
 /// The scene at time t ∈ [0, 1] (linear between integrator steps): deformed grid, curves, momenta α(t)
 /// at x(t), trajectories up to t, extra points (red) with their paths.
