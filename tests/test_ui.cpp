@@ -8,6 +8,7 @@
 #include <QTemporaryDir>
 #include <QtTest>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "lddmm/track/clip.hpp"
@@ -78,6 +79,23 @@ class UiTest : public QObject {
     QVERIFY2(w.statusText().contains("camera"), qPrintable(w.statusText()));
   }
 
+  // A frame without a face says how small a face is looked for; a frame with faces does not.
+  void noFaceHintOnAnEmptyFrame() {
+    const QString blank = dir_.filePath("blank.png");
+    QImage img(320, 240, QImage::Format_RGB888);
+    img.fill(QColor(90, 110, 120));
+    QVERIFY(img.save(blank));
+    MainWindow w;
+    w.show();
+    QVERIFY(w.openSource(blank));
+    QTRY_VERIFY_WITH_TIMEOUT(w.framesShown() >= 1, 60000);
+    const auto& labels = w.view().scene().labels;
+    QVERIFY(std::any_of(labels.begin(), labels.end(), [&](const lddmm::Scene::Label& l) {
+      return l.text.find("no face of at least " + std::to_string(w.player().settings().min_face) +
+                         " px found") != std::string::npos;
+    }));
+  }
+
   void playsTheClipExportsAndRecords() {
     if (clip_.isEmpty()) QSKIP("dlib's example photos are not installed: no sample clip");
     MainWindow w;
@@ -85,6 +103,7 @@ class UiTest : public QObject {
     QVERIFY(w.openSource(clip_));
     QTRY_VERIFY_WITH_TIMEOUT(w.framesShown() >= 5, 60000);
     QVERIFY(w.view().scene().dots.size() >= 3 * 68u);
+    for (const auto& l : w.view().scene().labels) QVERIFY(l.text.find("no face") == std::string::npos);
     const QString rec = dir_.filePath("overlay.avi");
     QVERIFY(w.startRecording(rec));
     const int at = w.framesShown();

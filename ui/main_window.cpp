@@ -489,9 +489,20 @@ void MainWindow::redraw() {
     o.frame_width = cur->image.cols;
     o.frame_height = cur->image.rows;
     scene = build_scene(cur->result, *player_.modelScheme(), *player_.outputScheme(), o);
+    if (cur->result.faces.empty()) scene.labels.push_back(noFaceHint(cur->image.cols));
   }
   view_->setFrame(to_qimage(cur->image), std::move(scene));
   view_->setMomentumLegend(scene_options_.momenta, scene_options_.momentum_scale);
+}
+
+// On the video while no face is found: how small a face is looked for, and where to change it.
+Scene::Label MainWindow::noFaceHint(int frame_width) const {
+  const int px = player_.settings().min_face;
+  const std::string text =
+      px > 0 ? "no face of at least " + std::to_string(px) + " px found (View > Smallest Face Found)"
+             : "no large face found (View > Smallest Face Found)";
+  const double size = std::max(1.0, frame_width / 640.0);
+  return {Eigen::RowVector2d(12 * size, 28 * size), text, Rgb{255, 210, 0}, 1.2 * size};
 }
 
 void MainWindow::setTeaching(bool on) {

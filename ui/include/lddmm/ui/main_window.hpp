@@ -86,6 +86,7 @@ class MainWindow : public QMainWindow {
   void annotateVideo();
   void recomputeTeaching();
   const Correspondence* teachingCarry();
+  Scene::Label noFaceHint(int frame_width) const;
 
   Player player_;
   OverlayView* view_ = nullptr;
