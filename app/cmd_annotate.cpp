@@ -187,15 +187,17 @@ class Outputs {
       w->end_frame(r.index, r.time, image);
     }
   }
-  // Completes every file; `commit`: renamed to their final names (else they keep the partial ones).
+  // Completes every file and renames the complete ones; `commit`: an incomplete JSON or JSON Lines file too.
   void finish(bool complete, bool commit) {
     for (auto& w : writers_) {
       if (!complete) w->mark_partial();
       w->finish();
     }
     writers_.clear();
+    // An incomplete CSV has nothing inside that says so: it keeps its partial name (JSON and JSON Lines
+    // end with "complete": false).
     for (const Target& t : targets_)
-      if (commit && partial(t)) commit_partial(t.path);
+      if (partial(t) && (complete || (commit && t.format != LandmarkFormat::Csv))) commit_partial(t.path);
   }
 
  private:
