@@ -69,11 +69,8 @@ std::vector<Target> corpus_targets(const fs::path& dir, const CorpusVideo& v,
                                    const std::vector<std::string>& formats) {
   std::vector<Target> targets;
   for (const std::string& f : formats) {
-    const LandmarkFormat format = parse_landmark_format(f);
     fs::path p = dir / v.relative;
-    p.replace_extension(format == LandmarkFormat::Pts ? "" : "." + f);
-    if (format == LandmarkFormat::Pts) p += ".pts";
-    targets.push_back({format, p});
+    targets.push_back({parse_landmark_format(f), p.replace_extension("." + f)});
   }
   return targets;
 }
@@ -426,10 +423,10 @@ void report_video(const std::string& prefix, const ManifestRow& r) {
 }
 
 int corpus_summary(const Corpus& c, const std::vector<ManifestRow>& rows, size_t earlier) {
+  std::map<std::string, std::string> status;  // this shard's videos: the rows also keep earlier runs' others
+  for (const ManifestRow& r : rows) status[r.video] = r.status;
   std::map<std::string, int> by;
-  for (const CorpusVideo& v : c.mine)
-    for (const ManifestRow& r : rows)
-      if (r.video == v.relative.generic_string()) ++by[r.status];
+  for (const CorpusVideo& v : c.mine) ++by[status[v.relative.generic_string()]];
   std::printf("%zu videos%s: %d done (%zu before this run), %d failed, %d interrupted → %s\n", c.mine.size(),
               c.shard ? (" (shard " + std::to_string(c.shard->index) + "/" + std::to_string(c.shard->count) +
                          " of " + std::to_string(c.all.size()) + ")")

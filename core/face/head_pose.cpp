@@ -69,6 +69,11 @@ HeadPoseEstimator::HeadPoseEstimator(const Face3d& face, const Camera& camera) :
 
 namespace {
 
+Eigen::Matrix3d rotation_of(const Eigen::Vector3d& v) {
+  const double angle = v.norm();
+  return angle > 0 ? Eigen::AngleAxisd(angle, v / angle).toRotationMatrix() : Eigen::Matrix3d::Identity();
+}
+
 cv::Mat camera_matrix(const Camera& c) {
   return (cv::Mat_<double>(3, 3) << c.fx, 0, c.cx, 0, c.fy, c.cy, 0, 0, 1);
 }
@@ -98,17 +103,12 @@ std::optional<HeadPose> HeadPoseEstimator::estimate(const Points& points) const 
   cv::cv2eigen(tvec, pose.translation);
   if (!pose.rotation.allFinite() || !pose.translation.allFinite() || pose.translation.z() <= 0)
     return std::nullopt;
-  const double angle = pose.rotation.norm();
-  const Eigen::Matrix3d r = angle > 0 ? Eigen::AngleAxisd(angle, pose.rotation / angle).toRotationMatrix()
-                                      : Eigen::Matrix3d::Identity();
-  pose.euler = euler_from_rotation(r);
+  pose.euler = euler_from_rotation(rotation_of(pose.rotation));
   return pose;
 }
 
 Points HeadPoseEstimator::project_points(const HeadPose& pose, const Eigen::MatrixX3d& model) const {
-  const double angle = pose.rotation.norm();
-  const Eigen::Matrix3d r = angle > 0 ? Eigen::AngleAxisd(angle, pose.rotation / angle).toRotationMatrix()
-                                      : Eigen::Matrix3d::Identity();
+  const Eigen::Matrix3d r = rotation_of(pose.rotation);
   Points out(model.rows(), 2);
   for (Eigen::Index i = 0; i < model.rows(); ++i) {
     const Eigen::Vector3d c = r * model.row(i).transpose() + pose.translation;

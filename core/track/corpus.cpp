@@ -1,6 +1,7 @@
 #include "lddmm/track/corpus.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -10,20 +11,16 @@
 #include <stdexcept>
 
 #include "lddmm/track/csv_cells.hpp"
+#include "lddmm/track/source.hpp"
 
 namespace lddmm {
 namespace fs = std::filesystem;
 
 namespace {
 
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return s;
-}
-
 bool is_list_file(const fs::path& p) {
-  const std::string ext = lower(p.extension().string());
+  std::string ext = p.extension().string();
+  for (char& ch : ext) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
   return ext == ".txt" || ext == ".list" || ext == ".lst";
 }
 
@@ -46,7 +43,7 @@ std::vector<CorpusVideo> list_folder(const fs::path& dir, const fs::path& skip) 
       if (is_dir) it.disable_recursion_pending();
       continue;
     }
-    if (!is_dir && is_video_file(p)) videos.push_back({p, p.lexically_relative(dir)});
+    if (!is_dir && is_video_file(p.string())) videos.push_back({p, p.lexically_relative(dir)});
   }
   return videos;
 }
@@ -77,19 +74,13 @@ std::vector<CorpusVideo> list_file(const fs::path& list) {
 
 }  // namespace
 
-bool is_video_file(const fs::path& file) {
-  static const std::set<std::string> ext = {".mp4", ".m4v", ".mov", ".avi", ".mkv",  ".webm", ".mpg", ".mpeg",
-                                            ".wmv", ".flv", ".ts",  ".mts", ".m2ts", ".3gp",  ".ogv", ".mxf"};
-  return ext.count(lower(file.extension().string())) != 0;
-}
-
 bool is_corpus(const fs::path& input) {
   std::error_code ec;
   if (fs::is_regular_file(input, ec)) return is_list_file(input);
   if (!fs::is_directory(input, ec)) return false;
   auto it = fs::recursive_directory_iterator(input, fs::directory_options::skip_permission_denied, ec);
   for (; !ec && it != fs::recursive_directory_iterator(); it.increment(ec))
-    if (!hidden(it->path()) && is_video_file(it->path())) return true;
+    if (!hidden(it->path()) && is_video_file(it->path().string())) return true;
   return false;
 }
 

@@ -380,29 +380,36 @@ LandmarkRow openface_row(const std::vector<double>& v, const OpenFaceColumns& c,
   return r;
 }
 
+/// Every data line of a CSV after its header, as cells with the line's number (blank lines skipped, CRLF
+/// accepted); a line with another cell count than the header's is an error naming the file and line.
+template <typename Row>
+void for_each_csv_row(std::istream& in, const fs::path& file, size_t columns, Row&& row) {
+  std::string line;
+  for (int number = 2; std::getline(in, line); ++number) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.empty()) continue;
+    std::vector<std::string> cells = csv_cells(line);
+    if (cells.size() != columns)
+      throw LandmarkFileError(file.string() + ":" + std::to_string(number) + ": " +
+                              std::to_string(cells.size()) + " values, the header has " +
+                              std::to_string(columns));
+    row(cells, number);
+  }
+}
+
 std::vector<LandmarkRow> read_openface_csv(std::istream& in, const std::string& header,
                                            const fs::path& file) {
   const OpenFaceColumns c = openface_columns(header, file);
   const bool images = c.at.count("image") != 0;
   std::vector<LandmarkRow> rows;
-  std::string line;
-  int number = 1;
-  while (std::getline(in, line)) {
-    ++number;
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (line.empty()) continue;
-    std::vector<std::string> cells = csv_cells(line);
-    if (cells.size() != c.count)
-      throw LandmarkFileError(file.string() + ":" + std::to_string(number) + ": " +
-                              std::to_string(cells.size()) + " values, the header has " +
-                              std::to_string(c.count));
+  for_each_csv_row(in, file, c.count, [&](std::vector<std::string>& cells, int number) {
     std::string image;
     if (images) std::swap(image, cells[c("image")]);
     const std::vector<double> v = csv_numbers(cells, file, number);
-    if (!(v[c("success")] == 1)) continue;  // a frame without a face
+    if (!(v[c("success")] == 1)) return;  // a frame without a face
     rows.push_back(openface_row(v, c, file, number));
     rows.back().image = std::move(image);
-  }
+  });
   return rows;
 }
 
@@ -426,16 +433,7 @@ std::vector<LandmarkRow> read_csv(const fs::path& file) {
   if (numbers < fixed || (numbers - fixed) % 2 != 0)
     throw LandmarkFileError(file.string() + ":1: bad header");
   std::vector<LandmarkRow> rows;
-  int number = 1;
-  while (std::getline(in, line)) {
-    ++number;
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (line.empty()) continue;
-    std::vector<std::string> cells = csv_cells(line);
-    if (cells.size() != columns)
-      throw LandmarkFileError(file.string() + ":" + std::to_string(number) + ": " +
-                              std::to_string(cells.size()) + " values, the header has " +
-                              std::to_string(columns));
+  for_each_csv_row(in, file, columns, [&](std::vector<std::string>& cells, int number) {
     std::string image;
     if (images) {
       image = std::move(cells.back());
@@ -457,7 +455,7 @@ std::vector<LandmarkRow> read_csv(const fs::path& file) {
       r.points(i, 1) = v[fixed + 1 + 2 * static_cast<size_t>(i)];
     }
     rows.push_back(std::move(r));
-  }
+  });
   return rows;
 }
 

@@ -13,6 +13,7 @@
 #include <condition_variable>
 #include <filesystem>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -194,6 +195,12 @@ class CameraSource : public FrameSource {
 };
 
 }  // namespace
+
+bool is_video_file(const std::string& path) {
+  static const std::set<std::string> ext = {".mp4", ".m4v", ".mov", ".avi", ".mkv",  ".webm", ".mpg", ".mpeg",
+                                            ".wmv", ".flv", ".ts",  ".mts", ".m2ts", ".3gp",  ".ogv", ".mxf"};
+  return ext.count(lower(fs::path(path).extension().string())) != 0;
+}
 
 bool is_image_file(const std::string& path) {
   const std::string ext = lower(fs::path(path).extension().string());

@@ -16,8 +16,6 @@ struct CorpusVideo {
   std::filesystem::path relative;  // its name in the corpus: mirrored under the output folder
 };
 
-/// True when `file`'s extension is a video container's (.mp4, .avi, .mov, .mkv, .webm, .mpg, …).
-bool is_video_file(const std::filesystem::path& file);
 /// A list file (.txt, .list, .lst) or a folder with a video file somewhere under it.
 bool is_corpus(const std::filesystem::path& input);
 /// The videos, sorted by their relative names. A folder: every video file under it (hidden entries and

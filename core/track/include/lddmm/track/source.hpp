@@ -66,5 +66,7 @@ std::unique_ptr<FrameSource> open_source(const std::string& spec, const SourceOp
 
 /// True when `path` has an image file extension.
 bool is_image_file(const std::string& path);
+/// True when `path` has a video container's extension (.mp4, .mov, .avi, .mkv, .webm, .mpg, …).
+bool is_video_file(const std::string& path);
 
 }  // namespace lddmm
