@@ -88,6 +88,36 @@ TEST(Confidence, DisagreementIsTheMeanDistanceOverTheBoxSide) {
   EXPECT_DOUBLE_EQ(confidence_of(std::nan(""), 0.025), 0.0);
 }
 
+TEST(Confidence, ANewFaceGoesAtOneLowCheckATrackedOneAtTwoInARow) {
+  EXPECT_EQ(check_verdict(0.5, 0.2, true, false), CheckVerdict::Keep);
+  EXPECT_EQ(check_verdict(0.1, 0.2, true, false), CheckVerdict::LetGo);
+  EXPECT_EQ(check_verdict(0.1, 0.2, false, false), CheckVerdict::CheckAgain);
+  EXPECT_EQ(check_verdict(0.1, 0.2, false, true), CheckVerdict::LetGo);
+  EXPECT_EQ(check_verdict(0.3, 0.2, false, true), CheckVerdict::Keep);  // a good check clears the doubt
+  EXPECT_EQ(check_verdict(0.2, 0.2, false, false), CheckVerdict::Keep);
+}
+
+TEST(PlanCrops, AFaceMovingAtConstantSpeedIsLookedForWhereItWillBe) {
+  FaceCrop before, now;
+  before.centre = {100, 50};
+  before.side = 60;
+  before.angle = 0.1;
+  now.centre = {110, 47};  // 10 px right, 3 up, 2 px bigger, 0.05 rad more a frame
+  now.side = 62;
+  now.angle = 0.15;
+  const FaceCrop next = predict_crop(now, before, 1, 8), third = predict_crop(now, before, 3, 8);
+  EXPECT_DOUBLE_EQ(next.centre.x(), 120);
+  EXPECT_DOUBLE_EQ(next.centre.y(), 44);
+  EXPECT_DOUBLE_EQ(next.side, 64);
+  EXPECT_NEAR(next.angle, 0.2, 1e-12);
+  EXPECT_DOUBLE_EQ(third.centre.x(), 140);
+  EXPECT_DOUBLE_EQ(third.centre.y(), 38);
+  EXPECT_DOUBLE_EQ(third.side, 68);
+  EXPECT_NEAR(third.angle, 0.3, 1e-12);
+  // Shrinking fast, the side stops at the smallest crop.
+  EXPECT_DOUBLE_EQ(predict_crop(before, now, 40, 8).side, 8);
+}
+
 TEST(Metrics, SpearmanMatchesAHandComputation) {
   // Ranks (1,2,3,4,5) and (2,1,4,3,5): Σd² = 4, ρ = 1 − 6·4 / (5·24) = 0.8.
   EXPECT_NEAR(spearman({1, 2, 3, 4, 5}, {20, 10, 40, 30, 50}), 0.8, 1e-12);

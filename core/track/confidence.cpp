@@ -20,4 +20,9 @@ double confidence_of(double d, double d_half) {
   return 1 / (1 + r * r);
 }
 
+CheckVerdict check_verdict(double confidence, double min_confidence, bool is_new, bool doubted) {
+  if (!(confidence < min_confidence)) return CheckVerdict::Keep;
+  return is_new || doubted ? CheckVerdict::LetGo : CheckVerdict::CheckAgain;
+}
+
 }  // namespace lddmm

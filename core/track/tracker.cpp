@@ -247,6 +247,7 @@ struct FaceTrack {
   double score = 0;
   int misses = 0;  // detector runs without a matching box
   double confidence = 1;
+  bool doubted = false;  // under min_confidence at its last check: checked again on the next frame
   LandmarkSmoother smoother;
 };
 
@@ -365,6 +366,15 @@ FaceCrop crop_from_points(const Points& p, const Scheme& scheme) {
   return c;
 }
 
+FaceCrop predict_crop(const FaceCrop& now, const FaceCrop& before, int frames_ahead, double min_side) {
+  const double steps = frames_ahead;
+  FaceCrop c = now;
+  c.centre += steps * (now.centre - before.centre);
+  c.side = std::max(min_side, now.side + steps * (now.side - before.side));
+  c.angle += steps * (now.angle - before.angle);
+  return c;
+}
+
 struct Tracker::Impl {
   struct Scan {
     ScanPlan plan;  // disabled for a scan of a region (it counts no misses)
@@ -422,6 +432,7 @@ struct Tracker::Impl {
   std::vector<std::vector<FaceCrop>> plan_crops(size_t count) const;
   void align(const Frame& frame, std::vector<FaceCrop>& crops, std::vector<AlignedFace>& aligned) const;
   bool doubtful(FaceTrack& t, double confidence) const;
+  bool recheck = false;  // a face was doubted on the last frame: the next is checked
   void update(const std::vector<Frame>& frames, const std::vector<std::vector<FaceCrop>>& planned,
               std::vector<std::vector<AlignedFace>>& aligned,
               const std::vector<std::vector<double>>& confidence, const std::vector<bool>& fresh,
@@ -597,20 +608,17 @@ bool Tracker::Impl::start_track(const Box& box, const Box& mapped, int lost_id) 
   return true;
 }
 
-// Frame k of a batch is k frames staler than the first: its crop goes where the face will be by then,
-// predicted from the crop's motion over the last frame (constant velocity; none for a new face).
+// A track's crop is from the frame before the batch, so frame k of the batch is k + 1 frames later: its crop
+// goes where the face will be by then, predicted from the crop's motion over the last frame (constant
+// velocity; none for a new face).
 std::vector<std::vector<FaceCrop>> Tracker::Impl::plan_crops(size_t count) const {
   std::vector<std::vector<FaceCrop>> planned(count);
   for (size_t k = 0; k < count; ++k)
     for (const FaceTrack& t : tracks) {
-      FaceCrop c = t.crop;
-      if (options.predict_motion && t.previous && !t.crop.detection) {
-        const double steps = static_cast<double>(k);
-        c.centre += steps * (t.crop.centre - t.previous->centre);
-        c.side = std::max(options.limits.min_side, c.side + steps * (t.crop.side - t.previous->side));
-        c.angle += steps * (t.crop.angle - t.previous->angle);
-      }
-      planned[k].push_back(c);
+      const bool moving = options.predict_motion && t.previous && !t.crop.detection;
+      planned[k].push_back(
+          moving ? predict_crop(t.crop, *t.previous, static_cast<int>(k) + 1, options.limits.min_side)
+                 : t.crop);
     }
   return planned;
 }
@@ -621,9 +629,9 @@ void Tracker::Impl::align(const Frame& frame, std::vector<FaceCrop>& crops,
   // A confidence check is the crop's mirror image in the same batch (both views are compared): on schedule
   // (the frames of a batch together, so that neither waits for the other's extra views) and for new faces.
   const bool fresh = std::any_of(crops.begin(), crops.end(), [](const FaceCrop& c) { return c.detection; });
-  const bool check =
-      options.confidence_every > 0 &&
-      (fresh || frame.index % options.confidence_every < std::max(1, live ? 1 : options.parallel_frames));
+  const bool check = options.confidence_every > 0 && (fresh || recheck ||
+                                                      frame.index % options.confidence_every <
+                                                          std::max(1, live ? 1 : options.parallel_frames));
   aligned = check ? backend->align_checked(frame.image, crops, options.flow)
                   : backend->align(frame.image, crops, options.flow);
   if (options.refine_new <= 0 || !backend->refines()) return;
@@ -655,11 +663,14 @@ void Tracker::Impl::align(const Frame& frame, std::vector<FaceCrop>& crops,
   }
 }
 
-// Records a check (NaN: none) and says whether the track is to be dropped for it.
+// Records a check (NaN: none) and says whether the track is to be dropped for it (check_verdict).
 bool Tracker::Impl::doubtful(FaceTrack& t, double confidence) const {
   if (std::isnan(confidence)) return false;
   t.confidence = confidence;
-  return confidence < options.min_confidence;
+  const CheckVerdict v =
+      check_verdict(confidence, options.min_confidence, t.crop.detection.has_value(), t.doubted);
+  t.doubted = v == CheckVerdict::CheckAgain;
+  return v == CheckVerdict::LetGo;
 }
 
 // Tracks move on frame by frame; a face whose landmarks jump in size or place is lost (re-detect), and of
@@ -671,6 +682,7 @@ void Tracker::Impl::update(const std::vector<Frame>& frames,
                            std::vector<FrameResult>& results) {
   const Scheme& scheme = backend->scheme();
   std::vector<bool> alive(tracks.size(), true);
+  recheck = false;
   for (size_t k = 0; k < frames.size(); ++k) {
     const cv::Mat& image = frames[k].image;
     for (size_t ti = 0; ti < tracks.size(); ++ti) {
@@ -699,6 +711,7 @@ void Tracker::Impl::update(const std::vector<Frame>& frames,
         if (!outside && t.previous) lost.push_back({t.id, t.crop, t.crop.centre - t.previous->centre});
         continue;
       }
+      recheck = recheck || t.doubted;
       t.previous = t.crop;
       t.crop = next;
       FaceResult r;

@@ -15,4 +15,10 @@ double view_disagreement(const Points& view, const Points& other_view);
 /// The confidence of a disagreement `d`: 1 / (1 + (d / d_half)²), 1 for views that agree, ½ at `d_half`.
 double confidence_of(double disagreement, double d_half);
 
+/// What a check does to a face: a new face (`is_new`) under `min_confidence` is let go at once; a tracked
+/// one at its second check in a row under it (`doubted`: it was under at the last check), else it is
+/// checked again on the next frame (one low check is often a fast face its crop has not caught up with).
+enum class CheckVerdict { Keep, CheckAgain, LetGo };
+CheckVerdict check_verdict(double confidence, double min_confidence, bool is_new, bool doubted);
+
 }  // namespace lddmm

@@ -119,7 +119,7 @@ struct TrackerOptions {
   int upsample = 0;        // the quick scan doubles its image this many times
   // Added to the detector's threshold: below 0 it finds more faces, and boxes that are none, which the
   // confidence check of a new face's first alignment turns away.
-  double detect_threshold = -0.4;
+  double detect_threshold = -0.6;
   int max_faces = 8;
   int max_misses = 2;  // scans that should have seen a tracked face and did not, before it is dropped
   // The confidence (lddmm/confidence.hpp): the crops' mirror images aligned too, in the same batch, on every
@@ -214,5 +214,9 @@ void refine_faces(AlignBackend& backend, const cv::Mat& bgr, std::vector<FaceCro
 /// The crop for a face whose landmarks (in `scheme`) are known: rotation from the normalisation pair
 /// (outer eye corners), box of the landmarks in that rotated frame.
 FaceCrop crop_from_points(const Points& points, const Scheme& scheme);
+
+/// Where a face followed from crop `now` (its last frame's) will be `frames_ahead` frames later, moving as it
+/// did from `before` to `now` (centre, side and angle at constant speed; the side at least `min_side`).
+FaceCrop predict_crop(const FaceCrop& now, const FaceCrop& before, int frames_ahead, double min_side);
 
 }  // namespace lddmm
