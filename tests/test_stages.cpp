@@ -17,6 +17,7 @@
 
 #include "lddmm/core/metrics.hpp"
 #include "lddmm/track/associate.hpp"
+#include "lddmm/track/candidates.hpp"
 #include "lddmm/track/clip.hpp"
 #include "lddmm/track/confidence.hpp"
 #include "lddmm/track/detect.hpp"
@@ -74,6 +75,29 @@ TEST(Detect, MergedScansKeepEachFaceOnce) {
   ASSERT_EQ(merged.size(), 2u);
   EXPECT_DOUBLE_EQ(merged[0].score, 0.9);
   EXPECT_DOUBLE_EQ(merged[1].x, 300);
+}
+
+TEST(Candidates, AWeakBoxIsLookedAtOnScheduleUntilItsLooksAreSpentOrAFaceCoversIt) {
+  CandidateBoxes c(3, 2, 2);
+  const auto none = [](const Box&) { return false; };
+  c.add({100, 100, 50, 50, -0.7}, 10);
+  c.add({105, 100, 50, 50, -0.5}, 10);  // the same place: not added
+  EXPECT_EQ(c.size(), 1u);
+  EXPECT_TRUE(c.due(12, none).empty());
+  ASSERT_EQ(c.due(13, none).size(), 1u);  // frames 13 and 16, then spent
+  EXPECT_TRUE(c.due(15, none).empty());
+  const std::vector<Box> last = c.due(16, none);
+  ASSERT_EQ(last.size(), 1u);
+  EXPECT_DOUBLE_EQ(last[0].x, 100);
+  EXPECT_EQ(c.size(), 0u);
+  // The best two of three are kept; one a face now covers is dropped without a look.
+  c.add({0, 0, 50, 50, -0.9}, 0);
+  c.add({200, 0, 50, 50, -0.6}, 0);
+  c.add({400, 0, 50, 50, -0.8}, 0);
+  EXPECT_EQ(c.size(), 2u);
+  const std::vector<Box> due = c.due(3, [](const Box& b) { return b.x == 200; });
+  ASSERT_EQ(due.size(), 1u);
+  EXPECT_DOUBLE_EQ(due[0].x, 400);
 }
 
 TEST(Confidence, DisagreementIsTheMeanDistanceOverTheBoxSide) {

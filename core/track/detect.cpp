@@ -46,14 +46,14 @@ std::vector<Box> scan_faces(const FaceDetector& detector, const cv::Mat& bgr, co
 }
 
 std::vector<Box> scan_region(const FaceDetector& detector, const cv::Mat& bgr, const Box& region,
-                             double face_width) {
+                             double face_width, double threshold) {
   const cv::Rect r = cv::Rect(static_cast<int>(std::floor(region.x)), static_cast<int>(std::floor(region.y)),
                               static_cast<int>(std::ceil(region.w)), static_cast<int>(std::ceil(region.h))) &
                      cv::Rect(0, 0, bgr.cols, bgr.rows);
   if (r.width < 8 || r.height < 8 || !(face_width > 0)) return {};
   // At least the 80-px window, at most four times the region's pixels.
   const double scale = std::clamp(100 / face_width, 0.05, 2.0);
-  std::vector<Box> boxes = scan_faces(detector, bgr(r), {scale, kDetectorWindow / scale, 0});
+  std::vector<Box> boxes = scan_faces(detector, bgr(r), {scale, kDetectorWindow / scale, threshold});
   for (Box& b : boxes) {
     b.x += r.x;
     b.y += r.y;

@@ -22,6 +22,7 @@
 #include "lddmm/core/tensor_points.hpp"
 #include "lddmm/face/views.hpp"
 #include "lddmm/track/associate.hpp"
+#include "lddmm/track/candidates.hpp"
 #include "lddmm/track/confidence.hpp"
 #include "lddmm/track/detect.hpp"
 #include "lddmm/track/detect_worker.hpp"
@@ -396,7 +397,8 @@ struct Tracker::Impl {
   int64_t frames_since_detection = 0;
   bool need_detection = true;
   bool live = false;
-  std::vector<Lost> lost;  // tracks lost by a jump on the last batch: looked for again on the next
+  std::vector<Lost> lost;           // tracks lost by a jump on the last batch: looked for again on the next
+  CandidateBoxes candidates{1, 0};  // weak boxes of a thorough scan, looked at again (TrackerOptions)
   // Detector boxes that failed a new face's check (landmark boxes) and the frame: not tried again for a
   // while.
   std::vector<std::pair<Box, int64_t>> rejected;
@@ -412,7 +414,7 @@ struct Tracker::Impl {
     ScanPlan p = options.stills ? plan_min_face(size, options.stills_min_face, 4 * options.max_scan_pixels)
                                 : plan_min_face(size, options.min_face, options.max_scan_pixels);
     if (!p.enabled() || p.min_face >= 0.9 * quick_plan(size).min_face) return std::nullopt;
-    p.threshold = options.detect_threshold;
+    p.threshold = options.detect_threshold - (options.stills ? 0 : options.candidate_margin);
     return p;
   }
   /// A file's scan fixed by its frame number (the thorough one every scan_every frames, else the quick one
@@ -428,6 +430,7 @@ struct Tracker::Impl {
   std::vector<Scan> detect(const std::vector<Frame>& frames, FrameResult& first);
   void background_scans(const std::vector<Frame>& frames, std::vector<Scan>& scans);
   std::vector<bool> associate_scans(const std::vector<Scan>& scans, cv::Size size, int64_t frame);
+  void look_again(const cv::Mat& image, int64_t frame, std::vector<Scan>& scans);
   bool start_track(const Box& box, const Box& mapped, int lost_id);
   std::vector<std::vector<FaceCrop>> plan_crops(size_t count) const;
   void align(const Frame& frame, std::vector<FaceCrop>& crops, std::vector<AlignedFace>& aligned) const;
@@ -444,6 +447,7 @@ Tracker::Tracker(std::unique_ptr<AlignBackend> backend, const BoxMap& map, Track
   impl_->backend = std::move(backend);
   impl_->map = map;
   impl_->options = options;
+  impl_->candidates = CandidateBoxes(options.candidate_every, options.candidate_looks);
   impl_->worker = std::make_unique<DetectionWorker>(0);
 }
 Tracker::~Tracker() = default;
@@ -469,6 +473,7 @@ void Tracker::reset(bool new_ids) {
   impl_->frames_since_detection = 0;
   impl_->worker->clear();
   impl_->lost.clear();
+  impl_->candidates.clear();
   impl_->rejected.clear();
   impl_->last_scan = std::numeric_limits<int64_t>::min() / 2;
 }
@@ -513,6 +518,7 @@ std::vector<Tracker::Impl::Scan> Tracker::Impl::detect(const std::vector<Frame>&
         {ScanPlan{0, 0, 0}, scan_region(detector, frames.front().image, region, l.crop.side), l.id});
   }
   lost.clear();
+  look_again(frames.front().image, frames.front().index, scans);
   // The quick scan on the aligner's thread: a camera's on its schedule; any source's while no face is
   // tracked or one was just lost, unless a scan of the frame's own is in already.
   const auto K = static_cast<int64_t>(frames.size());
@@ -583,9 +589,32 @@ std::vector<bool> Tracker::Impl::associate_scans(const std::vector<Scan>& scans,
       tracks.erase(tracks.begin() + static_cast<std::ptrdiff_t>(ti));
       fresh.erase(fresh.begin() + static_cast<std::ptrdiff_t>(ti));
     }
-  for (size_t b = 0; b < boxes.size(); ++b)
-    if (!used[b] && start_track(boxes[b], mapped[b], box_id[b])) fresh.push_back(true);
+  for (size_t b = 0; b < boxes.size(); ++b) {
+    if (used[b]) continue;
+    if (boxes[b].score < options.detect_threshold) {
+      if (boxes[b].w >= options.min_face) candidates.add(boxes[b], frame);
+    } else if (start_track(boxes[b], mapped[b], box_id[b])) {
+      fresh.push_back(true);
+    }
+  }
   return fresh;
+}
+
+// The regions of weak boxes that are due (CandidateBoxes), scanned at the detector's threshold: a face found
+// there starts as any scan's does.
+void Tracker::Impl::look_again(const cv::Mat& image, int64_t frame, std::vector<Scan>& scans) {
+  const auto tracked = [&](const Box& box) {
+    const Box mapped = map.apply(box);
+    return std::any_of(tracks.begin(), tracks.end(), [&](const FaceTrack& t) {
+      return iou(crop_box(t.crop), mapped) > options.limits.match_iou;
+    });
+  };
+  for (const Box& box : candidates.due(frame, tracked)) {
+    const double side = 3 * box.w;  // the face has moved a little since
+    const Box region{box.cx() - side / 2, box.cy() - side / 2, side, side, 0};
+    scans.push_back(
+        {ScanPlan{0, 0, 0}, scan_region(detector, image, region, box.w, options.detect_threshold)});
+  }
 }
 
 // A new face from a detector box (`mapped`: its landmark box), unless there are enough faces or the box

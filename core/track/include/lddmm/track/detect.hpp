@@ -39,7 +39,7 @@ std::vector<Box> scan_faces(const FaceDetector& detector, const cv::Mat& bgr, co
 /// face `face_width` pixels wide comes out about 100 px: face boxes in the frame's pixels, best first. Cheap
 /// (the region's pixels only); empty when the region misses the frame.
 std::vector<Box> scan_region(const FaceDetector& detector, const cv::Mat& bgr, const Box& region,
-                             double face_width);
+                             double face_width, double threshold = 0);
 
 /// Whether `plan` should find a face whose detector box is `box`, turned by `angle` radians in the image, in
 /// a frame of `size`: wide enough (10 % margin), upright enough for a frontal detector (20°), inside the

@@ -120,6 +120,12 @@ struct TrackerOptions {
   // Added to the detector's threshold: below 0 it finds more faces, and boxes that are none, which the
   // confidence check of a new face's first alignment turns away.
   double detect_threshold = -0.6;
+  // A thorough scan's box up to `candidate_margin` under that threshold, on no tracked face, is a candidate:
+  // its region is scanned again every `candidate_every` frames, `candidate_looks` times, at the threshold
+  // (the detector finds a face entering the frame on one frame and not the next). At most 4 at once.
+  double candidate_margin = 0.4;
+  int candidate_every = 3;
+  int candidate_looks = 2;
   int max_faces = 8;
   int max_misses = 2;  // scans that should have seen a tracked face and did not, before it is dropped
   // The confidence (lddmm/confidence.hpp): the crops' mirror images aligned too, in the same batch, on every
