@@ -177,6 +177,8 @@ class DlibBackend : public AlignBackend {
   // dlib's predictor is made for its detector's box: a second pass from the box its landmarks imply
   // (mapped back) hurts it (sample clip NME 5.96 → 10.2 %).
   bool refines() const override { return false; }
+  bool checks() const override { return false; }
+  bool steady() const override { return false; }
   std::vector<AlignedFace> align(const cv::Mat& bgr, const std::vector<FaceCrop>& crops, bool) override {
     std::vector<AlignedFace> out(crops.size());
     for (size_t i = 0; i < crops.size(); ++i) {
@@ -286,6 +288,8 @@ class EnsembleBackend : public AlignBackend {
   const Scheme& output_scheme() const override { return members_.front()->output_scheme(); }
   std::string describe() const override { return describe_; }
   bool refines() const override { return members_.front()->refines(); }
+  bool checks() const override { return members_.front()->checks(); }
+  bool steady() const override { return members_.front()->steady(); }
   bool mirrors() const override { return members_.front()->mirrors(); }
   std::vector<AlignedFace> align(const cv::Mat& bgr, const std::vector<FaceCrop>& crops,
                                  bool with_flow) override {
@@ -404,9 +408,16 @@ struct Tracker::Impl {
   std::vector<std::pair<Box, int64_t>> rejected;
   int64_t last_scan = std::numeric_limits<int64_t>::min() / 2;  // live: the frame of the last thorough scan
 
+  /// The detector's threshold: lowered by `detect_threshold` where the network checks new boxes; dlib's
+  /// predictor (no check) and photos (no second frame to confirm a face) take at most kUncheckedThreshold.
+  double threshold() const {
+    constexpr double kUncheckedThreshold = -0.4;
+    return backend->checks() && !options.stills ? options.detect_threshold
+                                                : std::max(options.detect_threshold, kUncheckedThreshold);
+  }
   ScanPlan quick_plan(cv::Size size) const {
     ScanPlan p = plan_width(size, options.detect_width, options.upsample);
-    p.threshold = options.detect_threshold;
+    p.threshold = threshold();
     return p;
   }
   /// The thorough scan, when it finds smaller faces than the quick one.
@@ -414,7 +425,7 @@ struct Tracker::Impl {
     ScanPlan p = options.stills ? plan_min_face(size, options.stills_min_face, 4 * options.max_scan_pixels)
                                 : plan_min_face(size, options.min_face, options.max_scan_pixels);
     if (!p.enabled() || p.min_face >= 0.9 * quick_plan(size).min_face) return std::nullopt;
-    p.threshold = options.detect_threshold - (options.stills ? 0 : options.candidate_margin);
+    p.threshold = threshold() - (options.stills ? 0 : options.candidate_margin);
     return p;
   }
   /// A file's scan fixed by its frame number (the thorough one every scan_every frames, else the quick one
@@ -591,7 +602,7 @@ std::vector<bool> Tracker::Impl::associate_scans(const std::vector<Scan>& scans,
     }
   for (size_t b = 0; b < boxes.size(); ++b) {
     if (used[b]) continue;
-    if (boxes[b].score < options.detect_threshold) {
+    if (boxes[b].score < threshold()) {
       if (boxes[b].w >= options.min_face) candidates.add(boxes[b], frame);
     } else if (start_track(boxes[b], mapped[b], box_id[b])) {
       fresh.push_back(true);
@@ -612,8 +623,7 @@ void Tracker::Impl::look_again(const cv::Mat& image, int64_t frame, std::vector<
   for (const Box& box : candidates.due(frame, tracked)) {
     const double side = 3 * box.w;  // the face has moved a little since
     const Box region{box.cx() - side / 2, box.cy() - side / 2, side, side, 0};
-    scans.push_back(
-        {ScanPlan{0, 0, 0}, scan_region(detector, image, region, box.w, options.detect_threshold)});
+    scans.push_back({ScanPlan{0, 0, 0}, scan_region(detector, image, region, box.w, threshold())});
   }
 }
 
@@ -642,11 +652,12 @@ bool Tracker::Impl::start_track(const Box& box, const Box& mapped, int lost_id) 
 // velocity; none for a new face).
 std::vector<std::vector<FaceCrop>> Tracker::Impl::plan_crops(size_t count) const {
   std::vector<std::vector<FaceCrop>> planned(count);
+  const int ahead = backend->steady() ? 1 : 0;
   for (size_t k = 0; k < count; ++k)
     for (const FaceTrack& t : tracks) {
       const bool moving = options.predict_motion && t.previous && !t.crop.detection;
       planned[k].push_back(
-          moving ? predict_crop(t.crop, *t.previous, static_cast<int>(k) + 1, options.limits.min_side)
+          moving ? predict_crop(t.crop, *t.previous, static_cast<int>(k) + ahead, options.limits.min_side)
                  : t.crop);
     }
   return planned;

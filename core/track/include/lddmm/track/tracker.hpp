@@ -67,6 +67,11 @@ class AlignBackend {
   }
   /// Whether every pass already averages in the mirrored crop (then the refinement is a plain second pass).
   virtual bool mirrors() const { return false; }
+  /// Whether align_checked's disagreement means anything (a confidence check can turn a box away).
+  virtual bool checks() const { return true; }
+  /// Whether its landmarks are steady enough to move a crop by the face's last motion on the next frame
+  /// (dlib's jitter several times more: its crop moves only for a second frame of a batch).
+  virtual bool steady() const { return true; }
   /// align() with the crops' mirror images too, their disagreement set (the confidence check); the landmarks
   /// are align()'s.
   virtual std::vector<AlignedFace> align_checked(const cv::Mat& bgr, const std::vector<FaceCrop>& crops,
