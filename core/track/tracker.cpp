@@ -446,7 +446,6 @@ struct Tracker::Impl {
   std::vector<std::vector<FaceCrop>> plan_crops(size_t count) const;
   void align(const Frame& frame, std::vector<FaceCrop>& crops, std::vector<AlignedFace>& aligned) const;
   bool doubtful(FaceTrack& t, double confidence) const;
-  bool recheck = false;  // a face was doubted on the last frame: the next is checked
   void update(const std::vector<Frame>& frames, const std::vector<std::vector<FaceCrop>>& planned,
               std::vector<std::vector<AlignedFace>>& aligned,
               const std::vector<std::vector<double>>& confidence, const std::vector<bool>& fresh,
@@ -669,6 +668,9 @@ void Tracker::Impl::align(const Frame& frame, std::vector<FaceCrop>& crops,
   // A confidence check is the crop's mirror image in the same batch (both views are compared): on schedule
   // (the frames of a batch together, so that neither waits for the other's extra views) and for new faces.
   const bool fresh = std::any_of(crops.begin(), crops.end(), [](const FaceCrop& c) { return c.detection; });
+  // A face under min_confidence at its last check is checked again (check_verdict).
+  const bool recheck =
+      std::any_of(tracks.begin(), tracks.end(), [](const FaceTrack& t) { return t.doubted; });
   const bool check = options.confidence_every > 0 && (fresh || recheck ||
                                                       frame.index % options.confidence_every <
                                                           std::max(1, live ? 1 : options.parallel_frames));
@@ -722,7 +724,6 @@ void Tracker::Impl::update(const std::vector<Frame>& frames,
                            std::vector<FrameResult>& results) {
   const Scheme& scheme = backend->scheme();
   std::vector<bool> alive(tracks.size(), true);
-  recheck = false;
   for (size_t k = 0; k < frames.size(); ++k) {
     const cv::Mat& image = frames[k].image;
     for (size_t ti = 0; ti < tracks.size(); ++ti) {
@@ -751,7 +752,6 @@ void Tracker::Impl::update(const std::vector<Frame>& frames,
         if (!outside && t.previous) lost.push_back({t.id, t.crop, t.crop.centre - t.previous->centre});
         continue;
       }
-      recheck = recheck || t.doubted;
       t.previous = t.crop;
       t.crop = next;
       FaceResult r;
