@@ -735,6 +735,40 @@ TEST_F(SyntheticFaces, DetailOnlyTrainsTheDetailTermAlone) {
   EXPECT_THROW(fine_tune(cfg, "none", "start.pt"), std::runtime_error);
 }
 
+// `refine_only` trains the refine term alone on a start that has the detail term: every other weight (the
+// detail term's included) and every batch-norm statistic stays as the start has it, the refine maps move.
+TEST_F(SyntheticFaces, RefineOnlyTrainsTheRefineTermAlone) {
+  AlignerConfig with_detail = testing::tiny_config(Head::Lddmm);
+  with_detail.input_size = 2 * with_detail.input_size;
+  with_detail.detail = {2, 8, 4, 2.0 / with_detail.input_size};
+  Aligner start = save_random_start(with_detail);
+  TrainConfig cfg = frozen_run(with_detail);
+  cfg.model.refine = {1, 8, 3, 1.0 / with_detail.input_size};
+  cfg.train.learning_rate = 1e-2;
+  cfg.train.refine_only = true;
+  fine_tune(cfg, "refine", "start.pt");
+  Aligner trained = load_model(dir_ / "refine" / "last.pt");
+  EXPECT_GT(trained->named_parameters()["refine_weight"].abs().max().item<double>(), 1e-4);
+  const auto want = start->named_parameters();
+  for (const auto& p : trained->named_parameters())
+    if (want.contains(p.key())) {
+      EXPECT_TRUE(torch::equal(p.value(), want[p.key()])) << p.key();
+    } else {
+      EXPECT_EQ(p.key().rfind("refine_", 0), 0U) << p.key();
+    }
+  const auto want_b = start->named_buffers();
+  for (const auto& b : trained->named_buffers())
+    if (want_b.contains(b.key()) && b.key() != "template") {
+      EXPECT_TRUE(torch::equal(b.value(), want_b[b.key()])) << b.key();
+    }
+  // refine_only without the term, or with detail_only, is refused.
+  cfg.train.detail_only = true;
+  EXPECT_THROW(fine_tune(cfg, "both", "start.pt"), std::runtime_error);
+  cfg.train.detail_only = false;
+  cfg.model.refine.patch = 0;
+  EXPECT_THROW(fine_tune(cfg, "none", "start.pt"), std::runtime_error);
+}
+
 // A deeper backbone (more modules in a stage, more blocks in a branch) can start from a smaller one: the
 // shared weights are copied, every new block and module starts as the identity (the last batch norm of each
 // new residual and fusion path scaled by 0), so the start's landmarks are kept exactly (lr 0 here); the

@@ -8,6 +8,8 @@
 #include <fstream>
 #include <iterator>
 #include <limits>
+#include <stdexcept>
+#include <string>
 #include <utility>
 
 #include "lddmm/core/model.hpp"
@@ -376,32 +378,17 @@ TEST(Model, ReducedBackboneInputScalesTheSmallerModelsLandmarks) {
 // The detail term by hand: windows of the full-resolution crop sampled bilinearly (pixel centres at
 // integer coordinates, zero outside) in double precision around the points the model gives without it,
 // the windows through the term's net, then each point's own linear map (units of S/16).
-TEST(Model, DetailTermReadsWindowsOfTheFullResolutionCrop) {
-  const Scheme s = find_scheme("300w68");
-  AlignerConfig config = testing::tiny_config(Head::Lddmm);
-  config.local = {2, 3, 0.1};
-  config.detail = {2, 8, 2, 1.5 / 64};
-  torch::manual_seed(22);
-  Aligner model(config, s);
-  torch::NoGradGuard no_grad;
-  for (auto& p : model->parameters()) p.add_(0.05 * torch::randn_like(p));
-  model->named_parameters()["fc.bias"].add_(0.5 * torch::randn({2 * s.num_points}));
-  model->eval();
-  const torch::Tensor x = torch::randn({2, 3, 64, 64});
-  const torch::Tensor with = model->head_output(x);
-  auto params = model->named_parameters();
-  const torch::Tensor weight = params["detail_weight"].clone().to(torch::kFloat64);
-  params["detail_weight"].zero_();
-  const torch::Tensor first_head = model->head_output(x);
-  const torch::Tensor detail = (with - first_head).to(torch::kFloat64);
-  EXPECT_GT(detail.abs().max().item<double>(), 1e-3);
-  const torch::Tensor first = model->points_from(first_head).to(torch::kFloat64);
-
-  const int64_t B = 2, n = s.num_points, p = 8, S = 64;
-  const double step = 1.5;
+// What a window term adds, computed by hand: `p`×`p` windows (`step` crop pixels apart) of x ([B, 3, S, S])
+// around `points` ([B, n, 2]), bilinear with zeros outside, through the named child net (LibTorch's
+// convolutions), mapped by `weight` ([n, k, 2]) and scaled to crop pixels (S / 16): [B, n, 2] float64.
+torch::Tensor window_term_by_hand(Aligner& model, const std::string& net_name, const torch::Tensor& x,
+                                  const torch::Tensor& points, const torch::Tensor& weight, int64_t p,
+                                  double step) {
+  const int64_t B = x.size(0), n = points.size(1), S = x.size(3);
   const torch::Tensor img = x.to(torch::kFloat64);
+  const torch::Tensor pts = points.to(torch::kFloat64);
   const auto I = img.accessor<double, 4>();
-  const auto P = first.accessor<double, 3>();
+  const auto P = pts.accessor<double, 3>();
   const auto pixel = [&](int64_t b, int64_t c, int64_t yi, int64_t xi) {
     return yi < 0 || yi >= S || xi < 0 || xi >= S ? 0.0 : I[b][c][yi][xi];
   };
@@ -420,18 +407,113 @@ TEST(Model, DetailTermReadsWindowsOfTheFullResolutionCrop) {
                 (1 - ay) * ((1 - ax) * pixel(b, c, y0, x0) + ax * pixel(b, c, y0, x0 + 1)) +
                 ay * ((1 - ax) * pixel(b, c, y0 + 1, x0) + ax * pixel(b, c, y0 + 1, x0 + 1));
         }
-  // the term's net (LibTorch's convolutions) on the windows made by hand
   torch::nn::Module* net = nullptr;
   for (const auto& m : model->named_children())
-    if (m.key() == "detail_net") net = m.value().get();
-  ASSERT_NE(net, nullptr);
+    if (m.key() == net_name) net = m.value().get();
+  if (net == nullptr) throw std::logic_error("no child " + net_name);
   const torch::Tensor f = net->as<torch::nn::Sequential>()
                               ->forward(windows.to(torch::kFloat32))
                               .to(torch::kFloat64)
                               .reshape({B, n, -1});
-  ASSERT_EQ(f.size(2), weight.size(1));
-  const torch::Tensor want = torch::einsum("bnk,nko->bno", {f, weight}) * (S / 16.0);
+  return torch::einsum("bnk,nko->bno", {f, weight.to(torch::kFloat64)}) * (static_cast<double>(S) / 16.0);
+}
+
+// A model with random weights (the per-point maps too) in eval mode.
+Aligner random_model(const AlignerConfig& config, const Scheme& s, uint64_t seed) {
+  torch::manual_seed(seed);
+  Aligner model(config, s);
+  torch::NoGradGuard no_grad;
+  for (auto& p : model->parameters()) p.add_(0.05 * torch::randn_like(p));
+  model->named_parameters()["fc.bias"].add_(0.5 * torch::randn({2 * s.num_points}));
+  model->eval();
+  return model;
+}
+
+TEST(Model, DetailTermReadsWindowsOfTheFullResolutionCrop) {
+  const Scheme s = find_scheme("300w68");
+  AlignerConfig config = testing::tiny_config(Head::Lddmm);
+  config.local = {2, 3, 0.1};
+  config.detail = {2, 8, 2, 1.5 / 64};
+  Aligner model = random_model(config, s, 22);
+  torch::NoGradGuard no_grad;
+  const torch::Tensor x = torch::randn({2, 3, 64, 64});
+  const torch::Tensor with = model->head_output(x);
+  auto params = model->named_parameters();
+  const torch::Tensor weight = params["detail_weight"].clone();
+  params["detail_weight"].zero_();
+  const torch::Tensor first_head = model->head_output(x);
+  const torch::Tensor detail = (with - first_head).to(torch::kFloat64);
+  EXPECT_GT(detail.abs().max().item<double>(), 1e-3);
+  const torch::Tensor want =
+      window_term_by_hand(model, "detail_net", x, model->points_from(first_head), weight, 8, 1.5);
   EXPECT_LT((want - detail).abs().max().item<double>(), 1e-4);
+}
+
+// The refine term is the same once more: windows around the points the detail term gives (its own net and
+// maps, its own window), added to the same momenta.
+TEST(Model, RefineTermReadsWindowsAroundTheDetailTermsPoints) {
+  const Scheme s = find_scheme("300w68");
+  AlignerConfig config = testing::tiny_config(Head::Lddmm);
+  config.detail = {2, 8, 2, 1.5 / 64};
+  config.refine = {1, 4, 3, 1.0 / 64};
+  Aligner model = random_model(config, s, 23);
+  torch::NoGradGuard no_grad;
+  const torch::Tensor x = torch::randn({2, 3, 64, 64});
+  const torch::Tensor with = model->head_output(x);
+  auto params = model->named_parameters();
+  const torch::Tensor weight = params["refine_weight"].clone();
+  params["refine_weight"].zero_();
+  const torch::Tensor detail_head = model->head_output(x);  // global + detail terms
+  const torch::Tensor refine = (with - detail_head).to(torch::kFloat64);
+  EXPECT_GT(refine.abs().max().item<double>(), 1e-3);
+  const torch::Tensor want =
+      window_term_by_hand(model, "refine_net", x, model->points_from(detail_head), weight, 4, 1.0);
+  EXPECT_LT((want - refine).abs().max().item<double>(), 1e-4);
+  // With the detail maps zeroed it reads around the head's own points instead.
+  params["detail_weight"].zero_();
+  const torch::Tensor plain_head = model->head_output(x);
+  params["refine_weight"].copy_(weight);
+  const torch::Tensor plain_refine = (model->head_output(x) - plain_head).to(torch::kFloat64);
+  const torch::Tensor at_head =
+      window_term_by_hand(model, "refine_net", x, model->points_from(plain_head), weight, 4, 1.0);
+  EXPECT_LT((at_head - plain_refine).abs().max().item<double>(), 1e-4);
+  EXPECT_GT((at_head - want).abs().max().item<double>(), 1e-3);
+}
+
+// kernel_scale multiplies every curve's σ_V: the authors' layer (one Euler step, momenta held) moves point i
+// by Σ_j exp(−|x_i − x_j|² / σ²) α_j over its curve, σ = 0.65 × the curve's diameter × the crop's scale × k.
+TEST(Model, KernelScaleNarrowsEveryCurvesKernel) {
+  const Scheme s = find_scheme("300w68");
+  AlignerConfig config = testing::tiny_config(Head::Lddmm);
+  config.flow = {Integrator::Euler, 1, false};
+  config.kernel_scale = 0.25;
+  Aligner model(config, s);
+  torch::manual_seed(5);
+  const torch::Tensor momenta = torch::randn({1, s.num_points, 2}, torch::kFloat64);
+  const torch::Tensor out = model->points_from(momenta.to(torch::kFloat32)).to(torch::kFloat64);
+  const double scale = config.input_size / s.mean_face.frame;
+  const auto a = momenta.accessor<double, 3>();
+  double worst = 0;
+  for (const Curve& c : s.curves) {
+    double diameter = 0;
+    for (int i : c.points)
+      for (int j : c.points)
+        diameter = std::max(diameter, (s.mean_face.points.row(i) - s.mean_face.points.row(j)).norm());
+    const double sigma =
+        (c.points.size() < 2 ? kSingleSigma * s.mean_face.frame : 0.65 * diameter) * scale * 0.25;
+    for (int i : c.points) {
+      double move[2] = {0, 0};
+      for (int j : c.points) {
+        const double d2 =
+            (s.mean_face.points.row(i) - s.mean_face.points.row(j)).squaredNorm() * scale * scale;
+        for (int k = 0; k < 2; ++k) move[k] += std::exp(-d2 / (sigma * sigma)) * a[0][j][k];
+      }
+      for (int k = 0; k < 2; ++k)
+        worst = std::max(
+            worst, std::abs(out[0][i][k].item<double>() - (s.mean_face.points(i, k) * scale + move[k])));
+    }
+  }
+  EXPECT_LT(worst, 1e-4);
 }
 
 TEST(Model, DetailSettingsRoundTripAndAreChecked) {
@@ -458,6 +540,22 @@ TEST(Model, DetailSettingsRoundTripAndAreChecked) {
   EXPECT_THROW(bad(64, {5, 0, 16, 0.01})(), ModelError);  // factor over 4
   EXPECT_THROW(bad(64, {2, 8, 0, 0.01})(), ModelError);   // no channels
   EXPECT_THROW(bad(64, {2, 8, 16, -0.1})(), ModelError);  // negative spacing
+  // the refine term and the kernel scale travel too, and are checked
+  AlignerConfig more = back;
+  more.refine = {1, 16, 6, 0.03};
+  more.kernel_scale = 0.25;
+  const AlignerConfig more_back = aligner_config_from_json(to_json(more), "test");
+  EXPECT_EQ(more_back.refine.patch, 16);
+  EXPECT_EQ(more_back.refine.channels, 6);
+  EXPECT_DOUBLE_EQ(more_back.refine.spacing, 0.03);
+  EXPECT_DOUBLE_EQ(more_back.kernel_scale, 0.25);
+  EXPECT_DOUBLE_EQ(plain.kernel_scale, 1.0);  // a file that does not say: the rule as it is
+  EXPECT_EQ(to_json(cfg).find("kernel_scale"), std::string::npos);
+  AlignerConfig no_detail = testing::tiny_config();
+  no_detail.refine = {1, 8, 4, 0.02};
+  EXPECT_THROW(aligner_config_from_json(to_json(no_detail), "test"), ModelError);  // refine needs detail
+  more.kernel_scale = 0;
+  EXPECT_THROW(aligner_config_from_json(to_json(more), "test"), ModelError);
   // and a saved model with the term loads with the same outputs
   Aligner m(back, find_scheme("300w68"));
   {

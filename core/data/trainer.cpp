@@ -41,7 +41,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(TrainOptions, epochs, batch_size
                                                 ema_decay, seed, threads, augment, teacher, teacher_weight,
                                                 teacher_mirror, teacher_refine, grow_scale,
                                                 time_budget_minutes, loader_threads, detail_lr_scale,
-                                                detail_only)
+                                                detail_only, refine_only)
 
 namespace {
 
@@ -528,27 +528,36 @@ void train(const TrainConfig& cfg, const std::filesystem::path& data_root,
 
   Aligner model(cfg.model, scheme);
   model->to(device);
-  // The detail term's parameters (a new part on a trained start) may learn at a multiple of the rate.
+  // The window terms' parameters (a new part on a trained start) may learn at a multiple of the rate; with
+  // detail_only or refine_only that term alone learns.
   if (!(o.detail_lr_scale > 0)) throw std::runtime_error("detail_lr_scale must be > 0");
+  if (o.detail_only && o.refine_only)
+    throw std::runtime_error("detail_only and refine_only exclude each other");
+  const std::string only = o.refine_only ? "refine_" : o.detail_only ? "detail_" : "";
+  const auto starts = [](const std::string& key, const char* prefix) { return key.rfind(prefix, 0) == 0; };
   std::vector<torch::Tensor> base_params, detail_params;
-  for (const auto& p : model->named_parameters())
-    (p.key().rfind("detail_", 0) == 0 ? detail_params : base_params).push_back(p.value());
-  if (o.detail_only && detail_params.empty())
-    throw std::runtime_error("detail_only: the model has no detail term (model.detail.patch)");
+  for (const auto& p : model->named_parameters()) {
+    const bool window = starts(p.key(), "detail_") || starts(p.key(), "refine_");
+    if (!only.empty() && !starts(p.key(), only.c_str()))
+      p.value().set_requires_grad(false);
+    else
+      (window ? detail_params : base_params).push_back(p.value());
+  }
+  if (!only.empty() && detail_params.empty())
+    throw std::runtime_error(only + "only: the model has no " + only.substr(0, only.size() - 1) +
+                             " term (model." + only.substr(0, only.size() - 1) + ".patch)");
   std::vector<torch::optim::OptimizerParamGroup> groups;
-  if (o.detail_only)
-    for (torch::Tensor& p : base_params) p.set_requires_grad(false);
-  else
-    groups.emplace_back(base_params);
+  if (!base_params.empty()) groups.emplace_back(base_params);
   if (!detail_params.empty()) groups.emplace_back(detail_params);
-  // The rate of group g: the detail term's is the schedule's × detail_lr_scale.
-  const auto group_scale = [&](size_t g) { return g == 0 && !o.detail_only ? 1.0 : o.detail_lr_scale; };
-  // With detail_only the rest of the network stays as the start has it, batch norms in inference mode.
+  // The rate of group g: the window terms' is the schedule's × detail_lr_scale.
+  const auto group_scale = [&](size_t g) { return g == 0 && !base_params.empty() ? 1.0 : o.detail_lr_scale; };
+  // With detail_only or refine_only the rest of the network stays as the start has it, batch norms in
+  // inference mode.
   const auto set_train_mode = [&] {
     model->train();
-    if (o.detail_only)
+    if (!only.empty())
       for (const auto& child : model->named_children())
-        if (child.key().rfind("detail_", 0) != 0) child.value()->eval();
+        if (!starts(child.key(), only.c_str())) child.value()->eval();
   };
   torch::optim::AdamW optimizer(groups,
                                 torch::optim::AdamWOptions(o.learning_rate).weight_decay(o.weight_decay));
@@ -557,7 +566,7 @@ void train(const TrainConfig& cfg, const std::filesystem::path& data_root,
   constexpr double kLossFrame = 64.0;
   const CurveLoss loss =
       CurveLoss::from_scheme(scheme, {cfg.model.head == Head::Lddmm ? o.beta : 0.0, o.point_weighted_loss},
-                             kLossFrame / scheme.mean_face.frame);
+                             cfg.model.kernel_scale * kLossFrame / scheme.mean_face.frame);
   const double to_loss_frame = kLossFrame / S;
   const double to_loss = kLossFrame / L;  // targets on the crops of side L → the loss frame
   int first_epoch = 0;
@@ -581,6 +590,7 @@ void train(const TrainConfig& cfg, const std::filesystem::path& data_root,
         want.detail = saved->config().detail;
       else
         want.detail.factor = saved->config().detail.factor;
+      if (saved->config().refine.patch == 0) want.refine = saved->config().refine;
     }
     // A start whose backbone this one grows (more modules or blocks): the parts it lacks start as the
     // identity or as scaled copies (train.grow_scale), so training starts at or near the start's network.
@@ -597,7 +607,7 @@ void train(const TrainConfig& cfg, const std::filesystem::path& data_root,
     // Buffers that depend on the input size (mean face, sampling grid) stay as this model built them.
     for (const auto& b : saved->named_buffers())
       if (!as_start || (b.key() != "template" && b.key() != "local_grid" && b.key() != "cascade_offsets" &&
-                        b.key() != "detail_offsets"))
+                        b.key() != "detail_offsets" && b.key() != "refine_offsets"))
         dstb[b.key()].copy_(b.value());
     // After the buffers: a new module copies the batch-norm statistics of the one before it as trained.
     if (grown) {

@@ -11,12 +11,21 @@ namespace {
 constexpr const char* kFormat = "lddmm-face-model";
 constexpr int kVersion = 1;
 
+// The detail term's small net for every window: 3×3 convolutions 3 → k, then two of stride 2 to 2k, ReLUs.
+torch::nn::Sequential window_net(int64_t k) {
+  namespace nn = torch::nn;
+  return nn::Sequential(nn::Conv2d(nn::Conv2dOptions(3, k, 3).padding(1)), nn::ReLU(),
+                        nn::Conv2d(nn::Conv2dOptions(k, 2 * k, 3).stride(2).padding(1)), nn::ReLU(),
+                        nn::Conv2d(nn::Conv2dOptions(2 * k, 2 * k, 3).stride(2).padding(1)), nn::ReLU());
+}
+
 }  // namespace
 
 AlignerImpl::AlignerImpl(const AlignerConfig& config, const Scheme& scheme)
     : config_(config),
       scheme_(scheme),
-      layer_(CurveSet::from_scheme(scheme, config.input_size / scheme.mean_face.frame), config.flow) {
+      layer_(CurveSet::from_scheme(scheme, config.kernel_scale * config.input_size / scheme.mean_face.frame),
+             config.flow) {
   backbone_ = register_module("backbone", HRNet(config.backbone));
   const int64_t c = backbone_->out_channels();
   fuse_ = register_module("fuse", torch::nn::Conv2d(torch::nn::Conv2dOptions(c, c, 1).bias(false)));
@@ -62,20 +71,21 @@ AlignerImpl::AlignerImpl(const AlignerConfig& config, const Scheme& scheme)
     cascade_offsets_ =
         register_buffer("cascade_offsets", (offsets(config.cascade) * to_grid).view({1, 1, g * g, 2}));
   }
-  if (config.detail.patch > 0) {
-    namespace nn = torch::nn;
-    const int64_t k = config.detail.channels;
-    const int64_t p = config.detail.patch;
-    detail_net_ = register_module(
-        "detail_net",
-        nn::Sequential(nn::Conv2d(nn::Conv2dOptions(3, k, 3).padding(1)), nn::ReLU(),
-                       nn::Conv2d(nn::Conv2dOptions(k, 2 * k, 3).stride(2).padding(1)), nn::ReLU(),
-                       nn::Conv2d(nn::Conv2dOptions(2 * k, 2 * k, 3).stride(2).padding(1)), nn::ReLU()));
-    detail_weight_ =
-        register_parameter("detail_weight", torch::zeros({scheme.num_points, 2 * k * (p / 4) * (p / 4), 2}));
-    const LocalHeadConfig window{1, static_cast<int>(p), config.detail.spacing};
-    detail_offsets_ = register_buffer("detail_offsets", (offsets(window) * to_grid).view({1, 1, p * p, 2}));
-  }
+  // A window term's per-point maps (zero at first: a new term adds nothing) and its window offsets.
+  const auto window_term = [&](const std::string& name, const DetailConfig& d, torch::nn::Sequential& net,
+                               torch::Tensor& weight, torch::Tensor& window) {
+    const int64_t k = d.channels;
+    const int64_t p = d.patch;
+    net = register_module(name + "_net", window_net(k));
+    weight =
+        register_parameter(name + "_weight", torch::zeros({scheme.num_points, 2 * k * (p / 4) * (p / 4), 2}));
+    const LocalHeadConfig grid{1, static_cast<int>(p), d.spacing};
+    window = register_buffer(name + "_offsets", (offsets(grid) * to_grid).view({1, 1, p * p, 2}));
+  };
+  if (config.detail.patch > 0)
+    window_term("detail", config.detail, detail_net_, detail_weight_, detail_offsets_);
+  if (config.refine.patch > 0)
+    window_term("refine", config.refine, refine_net_, refine_weight_, refine_offsets_);
   // The fully connected layer works in units of 1/16 of the crop, so its weights stay near 1.
   output_scale_ = config.input_size / 16.0;
 }
@@ -103,6 +113,20 @@ torch::Tensor samples_at(const torch::Tensor& x, const torch::Tensor& grid) {
 // Per point i, its own linear map weight[i] ([n, k, 2]) of its features f[:, i] ([B, n, k]) → [B, n, 2].
 torch::Tensor per_point_map(const torch::Tensor& f, const torch::Tensor& weight) {
   return torch::bmm(f.transpose(0, 1), weight).transpose(0, 1);
+}
+
+// The correction a window term adds ([B, n, 2]): a `patch`-pixel window of images ([B, 3, S, S]) around
+// each point ([B, n, 2], crop pixels; pixel centres at integer coordinates, so pixel x spans [x - 0.5,
+// x + 0.5], grid_sample's (2x + 1) / S - 1), one small net for all windows, one linear map per point.
+torch::Tensor window_correction(const torch::Tensor& images, const torch::Tensor& points,
+                                torch::nn::Sequential& net, const torch::Tensor& weight,
+                                const torch::Tensor& offsets, int64_t patch) {
+  const int64_t B = images.size(0);
+  const int64_t n = points.size(1);
+  const double S = static_cast<double>(images.size(3));
+  const torch::Tensor grid = ((points + 0.5) * (2.0 / S) - 1.0).unsqueeze(2) + offsets;
+  const torch::Tensor windows = samples_at(images, grid).reshape({B * n, images.size(1), patch, patch});
+  return per_point_map(net->forward(windows).reshape({B, n, -1}), weight);
 }
 
 // Per point i, the linear map weight[i] of the reduced features sampled at grid[:, i, :] ([B, n, g², 2],
@@ -138,18 +162,14 @@ torch::Tensor AlignerImpl::head_output(const torch::Tensor& images) {
     const torch::Tensor grid = (first * (2.0 / config_.input_size) - 1.0).unsqueeze(2) + cascade_offsets_;
     out = out + sampled_term(torch::relu(cascade_reduce_(features)), grid, cascade_weight_);
   }
-  if (detail_net_) {
-    // The same at the input's own resolution: a window of the crop around each point the head gives so
-    // far (held fixed), one small net for all windows, one linear map per point.
-    const torch::Tensor first = held_points(out);
-    const double S = config_.input_size;
-    const int64_t n = scheme_.num_points;
-    const int64_t p = config_.detail.patch;
-    // Pixel centres at integer coordinates: pixel x spans [x - 0.5, x + 0.5], grid_sample's (2x + 1) / S - 1.
-    const torch::Tensor grid = ((first + 0.5) * (2.0 / S) - 1.0).unsqueeze(2) + detail_offsets_;
-    const torch::Tensor windows = samples_at(images, grid).reshape({B * n, images.size(1), p, p});
-    out = out + per_point_map(detail_net_->forward(windows).reshape({B, n, -1}), detail_weight_);
-  }
+  // The same at the input's own resolution: a window of the crop around each point the head gives so far
+  // (held fixed); the refine term once more around the points the detail term gives.
+  if (detail_net_)
+    out = out + window_correction(images, held_points(out), detail_net_, detail_weight_, detail_offsets_,
+                                  config_.detail.patch);
+  if (refine_net_)
+    out = out + window_correction(images, held_points(out), refine_net_, refine_weight_, refine_offsets_,
+                                  config_.refine.patch);
   return out * output_scale_;
 }
 

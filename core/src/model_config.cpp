@@ -37,6 +37,7 @@ std::string to_json(const AlignerConfig& c) {
   j["flow"] = {{"integrator", integrator_name(c.flow.integrator)},
                {"steps", c.flow.steps},
                {"shooting", c.flow.shooting}};
+  if (c.kernel_scale != 1.0) j["flow"]["kernel_scale"] = c.kernel_scale;  // older files: the rule as it is
   j["mean"] = c.mean;
   j["std"] = c.std;
   // Written only when used, so that the paper's head keeps its configuration text (older files).
@@ -50,6 +51,8 @@ std::string to_json(const AlignerConfig& c) {
                    {"patch", c.detail.patch},
                    {"channels", c.detail.channels},
                    {"spacing", c.detail.spacing}};
+  if (c.refine.patch > 0)
+    j["refine"] = {{"patch", c.refine.patch}, {"channels", c.refine.channels}, {"spacing", c.refine.spacing}};
   if (!c.calibration.empty()) {
     j["calibration"] = {{"direct", c.calibration.direct}, {"mirrored", c.calibration.mirrored}};
     if (c.calibration.has_image_term()) {  // older files have only the crop-pixel part
@@ -59,6 +62,44 @@ std::string to_json(const AlignerConfig& c) {
   }
   return j.dump();
 }
+
+namespace {
+
+// The bounds every configuration must keep, whatever file it came from.
+void check_config(const AlignerConfig& c, const std::string& origin) {
+  // a multiple of 16: the stem (stride 4) and the first two downsamplings give whole sizes; the 1/32 branch
+  // rounds up (144 px: 36, 18, 9, 5), the same way on every path to it, and the fusion resamples to exact
+  // sizes
+  if (c.input_size < 32 || c.input_size % 16 != 0)
+    throw ModelError(origin + ": input_size must be a multiple of 16, at least 32");
+  const DetailConfig& d = c.detail;
+  if (d.factor < 1 || d.factor > 4 || c.input_size % (16 * d.factor) != 0 || c.input_size / d.factor < 32)
+    throw ModelError(origin +
+                     ": detail.factor must be 1..4 with input_size / factor a multiple of 16, at least 32");
+  for (const DetailConfig* w : {&c.detail, &c.refine})
+    if (w->patch < 0 || w->patch > 64 || w->patch % 4 != 0 || w->channels < 1 || w->channels > 64 ||
+        !(w->spacing > 0) || w->spacing > 0.1)
+      throw ModelError(origin +
+                       ": the detail and refine terms need patch 0..64 (a multiple of 4), channels 1..64 and "
+                       "spacing in (0, 0.1]");
+  if (c.refine.patch > 0 && c.detail.patch == 0)
+    throw ModelError(origin + ": the refine term needs the detail term (detail.patch > 0)");
+  if (!(c.kernel_scale >= 0.05 && c.kernel_scale <= 4))
+    throw ModelError(origin + ": flow.kernel_scale must be in [0.05, 4]");
+  for (const LocalHeadConfig* l : {&c.local, &c.cascade})
+    if (l->channels < 0 || l->grid < 1 || l->grid > 9 || !(l->spacing >= 0) || l->spacing > 0.5)
+      throw ModelError(origin + ": local and cascade terms need channels >= 0, grid 1..9 and spacing 0..0.5");
+  for (const double v : {c.calibration.direct[0], c.calibration.direct[1], c.calibration.mirrored[0],
+                         c.calibration.mirrored[1]})
+    if (!std::isfinite(v) || std::abs(v) > 0.1 * c.input_size)
+      throw ModelError(origin + ": calibration offsets must be finite and under a tenth of the input size");
+  for (const double v : {c.calibration.direct_image[0], c.calibration.direct_image[1],
+                         c.calibration.mirrored_image[0], c.calibration.mirrored_image[1]})
+    if (!std::isfinite(v) || std::abs(v) > 16)
+      throw ModelError(origin + ": calibration offsets in image pixels must be finite and under 16");
+}
+
+}  // namespace
 
 AlignerConfig aligner_config_from_json(const std::string& text, const std::string& origin) {
   AlignerConfig c;
@@ -78,6 +119,7 @@ AlignerConfig aligner_config_from_json(const std::string& text, const std::strin
     const auto integ = parse_integrator(f.at("integrator").get<std::string>());
     if (!integ) throw std::runtime_error("unknown integrator");
     c.flow = {*integ, whole(f.at("steps"), 1, 100), f.at("shooting").get<bool>()};
+    c.kernel_scale = f.value("kernel_scale", 1.0);
     c.mean = j.at("mean").get<std::array<double, 3>>();
     c.std = j.at("std").get<std::array<double, 3>>();
     const auto read = [&](const char* key, LocalHeadConfig& l) {
@@ -89,13 +131,16 @@ AlignerConfig aligner_config_from_json(const std::string& text, const std::strin
     };
     read("local", c.local);
     read("cascade", c.cascade);
-    if (j.contains("detail")) {
-      const json& d = j.at("detail");
-      c.detail.factor = d.contains("factor") ? whole(d.at("factor"), 1, 4) : c.detail.factor;
-      c.detail.patch = d.contains("patch") ? whole(d.at("patch"), 0, 64) : c.detail.patch;
-      c.detail.channels = d.contains("channels") ? whole(d.at("channels"), 1, 64) : c.detail.channels;
-      c.detail.spacing = d.value("spacing", c.detail.spacing);
-    }
+    const auto read_window = [&](const char* key, DetailConfig& d) {
+      if (!j.contains(key)) return;
+      const json& o = j.at(key);
+      d.factor = o.contains("factor") ? whole(o.at("factor"), 1, 4) : d.factor;
+      d.patch = o.contains("patch") ? whole(o.at("patch"), 0, 64) : d.patch;
+      d.channels = o.contains("channels") ? whole(o.at("channels"), 1, 64) : d.channels;
+      d.spacing = o.value("spacing", d.spacing);
+    };
+    read_window("detail", c.detail);
+    read_window("refine", c.refine);
     if (j.contains("calibration")) {
       const json& k = j.at("calibration");
       c.calibration.direct = k.at("direct").get<std::array<double, 2>>();
@@ -106,31 +151,7 @@ AlignerConfig aligner_config_from_json(const std::string& text, const std::strin
   } catch (const std::exception& e) {
     throw ModelError(origin + ": bad model configuration (" + e.what() + ")");
   }
-  // a multiple of 16: the stem (stride 4) and the first two downsamplings give whole sizes; the 1/32 branch
-  // rounds up (144 px: 36, 18, 9, 5), the same way on every path to it, and the fusion resamples to exact
-  // sizes
-  if (c.input_size < 32 || c.input_size % 16 != 0)
-    throw ModelError(origin + ": input_size must be a multiple of 16, at least 32");
-  const DetailConfig& d = c.detail;
-  if (d.factor < 1 || d.factor > 4 || c.input_size % (16 * d.factor) != 0 || c.input_size / d.factor < 32)
-    throw ModelError(origin +
-                     ": detail.factor must be 1..4 with input_size / factor a multiple of 16, at least 32");
-  if (d.patch < 0 || d.patch > 64 || d.patch % 4 != 0 || d.channels < 1 || d.channels > 64 ||
-      !(d.spacing > 0) || d.spacing > 0.1)
-    throw ModelError(origin +
-                     ": the detail term needs patch 0..64 (a multiple of 4), channels 1..64 and "
-                     "spacing in (0, 0.1]");
-  for (const LocalHeadConfig* l : {&c.local, &c.cascade})
-    if (l->channels < 0 || l->grid < 1 || l->grid > 9 || !(l->spacing >= 0) || l->spacing > 0.5)
-      throw ModelError(origin + ": local and cascade terms need channels >= 0, grid 1..9 and spacing 0..0.5");
-  for (const double v : {c.calibration.direct[0], c.calibration.direct[1], c.calibration.mirrored[0],
-                         c.calibration.mirrored[1]})
-    if (!std::isfinite(v) || std::abs(v) > 0.1 * c.input_size)
-      throw ModelError(origin + ": calibration offsets must be finite and under a tenth of the input size");
-  for (const double v : {c.calibration.direct_image[0], c.calibration.direct_image[1],
-                         c.calibration.mirrored_image[0], c.calibration.mirrored_image[1]})
-    if (!std::isfinite(v) || std::abs(v) > 16)
-      throw ModelError(origin + ": calibration offsets in image pixels must be finite and under 16");
+  check_config(c, origin);
   return c;
 }
 

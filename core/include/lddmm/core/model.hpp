@@ -7,7 +7,8 @@
 // optional cascade term samples the same way around the points the head gives without it and adds
 // its correction to the same momenta: one flow of the mean face still gives every point. An optional
 // detail term looks at the input's own pixels (DetailConfig): the backbone reads the crop reduced, the term
-// reads small windows of the full-resolution crop around the points and corrects their momenta.
+// reads small windows of the full-resolution crop around the points and corrects their momenta; an optional
+// refine term does the same once more around the points the detail term gives (a second cascade stage).
 // A model is saved as one
 // self-describing file: configuration, scheme (with its mean face) and weights.
 #pragma once
@@ -85,10 +86,15 @@ struct AlignerConfig {
   HRNetConfig backbone;
   int input_size = 128;  // square crop side, pixels
   Head head = Head::Lddmm;
-  FlowOptions flow;                                    // integrator, steps, shooting
-  LocalHeadConfig local;                               // shape-indexed term (off by default)
-  LocalHeadConfig cascade;                             // second stage at the first's points (off)
-  DetailConfig detail;                                 // reduced backbone input, full-resolution term (off)
+  FlowOptions flow;  // integrator, steps, shooting
+  /// σ_V of the flow and σ_W of the training loss: the scheme's rule (sigma_for_curve) × this. The rule reads
+  /// the authors' values in a 64-px frame; their code applies them in a 256-px crop, ~0.28 × ours relative to
+  /// the face.
+  double kernel_scale = 1.0;
+  LocalHeadConfig local;    // shape-indexed term (off by default)
+  LocalHeadConfig cascade;  // second stage at the first's points (off)
+  DetailConfig detail;      // reduced backbone input, full-resolution term (off)
+  DetailConfig refine;      // a second detail term at the first's points (its `factor` unused; off)
   std::array<double, 3> mean = {0.485, 0.456, 0.406};  // per-channel normalisation of RGB in [0, 1]
   std::array<double, 3> std = {0.229, 0.224, 0.225};
   Calibration calibration;  // inference only; training ignores it
@@ -150,6 +156,9 @@ class AlignerImpl : public torch::nn::Module {
   torch::nn::Sequential detail_net_{nullptr};
   torch::Tensor detail_weight_;   // [n, 2·channels·(patch/4)², 2], per point
   torch::Tensor detail_offsets_;  // [1, 1, patch², 2] window around each point, grid_sample's frame
+  torch::nn::Sequential refine_net_{nullptr};
+  torch::Tensor refine_weight_;
+  torch::Tensor refine_offsets_;
   torch::Tensor template_;
   double output_scale_ = 1.0;
   bool folded_ = false;

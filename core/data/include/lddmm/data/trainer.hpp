@@ -51,12 +51,15 @@ struct TrainOptions {
   /// with trained features: from the identity the scales only hover around 0, their convolutions' gradients
   /// flipping sign with them).
   double grow_scale = 0;
-  /// The detail term's parameters (DetailConfig) learn at this multiple of the schedule's rate: on a trained
-  /// start the term is new and starts at zero while the rest only needs fine-tuning.
+  /// The detail and refine terms' parameters (DetailConfig) learn at this multiple of the schedule's rate: on
+  /// a trained start the term is new and starts at zero while the rest only needs fine-tuning.
   double detail_lr_scale = 1;
   /// Trains only the detail term (a second stage on a trained start, as in cascaded shape regression): the
   /// rest of the network keeps the start's weights, its batch norms in inference mode.
   bool detail_only = false;
+  /// Trains only the refine term (AlignerConfig::refine, a third stage on a start with the detail term):
+  /// every other weight, the detail term's included, keeps the start's, batch norms in inference mode.
+  bool refine_only = false;
   /// A wall-clock budget for this run, in minutes (0: none). After the second epoch the number of epochs is
   /// cut to what fits at its pace (after the first, when that alone spent the budget), and the
   /// learning-rate schedule is fitted to the new total.
