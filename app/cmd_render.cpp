@@ -5,13 +5,17 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <stdexcept>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "commands.hpp"
+#include "lddmm/core/blended_flow.hpp"
 #include "lddmm/core/correspondence.hpp"
 #include "lddmm/core/flow.hpp"
 #include "lddmm/core/loss.hpp"
@@ -35,6 +39,7 @@ struct RenderOpts {
   std::string integrator = "heun";
   int steps = 2;
   bool authors = false;
+  bool per_curve = false;
   int grid = 32;
   int dense = 1;
   int size = 768;
@@ -154,19 +159,41 @@ void draw_other_scheme(const RenderOpts& o, const Scheme& scheme, const Deformat
               other.num_points, other.id.c_str(), corr.rms_residual);
 }
 
+// The grid at t = 1 and det J at its nodes: one continuous flow (blended_flow.hpp), or each node with its
+// nearest curve's flow (--per-curve, the paper's; it tears between curves).
+struct GridEnd {
+  Points nodes;
+  std::vector<double> det;
+};
+
+GridEnd flow_grid(const Scheme& scheme, const DeformationLayer& layer, const torch::Tensor& tmpl,
+                  const torch::Tensor& momenta, const Grid& grid, bool per_curve) {
+  GridEnd g;
+  if (per_curve) {
+    const FlowTrace tr = layer.trace(tmpl, momenta, points_to_tensor(grid.nodes), torch::tensor(grid.curve));
+    g.nodes = tensor_to_points(tr.extra[0]);
+    const torch::Tensor det = tr.extra_det[0].contiguous();
+    g.det.assign(det.data_ptr<double>(), det.data_ptr<double>() + det.numel());
+    return g;
+  }
+  const FlowTrace tr = layer.trace(tmpl, momenta);
+  BlendedPaths b = blend_flow(tr.point_path.select(1, 0), tr.momentum_path.select(1, 0), layer.curves(),
+                              grid.nodes, {kBlendReach * scheme.mean_face.frame});
+  return {b.nodes.back(), std::move(b.det)};
+}
+
 FlowDrawing drawing_of(const Scheme& scheme, const FlowTrace& tr, const torch::Tensor& momenta,
-                       const Grid& grid) {
+                       const Grid& grid, GridEnd g, bool per_curve) {
   FlowDrawing d;
   d.template_points = scheme.mean_face.points;
   d.points = tensor_to_points(tr.points[0]);
   d.momenta = tensor_to_points(momenta[0]);
   for (int64_t k = 0; k < tr.point_path.size(0); ++k)
     d.trajectory.push_back(tensor_to_points(tr.point_path[k][0]));
-  d.grid = tensor_to_points(tr.extra[0]);
-  const torch::Tensor det = tr.extra_det[0].contiguous();
-  d.grid_det.assign(det.data_ptr<double>(), det.data_ptr<double>() + grid.nodes.rows());
+  d.grid = std::move(g.nodes);
+  d.grid_det = std::move(g.det);
   d.grid_cells = grid.cells;
-  d.grid_curve = grid.curve;
+  if (per_curve) d.grid_curve = grid.curve;
   return d;
 }
 
@@ -180,25 +207,25 @@ int run_render(const RenderOpts& o) {
 
   // Flow the template and the grid.
   const Grid grid = make_grid(scheme, o.grid);
-  const std::vector<int64_t> extra_curve(grid.curve.begin(), grid.curve.end());
   const auto t0 = Clock::now();
-  const FlowTrace tr =
-      layer.trace(tmpl, st.momenta, points_to_tensor(grid.nodes), torch::tensor(extra_curve, torch::kInt64));
+  const FlowTrace tr = layer.trace(tmpl, st.momenta);
+  GridEnd g = flow_grid(scheme, layer, tmpl, st.momenta, grid, o.per_curve);
   const double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-  const FlowDrawing d = drawing_of(scheme, tr, st.momenta, grid);
+  const auto [det_min, det_max] = std::minmax_element(g.det.begin(), g.det.end());
+  std::printf(
+      "flow (%s, %d steps, %s): %lld points + %lld grid nodes (%s) in %.2f ms; det J on the grid in [%.3f, "
+      "%.3f], "
+      "at landmarks mean %.3f\n",
+      integrator_name(flow_opt.integrator), flow_opt.steps,
+      flow_opt.shooting ? "geodesic shooting" : "constant momenta", static_cast<long long>(scheme.num_points),
+      static_cast<long long>(grid.nodes.rows()), o.per_curve ? "per-curve flows" : "one blended flow", ms,
+      *det_min, *det_max, tr.point_det.mean().item<double>());
+  const FlowDrawing d = drawing_of(scheme, tr, st.momenta, grid, std::move(g), o.per_curve);
   DrawOptions draw;
   draw.show_template = o.fit.empty();
   draw.thickness = std::max(1, st.canvas.cols / 500);
   draw_flow(st.canvas, scheme, d, st.frame_to_canvas, draw);
   draw_other_scheme(o, scheme, layer, tmpl, st, draw.thickness, st.canvas);
-  const torch::Tensor det = tr.extra_det[0];
-  std::printf(
-      "flow (%s, %d steps, %s): %lld points + %lld grid nodes in %.2f ms; det J on the grid in [%.3f, %.3f], "
-      "at landmarks mean %.3f\n",
-      integrator_name(flow_opt.integrator), flow_opt.steps,
-      flow_opt.shooting ? "geodesic shooting" : "constant momenta", static_cast<long long>(scheme.num_points),
-      static_cast<long long>(grid.nodes.rows()), ms, det.min().item<double>(), det.max().item<double>(),
-      tr.point_det.mean().item<double>());
   if (!o.fit.empty()) {
     const Points fitted = apply_affine(invert_affine(st.img_to_frame), d.points);
     const double e = nme(fitted, st.target_img, normalising_distance(st.target_img, scheme.normalisation));
@@ -235,6 +262,8 @@ void add_render_command(CLI::App& app, Action& action) {
       ->capture_default_str();
   cmd->add_flag("--authors", o->authors, "The authors' layer: constant momenta, 2 Euler steps");
   cmd->add_option("--grid", o->grid, "Grid cells per side")->check(CLI::Range(1, 400))->capture_default_str();
+  cmd->add_flag("--per-curve", o->per_curve,
+                "Grid nodes ride on their nearest curve's flow (the paper's; tears)");
   cmd->add_option("--dense", o->dense,
                   "Also flow the dense scheme with K-1 points between neighbours (drawn red)")
       ->check(CLI::Range(1, 50));

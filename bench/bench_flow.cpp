@@ -1,5 +1,6 @@
 // Speed of the deformation layer: forward + backward at batch 32 (float32, the training setting) for
 // the 68-, 98- and 194-point schemes, on the fused CPU kernel and on the tensor-op formulation.
+// Also the display grid's one continuous flow (blend_flow) for one face in a 256-px crop, per grid density.
 // Run: build/bench/bench_flow (2 threads by default; --threads N to change).
 #include <benchmark/benchmark.h>
 #include <torch/torch.h>
@@ -9,9 +10,12 @@
 #include <string>
 
 #include "bench_main.hpp"
+#include "lddmm/core/blended_flow.hpp"
 #include "lddmm/core/flow.hpp"
 #include "lddmm/core/loss.hpp"
+#include "lddmm/core/register.hpp"
 #include "lddmm/core/scheme.hpp"
+#include "lddmm/core/tensor_points.hpp"
 
 namespace {
 
@@ -77,12 +81,32 @@ void BM_LossForwardBackward(benchmark::State& state) {
   state.SetLabel(kSchemes[state.range(0)]);
 }
 
+// The tracker's grid of a face: a (cells + 1)² grid over the 256-px crop blended after the layer's trace
+// (Heun, 2 steps; the grid 4 Heun substeps a step), momenta of a few pixels.
+void BM_BlendedGrid(benchmark::State& state) {
+  const lddmm::Scheme s = lddmm::find_scheme("300w68");
+  const double scale = 256.0 / s.mean_face.frame;
+  const lddmm::CurveSet curves = lddmm::CurveSet::from_scheme(s, scale);
+  const lddmm::DeformationLayer layer(curves, {Integrator::Heun, 2, true});
+  torch::manual_seed(0);
+  const torch::Tensor tmpl = lddmm::points_to_tensor(s.mean_face.points * scale);
+  const lddmm::FlowTrace tr = layer.trace(tmpl, 3.0 * torch::randn({1, s.num_points, 2}, torch::kFloat64));
+  const lddmm::Points nodes = lddmm::make_grid(s, static_cast<int>(state.range(0))).nodes * scale;
+  for (auto _ : state) {
+    const lddmm::BlendedPaths g = lddmm::blend_flow(tr.point_path.select(1, 0), tr.momentum_path.select(1, 0),
+                                                    curves, nodes, {lddmm::kBlendReach * 256});
+    benchmark::DoNotOptimize(g.det.data());
+  }
+  state.SetLabel(std::to_string(nodes.rows()) + " nodes");
+}
+
 BENCHMARK(BM_FlowFused)
     ->ArgsProduct({{0, 1, 2}, {0, 1, 2, 3, 4}})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 BENCHMARK(BM_FlowTensorOps)->ArgsProduct({{0, 1, 2}, {0, 2}})->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_LossForwardBackward)->DenseRange(0, 2)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_BlendedGrid)->Arg(8)->Arg(16)->Arg(32)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace
 

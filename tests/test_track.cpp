@@ -27,6 +27,7 @@
 #include "lddmm/track/clip.hpp"
 #include "lddmm/track/engine.hpp"
 #include "lddmm/track/landmark_io.hpp"
+#include "lddmm/track/render.hpp"
 #include "lddmm/track/scene.hpp"
 #include "lddmm/track/source.hpp"
 #include "lddmm/track/teaching.hpp"
@@ -809,6 +810,34 @@ TEST(Scene, DetColoursAndPrimitiveCounts) {
 
 namespace lddmm {
 namespace {
+
+// The grid drawn on a synthetic face (the mean face, 5× larger, under smooth momenta) is one connected set of
+// pixels with the continuous flow, and in pieces with the paper's per-curve flows (the tear the issue saw).
+TEST(Teaching, ContinuousGridIsOnePieceAndThePerCurveGridTears) {
+  const Scheme s = find_scheme("300w68");
+  const Points tmpl = (5 * s.mean_face.points).array() + 20;
+  Points mom = Points::Zero(68, 2);
+  for (Eigen::Index i = 0; i < 68; ++i) mom.row(i) << 8 * std::sin(0.3 * i), 6 * std::cos(0.2 * i);
+  SceneOptions grid_only;
+  grid_only.curves = grid_only.template_curves = grid_only.momenta = grid_only.trajectories = false;
+  grid_only.landmarks = false;
+  const auto pieces = [&](bool per_curve) {
+    TeachingOptions o;
+    o.grid_cells = 16;
+    o.per_curve_grid = per_curve;
+    const TeachingFlow f = teach_flow(s, tmpl, mom, Points(0, 2), o);
+    for (double d : f.grid_det) EXPECT_GT(d, 0);
+    cv::Mat canvas(360, 360, CV_8UC3, cv::Scalar(0, 0, 0));
+    paint_scene(canvas, teaching_scene(s, f, 1.0, grid_only));
+    cv::Mat gray, mask, labels;
+    cv::cvtColor(canvas, gray, cv::COLOR_BGR2GRAY);
+    cv::threshold(gray, mask, 0, 255, cv::THRESH_BINARY);
+    EXPECT_GT(cv::countNonZero(mask), 2000);
+    return cv::connectedComponents(mask, labels, 8) - 1;  // less the background
+  };
+  EXPECT_EQ(pieces(false), 1);
+  EXPECT_GT(pieces(true), 1);
+}
 
 TEST(Teaching, FlowIsEquivariantUnderScalingAndExtraPointsRideTheirCurve) {
   const Scheme s = find_scheme("300w68");

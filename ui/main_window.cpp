@@ -166,6 +166,14 @@ void MainWindow::buildViewMenu() {
   toggle("momenta", "&Momenta Arrows", "M", &SceneOptions::momenta);
   toggle("trajectories", "Tra&jectories", "J", &SceneOptions::trajectories);
   toggle("grid", "Deformation &Grid", "G", &SceneOptions::grid);
+  QAction* per_curve = view->addAction("Grid by the Paper's Per-Curve Flows (Tears Between Curves)");
+  per_curve->setCheckable(true);
+  per_curve->setShortcut(QKeySequence("Shift+G"));
+  connect(per_curve, &QAction::toggled, this, [this] {
+    applySettings();
+    if (teaching_) recomputeTeaching();
+  });
+  actions_["per_curve_grid"] = per_curve;
   toggle("boxes", "Face &Boxes and Ids", "B", &SceneOptions::boxes);
   toggle("pose", "Head &Pose Axes", "P", &SceneOptions::pose_axes);
   QAction* full = menuAction(view, "fullscreen", "&Full Screen", QKeySequence(Qt::Key_F11),
@@ -435,6 +443,7 @@ void MainWindow::applySettings() {
     spec = QString::fromStdString(player_.modelScheme() ? player_.modelScheme()->id : "300w68") + spec;
   s.scheme = spec.toStdString();
   s.grid_cells = grid_slider_->value();
+  s.per_curve_grid = action("per_curve_grid")->isChecked();
   s.smoothing = action("smoothing")->isChecked();
   s.mirror = action("mirror")->isChecked();
   s.accurate = action("accurate")->isChecked();
@@ -546,6 +555,7 @@ void MainWindow::recomputeTeaching() {
       o.steps = teach_steps_->value();
       o.kernel_scale = teach_kernel_->value();
       o.grid_cells = grid_slider_->value();
+      o.per_curve_grid = action("per_curve_grid")->isChecked();
       teaching_ = teach_flow(*player_.modelScheme(), f.flow->template_points, f.flow->momenta,
                              teaching_points_, o, teachingCarry());
       break;

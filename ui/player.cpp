@@ -46,6 +46,7 @@ bool Player::build_tracker(QString* error) {
     LddmmBackendOptions bo;
     bo.output_scheme = settings_.scheme;
     bo.grid_cells = settings_.grid_cells;
+    bo.per_curve_grid = settings_.per_curve_grid;
     bo.device = settings_.device;
     bo.flip = settings_.mirror;
     TrackerOptions to;
@@ -159,8 +160,9 @@ bool Player::seek(int64_t index) {
 
 bool Player::apply(const PlayerSettings& s, QString* error) {
   const bool rebuild = !tracker_ || s.model != settings_.model || s.scheme != settings_.scheme ||
-                       s.grid_cells != settings_.grid_cells || s.device != settings_.device ||
-                       s.mirror != settings_.mirror || s.accurate != settings_.accurate;
+                       s.grid_cells != settings_.grid_cells || s.per_curve_grid != settings_.per_curve_grid ||
+                       s.device != settings_.device || s.mirror != settings_.mirror ||
+                       s.accurate != settings_.accurate;
   const bool smoothing = s.smoothing != settings_.smoothing;
   const PlayerSettings old = settings_;
   settings_ = s;

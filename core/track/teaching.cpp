@@ -8,6 +8,7 @@
 #include <cmath>
 #include <limits>
 
+#include "lddmm/core/blended_flow.hpp"
 #include "lddmm/core/register.hpp"
 #include "lddmm/core/tensor_points.hpp"
 
@@ -23,6 +24,18 @@ Points lerp(const std::vector<Points>& path, double t) {
   return (1 - f) * path[k] + f * path[k + 1];
 }
 
+// The curve of the template point nearest to each extra point, the curve that carries it.
+std::vector<int64_t> nearest_curves(const Scheme& scheme, const Points& tmpl, const Points& extra) {
+  std::vector<int64_t> owner;
+  const auto point_curve = scheme.point_curve();
+  for (Eigen::Index i = 0; i < extra.rows(); ++i) {
+    Eigen::Index nearest = 0;
+    (tmpl.rowwise() - extra.row(i)).rowwise().squaredNorm().minCoeff(&nearest);
+    owner.push_back(point_curve[static_cast<size_t>(nearest)]);
+  }
+  return owner;
+}
+
 }  // namespace
 
 TeachingFlow teach_flow(const Scheme& scheme, const Points& tmpl, const Points& momenta, const Points& extra,
@@ -33,22 +46,8 @@ TeachingFlow teach_flow(const Scheme& scheme, const Points& tmpl, const Points& 
   const DeformationLayer layer(CurveSet::from_scheme(scheme, scale * o.kernel_scale),
                                FlowOptions{o.integrator, std::max(1, o.steps), true});
   // Extra points: clicked points (nearest curve) and the grid (nearest curve of the mean face).
-  std::vector<int64_t> owner;
-  Points all(extra.rows(), 2);
-  all.topRows(extra.rows()) = extra;
-  const auto point_curve = scheme.point_curve();
-  for (Eigen::Index i = 0; i < extra.rows(); ++i) {
-    double best = std::numeric_limits<double>::infinity();
-    int64_t curve = 0;
-    for (Eigen::Index p = 0; p < tmpl.rows(); ++p) {
-      const double d = (tmpl.row(p) - extra.row(i)).squaredNorm();
-      if (d < best) {
-        best = d;
-        curve = point_curve[static_cast<size_t>(p)];
-      }
-    }
-    owner.push_back(curve);
-  }
+  std::vector<int64_t> owner = nearest_curves(scheme, tmpl, extra);
+  Points all = extra;
   // Another scheme's points: its mean face in the source frame (A y), placed on the face, each with the
   // curve that carries it.
   const Eigen::Index m = carry != nullptr ? carry->target_in_source.rows() : 0;
@@ -59,8 +58,8 @@ TeachingFlow teach_flow(const Scheme& scheme, const Points& tmpl, const Points& 
     owner.insert(owner.end(), carry->point_curve.begin(), carry->point_curve.end());
   }
   Grid grid;
-  if (o.grid_cells > 0) {
-    grid = make_grid(scheme, o.grid_cells);
+  if (o.grid_cells > 0) grid = make_grid(scheme, o.grid_cells);
+  if (o.grid_cells > 0 && o.per_curve_grid) {
     const Points g = apply_affine(sim, grid.nodes);
     Points both(all.rows() + g.rows(), 2);
     both << all, g;
@@ -91,15 +90,21 @@ TeachingFlow teach_flow(const Scheme& scheme, const Points& tmpl, const Points& 
       const Points e = tensor_to_points(tr.extra_path[k][0]);
       f.extra.push_back(e.topRows(extra.rows()));
       if (m > 0) f.carried.push_back(apply_affine(back_to_target, e.middleRows(extra.rows(), m)));
-      if (o.grid_cells > 0) f.grid.push_back(e.bottomRows(e.rows() - extra.rows() - m));
+      if (o.grid_cells > 0 && o.per_curve_grid) f.grid.push_back(e.bottomRows(e.rows() - extra.rows() - m));
     }
   }
-  if (o.grid_cells > 0) {
+  if (o.grid_cells > 0 && o.per_curve_grid) {
     const torch::Tensor det = tr.extra_det[0].to(torch::kFloat64).contiguous();
     f.grid_det.assign(det.data_ptr<double>() + extra.rows() + m, det.data_ptr<double>() + det.numel());
     f.grid_curve = grid.curve;
-    f.grid_cells = grid.cells;
+  } else if (o.grid_cells > 0) {
+    BlendedPaths g =
+        blend_flow(tr.point_path.select(1, 0), tr.momentum_path.select(1, 0), layer.curves(),
+                   apply_affine(sim, grid.nodes), {kBlendReach * scheme.mean_face.frame * scale});
+    f.grid = std::move(g.nodes);
+    f.grid_det = std::move(g.det);
   }
+  f.grid_cells = grid.cells;
   return f;
 }
 
@@ -115,7 +120,7 @@ Scene teaching_scene(const Scheme& scheme, const TeachingFlow& f, double t, cons
         for (const auto& [dr, dc] : {std::pair{0, 1}, std::pair{1, 0}}) {
           if (r + dr >= n || c + dc >= n) continue;
           const auto a = static_cast<size_t>(r * n + c), b = static_cast<size_t>((r + dr) * n + c + dc);
-          if (f.grid_curve[a] != f.grid_curve[b]) continue;
+          if (!f.grid_curve.empty() && f.grid_curve[a] != f.grid_curve[b]) continue;
           // det J(t) shown as det J(1)^t: the colour grows with the deformation.
           const double det = std::pow(std::sqrt(std::max(1e-12, f.grid_det[a] * f.grid_det[b])), t);
           s.lines.push_back({g.row(static_cast<Eigen::Index>(a)), g.row(static_cast<Eigen::Index>(b)),

@@ -15,6 +15,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "lddmm/core/blended_flow.hpp"
 #include "lddmm/core/correspondence.hpp"
 #include "lddmm/core/device.hpp"
 #include "lddmm/core/predict.hpp"
@@ -71,8 +72,12 @@ class LddmmBackend : public AlignBackend {
     output_ = o.output_scheme.empty() ? s : find_scheme(o.output_scheme);
     if (o.grid_cells > 0) {
       grid_ = make_grid(s, o.grid_cells);
-      grid_nodes_ = points_to_tensor(grid_.nodes * scale_).to(torch::kFloat32);
-      grid_curve_ = torch::tensor(grid_.curve, torch::kInt64);
+      grid_crop_ = grid_.nodes * scale_;
+      // The per-curve grid rides in the layer's trace; the continuous one is blended after it (flow_of).
+      if (o.per_curve_grid) {
+        grid_nodes_ = points_to_tensor(grid_crop_).to(torch::kFloat32);
+        grid_curve_ = torch::tensor(grid_.curve, torch::kInt64);
+      }
     }
     describe_ =
         s.id + " model (" + std::string(m->config().head == Head::Lddmm ? "LDDMM" : "coordinates") + ", " +
@@ -153,6 +158,13 @@ class LddmmBackend : public AlignBackend {
       fl.grid_det.assign(det.data_ptr<double>(), det.data_ptr<double>() + det.numel());
       fl.grid_curve = grid_.curve;
       fl.grid_cells = grid_.cells;
+    } else if (grid_.cells > 0) {
+      const double S = predictor_.model()->config().input_size;
+      const BlendedPaths g = blend_flow(trace.point_path.select(1, b), trace.momentum_path.select(1, b),
+                                        predictor_.model()->layer().curves(), grid_crop_, {kBlendReach * S});
+      fl.grid = apply_affine(back, g.nodes.back());
+      fl.grid_det = g.det;
+      fl.grid_cells = grid_.cells;
     }
     return fl;
   }
@@ -164,7 +176,8 @@ class LddmmBackend : public AlignBackend {
   Points template_;  // the mean face in the network's input frame
   Scheme output_;
   Grid grid_;
-  torch::Tensor grid_nodes_, grid_curve_;
+  Points grid_crop_;                       // grid nodes in the crop's pixels
+  torch::Tensor grid_nodes_, grid_curve_;  // the same for the layer's trace (per-curve grid only)
   std::string describe_;
 };
 

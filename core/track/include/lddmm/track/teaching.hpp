@@ -18,6 +18,7 @@ struct TeachingOptions {
   Integrator integrator = Integrator::RK4;
   double kernel_scale = 1.0;  // σ_V multiplier
   int grid_cells = 16;
+  bool per_curve_grid = false;  // grid nodes ride on their nearest curve's flow (the paper's; tears)
 };
 
 struct TeachingFlow {
@@ -27,12 +28,14 @@ struct TeachingFlow {
   std::vector<Points> carried;   // another scheme's points at t_k (the live view's red points at t = 1)
   std::vector<Points> grid;      // grid nodes at t_k
   std::vector<double> grid_det;  // det of the flow's Jacobian at t = 1 per node
-  std::vector<int64_t> grid_curve;
+  std::vector<int64_t>
+      grid_curve;  // the per-curve grid's carrying curve per node; empty: one continuous flow
   int grid_cells = 0;
 };
 
 /// Flows `template_points` (the model scheme's mean face placed on the face, image pixels) with
-/// `momenta` (image pixels). Each extra point flows with the curve nearest to it. `carry`: another
+/// `momenta` (image pixels). Each extra point flows with the curve nearest to it; the grid with the blended
+/// flow (blended_flow.hpp), or with its nearest curve's (`per_curve_grid`). `carry`: another
 /// scheme's points flow too, each with the curve that carries it, as the tracker carries them
 /// (A⁻¹ ∘ φ_t ∘ A, A the correspondence's affine map, here in the face's frame).
 TeachingFlow teach_flow(const Scheme& scheme, const Points& template_points, const Points& momenta,

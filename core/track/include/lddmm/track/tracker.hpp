@@ -79,8 +79,10 @@ class AlignBackend {
 };
 
 struct LddmmBackendOptions {
-  std::string output_scheme;    // "" = the model's; a scheme id or file; "ID@K" = dense
-  int grid_cells = 16;          // grid density of FaceFlow (0: no grid)
+  std::string output_scheme;  // "" = the model's; a scheme id or file; "ID@K" = dense
+  int grid_cells = 16;        // grid density of FaceFlow (0: no grid)
+  bool per_curve_grid =
+      false;  // grid nodes ride on their nearest curve's flow (the paper's; tears between curves)
   std::string device = "auto";  // where the network runs (parse_device: auto, cpu, cuda, cuda:N)
   bool flip = false;            // test-time mirroring: average with the mirrored crop (~1.6× work)
 };
