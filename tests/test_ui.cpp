@@ -39,10 +39,11 @@ class UiTest : public QObject {
 
   void actionsHaveShortcutsAndDriveTheScene() {
     MainWindow w;
-    for (const char* name : {"open",     "export",       "screenshot", "record",    "play",    "step",
-                             "teach",    "grid",         "momenta",    "landmarks", "indices", "curves",
-                             "template", "trajectories", "boxes",      "smoothing", "mirror",  "accurate",
-                             "pose",     "fullscreen",   "shortcuts",  "quit"}) {
+    for (const char* name :
+         {"open",     "export",       "screenshot", "record",    "play",          "step",
+          "teach",    "grid",         "momenta",    "landmarks", "indices",       "curves",
+          "template", "trajectories", "boxes",      "smoothing", "mirror",        "accurate",
+          "pose",     "fullscreen",   "shortcuts",  "quit",      "per_curve_grid"}) {
       QVERIFY2(w.action(name) != nullptr, name);
       QVERIFY2(!w.action(name)->shortcut().isEmpty(), name);
     }
@@ -58,6 +59,9 @@ class UiTest : public QObject {
     QVERIFY(!w.player().settings().mirror);
     w.action("mirror")->trigger();  // the tracker is rebuilt with test-time mirroring
     QVERIFY2(w.player().settings().mirror, qPrintable(w.statusText()));
+    QVERIFY(!w.player().settings().per_curve_grid);
+    w.action("per_curve_grid")->trigger();  // the paper's per-curve grid instead of the continuous one
+    QVERIFY2(w.player().settings().per_curve_grid, qPrintable(w.statusText()));
     w.action("mirror")->trigger();
     QVERIFY(!w.player().settings().mirror);
     w.action("accurate")->trigger();  // rebuilt as the ensemble of the two shipped models
