@@ -166,19 +166,14 @@ struct GridEnd {
   std::vector<double> det;
 };
 
-GridEnd flow_grid(const Scheme& scheme, const DeformationLayer& layer, const torch::Tensor& tmpl,
-                  const torch::Tensor& momenta, const Grid& grid, bool per_curve) {
-  GridEnd g;
+// `tr` flowed the template, and with --per-curve the grid nodes as its extra points.
+GridEnd grid_end(const Scheme& scheme, const DeformationLayer& layer, const FlowTrace& tr, const Grid& grid,
+                 bool per_curve) {
   if (per_curve) {
-    const FlowTrace tr = layer.trace(tmpl, momenta, points_to_tensor(grid.nodes), torch::tensor(grid.curve));
-    g.nodes = tensor_to_points(tr.extra[0]);
     const torch::Tensor det = tr.extra_det[0].contiguous();
-    g.det.assign(det.data_ptr<double>(), det.data_ptr<double>() + det.numel());
-    return g;
+    return {tensor_to_points(tr.extra[0]), {det.data_ptr<double>(), det.data_ptr<double>() + det.numel()}};
   }
-  const FlowTrace tr = layer.trace(tmpl, momenta);
-  BlendedPaths b = blend_flow(tr.point_path.select(1, 0), tr.momentum_path.select(1, 0), layer.curves(),
-                              grid.nodes, {kBlendReach * scheme.mean_face.frame});
+  BlendedPaths b = blend_trace(layer, tr, 0, grid.nodes, scheme.mean_face.frame);
   return {b.nodes.back(), std::move(b.det)};
 }
 
@@ -208,8 +203,10 @@ int run_render(const RenderOpts& o) {
   // Flow the template and the grid.
   const Grid grid = make_grid(scheme, o.grid);
   const auto t0 = Clock::now();
-  const FlowTrace tr = layer.trace(tmpl, st.momenta);
-  GridEnd g = flow_grid(scheme, layer, tmpl, st.momenta, grid, o.per_curve);
+  const FlowTrace tr =
+      o.per_curve ? layer.trace(tmpl, st.momenta, points_to_tensor(grid.nodes), torch::tensor(grid.curve))
+                  : layer.trace(tmpl, st.momenta);
+  GridEnd g = grid_end(scheme, layer, tr, grid, o.per_curve);
   const double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
   const auto [det_min, det_max] = std::minmax_element(g.det.begin(), g.det.end());
   std::printf(

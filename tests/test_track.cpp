@@ -630,6 +630,41 @@ TEST(Backend, FoldedChannelsLastAndBatchedMirroringMatchThePlainNetwork) {
   }
 }
 
+// A flow carries the grid as one continuous flow (no carrying curves, every det J > 0), as the paper's
+// per-curve grid when asked, and no grid once switched off (the flow itself stays).
+TEST(Backend, FlowsCarryTheContinuousGridUntilSwitchedOff) {
+  torch::manual_seed(4);
+  Aligner model(testing::tiny_config(), find_scheme("300w68"));
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& p : model->parameters()) p.add_(0.05 * torch::randn_like(p));
+  }
+  const testing::ScratchDir scratch;
+  save_model(model, scratch.path() / "tiny.pt", false);
+  cv::Mat image(200, 200, CV_8UC3);
+  cv::randu(image, cv::Scalar::all(0), cv::Scalar::all(255));
+  std::vector<FaceCrop> crops(1);
+  crops[0].centre = {100, 100};
+  crops[0].side = 100;
+  for (const bool per_curve : {false, true}) {
+    LddmmBackendOptions bo;
+    bo.device = "cpu";
+    bo.grid_cells = 4;
+    bo.per_curve_grid = per_curve;
+    const auto backend = make_lddmm_backend(load_model(scratch.path() / "tiny.pt"), bo);
+    const AlignedFace on = backend->align(image, crops, true).front();
+    ASSERT_TRUE(on.flow.has_value());
+    EXPECT_EQ(on.flow->grid.rows(), 25);
+    EXPECT_EQ(on.flow->grid_curve.empty(), !per_curve);
+    for (const double d : on.flow->grid_det) EXPECT_GT(d, 0);
+    backend->set_grid(false);
+    const AlignedFace off = backend->align(image, crops, true).front();
+    ASSERT_TRUE(off.flow.has_value());
+    EXPECT_EQ(off.flow->grid.rows(), 0);
+    EXPECT_EQ(off.flow->trajectory.size(), on.flow->trajectory.size());
+  }
+}
+
 // The generated clip and the shipped model: ids, accuracy, cross-scheme output, engine order.
 class OnTheSampleClip : public ::testing::Test {
  protected:

@@ -166,6 +166,7 @@ void MainWindow::buildViewMenu() {
   toggle("momenta", "&Momenta Arrows", "M", &SceneOptions::momenta);
   toggle("trajectories", "Tra&jectories", "J", &SceneOptions::trajectories);
   toggle("grid", "Deformation &Grid", "G", &SceneOptions::grid);
+  connect(action("grid"), &QAction::toggled, this, [this] { applySettings(); });  // hidden: not computed
   QAction* per_curve = view->addAction("Grid by the Paper's Per-Curve Flows (Tears Between Curves)");
   per_curve->setCheckable(true);
   per_curve->setShortcut(QKeySequence("Shift+G"));
@@ -443,6 +444,7 @@ void MainWindow::applySettings() {
     spec = QString::fromStdString(player_.modelScheme() ? player_.modelScheme()->id : "300w68") + spec;
   s.scheme = spec.toStdString();
   s.grid_cells = grid_slider_->value();
+  s.grid = scene_options_.grid;
   s.per_curve_grid = action("per_curve_grid")->isChecked();
   s.smoothing = action("smoothing")->isChecked();
   s.mirror = action("mirror")->isChecked();

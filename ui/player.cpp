@@ -59,6 +59,7 @@ bool Player::build_tracker(QString* error) {
     torch::set_num_threads(1);
     tracker_ =
         std::make_unique<Tracker>(make_model_backend(model_files(settings_), bo), BoxMap::installed(), to);
+    tracker_->set_grid(settings_.grid);
     return true;
   } catch (const std::exception& e) {
     if (error) *error = QString::fromStdString(e.what());
@@ -164,6 +165,7 @@ bool Player::apply(const PlayerSettings& s, QString* error) {
                        s.device != settings_.device || s.mirror != settings_.mirror ||
                        s.accurate != settings_.accurate;
   const bool smoothing = s.smoothing != settings_.smoothing;
+  const bool grid = s.grid != settings_.grid;
   const PlayerSettings old = settings_;
   settings_ = s;
   if (rebuild) {
@@ -177,10 +179,13 @@ bool Player::apply(const PlayerSettings& s, QString* error) {
     }
     if (!spec_.isEmpty() && !start_engine(live_ ? 0 : at, error)) return false;
     if (!spec_.isEmpty() && !playing_) step();
-  } else if (smoothing && engine_) {
+  } else if (engine_) {
     SmoothingOptions so;
     so.enabled = s.smoothing;
-    engine_->post([so](Tracker& t) { t.set_smoothing(so); });
+    if (smoothing) engine_->post([so](Tracker& t) { t.set_smoothing(so); });
+    if (grid) engine_->post([on = s.grid](Tracker& t) { t.set_grid(on); });
+  } else if (grid && tracker_) {
+    tracker_->set_grid(s.grid);
   }
   Q_EMIT stateChanged();
   return true;

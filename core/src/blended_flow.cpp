@@ -148,4 +148,10 @@ BlendedPaths blend_flow(const at::Tensor& point_path, const at::Tensor& momentum
   return out;
 }
 
+BlendedPaths blend_trace(const DeformationLayer& layer, const FlowTrace& trace, int64_t b,
+                         const Points& nodes, double side) {
+  return blend_flow(trace.point_path.select(1, b), trace.momentum_path.select(1, b), layer.curves(), nodes,
+                    {kBlendReach * side});
+}
+
 }  // namespace lddmm

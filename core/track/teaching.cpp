@@ -98,9 +98,7 @@ TeachingFlow teach_flow(const Scheme& scheme, const Points& tmpl, const Points& 
     f.grid_det.assign(det.data_ptr<double>() + extra.rows() + m, det.data_ptr<double>() + det.numel());
     f.grid_curve = grid.curve;
   } else if (o.grid_cells > 0) {
-    BlendedPaths g =
-        blend_flow(tr.point_path.select(1, 0), tr.momentum_path.select(1, 0), layer.curves(),
-                   apply_affine(sim, grid.nodes), {kBlendReach * scheme.mean_face.frame * scale});
+    BlendedPaths g = blend_trace(layer, tr, 0, apply_affine(sim, grid.nodes), scheme.mean_face.frame * scale);
     f.grid = std::move(g.nodes);
     f.grid_det = std::move(g.det);
   }

@@ -92,6 +92,7 @@ class LddmmBackend : public AlignBackend {
   std::string describe() const override { return describe_; }
 
   bool mirrors() const override { return options_.flip; }
+  void set_grid(bool on) override { grid_on_ = on; }
   std::vector<AlignedFace> align(const cv::Mat& bgr, const std::vector<FaceCrop>& crops,
                                  bool with_flow) override {
     return run(bgr, crops, with_flow, options_.flip ? Views::Both : Views::Direct);
@@ -124,7 +125,8 @@ class LddmmBackend : public AlignBackend {
     const torch::Tensor to_crop =  // the frame's pixels → the crops', for a calibration's image part
         cfg.calibration.has_image_term() ? image_to_crop_maps(maps).to(device_) : torch::Tensor();
     const ViewPoints v =
-        predictor_.run(batch.to(device_), views, to_crop, with_flow, grid_nodes_, grid_curve_);
+        grid_on_ ? predictor_.run(batch.to(device_), views, to_crop, with_flow, grid_nodes_, grid_curve_)
+                 : predictor_.run(batch.to(device_), views, to_crop, with_flow);
     // The landmarks reported: the one view, both merged, or with `direct_only` the crop's own.
     const auto cpu = [](const torch::Tensor& t) { return t.to(torch::kCPU, torch::kFloat64); };
     const torch::Tensor pts = cpu(direct_only ? v.direct : predictor_.landmarks(v));
@@ -158,10 +160,9 @@ class LddmmBackend : public AlignBackend {
       fl.grid_det.assign(det.data_ptr<double>(), det.data_ptr<double>() + det.numel());
       fl.grid_curve = grid_.curve;
       fl.grid_cells = grid_.cells;
-    } else if (grid_.cells > 0) {
-      const double S = predictor_.model()->config().input_size;
-      const BlendedPaths g = blend_flow(trace.point_path.select(1, b), trace.momentum_path.select(1, b),
-                                        predictor_.model()->layer().curves(), grid_crop_, {kBlendReach * S});
+    } else if (grid_.cells > 0 && grid_on_) {
+      const Aligner& m = predictor_.model();
+      const BlendedPaths g = blend_trace(m->layer(), trace, b, grid_crop_, m->config().input_size);
       fl.grid = apply_affine(back, g.nodes.back());
       fl.grid_det = g.det;
       fl.grid_cells = grid_.cells;
@@ -177,6 +178,7 @@ class LddmmBackend : public AlignBackend {
   Scheme output_;
   Grid grid_;
   Points grid_crop_;                       // grid nodes in the crop's pixels
+  bool grid_on_ = true;                    // set_grid
   torch::Tensor grid_nodes_, grid_curve_;  // the same for the layer's trace (per-curve grid only)
   std::string describe_;
 };
@@ -304,6 +306,9 @@ class EnsembleBackend : public AlignBackend {
   bool checks() const override { return members_.front()->checks(); }
   bool steady() const override { return members_.front()->steady(); }
   bool mirrors() const override { return members_.front()->mirrors(); }
+  void set_grid(bool on) override {
+    for (auto& m : members_) m->set_grid(on);
+  }
   std::vector<AlignedFace> align(const cv::Mat& bgr, const std::vector<FaceCrop>& crops,
                                  bool with_flow) override {
     return mean([&](AlignBackend& b, bool first) { return b.align(bgr, crops, with_flow && first); });
@@ -484,6 +489,7 @@ void Tracker::set_smoothing(const SmoothingOptions& s) {
   for (FaceTrack& t : impl_->tracks) t.smoother = LandmarkSmoother(s);
 }
 void Tracker::set_flow(bool flow) { impl_->options.flow = flow; }
+void Tracker::set_grid(bool on) { impl_->backend->set_grid(on); }
 void Tracker::set_live(bool live) {
   impl_->live = live;
   impl_->worker->set_nice(live ? 10 : 0);  // a camera: alignment first; a file: every core busy

@@ -48,4 +48,9 @@ struct BlendedPaths {
 BlendedPaths blend_flow(const at::Tensor& point_path, const at::Tensor& momentum_path, const CurveSet& curves,
                         const Points& nodes, const BlendOptions& options = {});
 
+/// The same for face `b` of `layer`'s trace, the reach kBlendReach × `side`: the side of the square the
+/// face's crop fills in the trace's frame (the crop's side; the mean face's frame × its scale).
+BlendedPaths blend_trace(const DeformationLayer& layer, const FlowTrace& trace, int64_t b,
+                         const Points& nodes, double side);
+
 }  // namespace lddmm

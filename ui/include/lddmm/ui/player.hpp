@@ -22,6 +22,7 @@ struct PlayerSettings {
   std::string model;   // empty: the shipped model
   std::string scheme;  // empty: the model's
   int grid_cells = 16;
+  bool grid = true;             // flows carry the display grid (off while it is hidden: a few ms a face)
   bool per_curve_grid = false;  // the paper's per-curve flows for the grid instead of one continuous flow
   bool smoothing = true;
   std::string device = "auto";  // auto, cpu, cuda, cuda:N

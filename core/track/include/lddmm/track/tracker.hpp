@@ -72,6 +72,9 @@ class AlignBackend {
   /// Whether its landmarks are steady enough to move a crop by the face's last motion on the next frame
   /// (dlib's jitter several times more: its crop moves only for a second frame of a batch).
   virtual bool steady() const { return true; }
+  /// Whether a flow (align's with_flow) carries the display grid, a few ms a face: on until switched off (a
+  /// hidden grid need not be computed every frame).
+  virtual void set_grid(bool /*on*/) {}
   /// align() with the crops' mirror images too, their disagreement set (the confidence check); the landmarks
   /// are align()'s.
   virtual std::vector<AlignedFace> align_checked(const cv::Mat& bgr, const std::vector<FaceCrop>& crops,
@@ -199,6 +202,8 @@ class Tracker {
   const TrackerOptions& options() const;
   void set_smoothing(const SmoothingOptions& smoothing);
   void set_flow(bool flow);
+  /// The backend's set_grid: whether flows carry the display grid.
+  void set_grid(bool on);
 
  private:
   struct Impl;
