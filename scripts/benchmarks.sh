@@ -30,6 +30,9 @@ if [ -f "$video" ]; then
 fi
 [ -f "$data/300w/val.txt" ] && ./build/bench/bench_confidence "$model" "$data/300w" >"$work/confidence.txt"
 ./build/bench/bench_stills "$model" >"$work/stills.txt"
+for t in 1 2; do
+  ./build/bench/bench_flow --benchmark_filter=BlendedGrid --threads "$t" --benchmark_format=json >"$work/grid-$t.json"
+done
 
 python3 - "$work" >docs/benchmarks.md <<'PY'
 import json, os, platform, subprocess, sys, datetime
@@ -77,6 +80,14 @@ if os.path.exists(f'{work}/confidence.txt'):
     print('The disagreement of a crop\'s two views (the crop and its mirror image) against the face\'s NME, and')
     print('faces against crops moved 1-1.5 face widths off them:\n')
     print('```\n' + open(f'{work}/confidence.txt').read().rstrip() + '\n```\n')
+print('## The display grid (`build/bench/bench_flow --benchmark_filter=BlendedGrid`)\n')
+print('One face\'s grid carried by the one continuous flow (docs/method.md), a 256-px crop, per grid density; the app')
+print('uses one thread and computes it only while the grid is shown (default 16 cells).\n')
+print('| cells | nodes | ms, 1 thread | ms, 2 threads |\n|---|---|---|---|')
+grid = {t: json.load(open(f'{work}/grid-{t}.json'))['benchmarks'] for t in (1, 2)}
+for a, b in zip(grid[1], grid[2]):
+    print(f"| {a['name'].split('/')[1]} | {a['label'].split()[0]} | {a['real_time']:.2f} | {b['real_time']:.2f} |")
+print()
 print('## Faces in dlib\'s annotated photos (`build/bench/bench_stills`)\n')
 print('Each photo on its own (`annotate --stills`) against dlib\'s HOG detector with one upsampling;')
 print('(extra): found where no face is annotated (some are unannotated faces).\n')
