@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -26,6 +27,8 @@
 #include "lddmm/core/scheme.hpp"
 #include "lddmm/core/tensor_points.hpp"
 #include "lddmm/face/image_file.hpp"
+#include "lddmm/track/flow_export.hpp"
+#include "lddmm/track/teaching.hpp"
 #include "lddmm/viz/overlay.hpp"
 
 namespace lddmm::app {
@@ -44,6 +47,9 @@ struct RenderOpts {
   int dense = 1;
   int size = 768;
   int iterations = 300;
+  std::vector<std::string> animate;
+  int frames = 61;
+  int animate_size = 720;
 };
 
 using Clock = std::chrono::steady_clock;
@@ -192,13 +198,42 @@ FlowDrawing drawing_of(const Scheme& scheme, const FlowTrace& tr, const torch::T
   return d;
 }
 
+// --animate: the flow t = 0 → 1 on the canvas (template, grid, arrows, trajectories), integrated in at
+// least 16 steps so that the motion is smooth, as a video or a strip of five panels.
+void animate(const RenderOpts& o, const Scheme& scheme, const Start& st, const cv::Mat& background) {
+  const Affine2& a = st.frame_to_canvas;
+  const Points tmpl = apply_affine(a, scheme.mean_face.points);
+  const Points momenta = tensor_to_points(st.momenta[0]) * a.leftCols<2>().transpose();
+  TeachingOptions to;
+  to.steps = std::max(o.steps, 16);
+  to.integrator = flow_options(o).integrator;
+  to.grid_cells = o.grid;
+  to.per_curve_grid = o.per_curve;
+  std::optional<Correspondence> carry;
+  if (o.dense > 1) carry = correspond(scheme, dense_scheme(scheme, o.dense));
+  if (!o.as_scheme.empty()) carry = correspond(scheme, find_scheme(o.as_scheme));
+  const TeachingFlow flow = teach_flow(scheme, tmpl, momenta, Points(0, 2), to, carry ? &*carry : nullptr);
+  SceneOptions so;
+  so.template_curves = so.trajectories = true;
+  FlowExportOptions eo;
+  eo.frames = o.frames;
+  eo.side = o.animate_size;
+  for (const std::string& out : o.animate) {
+    export_flow(out, background, scheme, flow, so, eo);
+    std::printf("wrote %s\n", out.c_str());
+  }
+}
+
 int run_render(const RenderOpts& o) {
-  check_outputs({o.fit, o.image, o.momenta, o.scheme}, {o.out, o.save_momenta, o.save_points});
+  std::vector<std::filesystem::path> outs = {o.out, o.save_momenta, o.save_points};
+  outs.insert(outs.end(), o.animate.begin(), o.animate.end());
+  check_outputs({o.fit, o.image, o.momenta, o.scheme}, outs);
   const Scheme scheme = find_scheme(o.scheme);
   const FlowOptions flow_opt = flow_options(o);
   const DeformationLayer layer(CurveSet::from_scheme(scheme), flow_opt);
   const torch::Tensor tmpl = points_to_tensor(scheme.mean_face.points);
   Start st = make_start(o, scheme, layer, tmpl);
+  const cv::Mat background = o.fit.empty() ? cv::Mat() : st.canvas.clone();  // none: dark, the grid shows
 
   // Flow the template and the grid.
   const Grid grid = make_grid(scheme, o.grid);
@@ -232,6 +267,7 @@ int run_render(const RenderOpts& o) {
   if (!o.save_momenta.empty()) write_pts(o.save_momenta, d.momenta);
   if (!cv::imwrite(o.out, st.canvas)) throw std::runtime_error(o.out + ": cannot write the image");
   std::printf("wrote %s (%dx%d)\n", o.out.c_str(), st.canvas.cols, st.canvas.rows);
+  if (!o.animate.empty()) animate(o, scheme, st, background);
   return 0;
 }
 
@@ -273,6 +309,15 @@ void add_render_command(CLI::App& app, Action& action) {
       ->check(CLI::Range(64, 8192))
       ->capture_default_str();
   cmd->add_option("-o,--out", o->out, "Output PNG")->capture_default_str();
+  cmd->add_option("--animate", o->animate,
+                  "Also write the flow t = 0 → 1: a video (.mp4, .webm, .avi) or a strip of 5 panels (.png)");
+  cmd->add_option("--frames", o->frames, "Frames of the --animate video")
+      ->check(CLI::Range(2, 10000))
+      ->capture_default_str();
+  cmd->add_option("--animate-size", o->animate_size,
+                  "Shorter side of the --animate frames and panels, pixels")
+      ->check(CLI::Range(64, 4096))
+      ->capture_default_str();
   cmd->add_option("--save-momenta", o->save_momenta, "Write the momenta α(0) as a .pts file");
   cmd->add_option("--save-points", o->save_points,
                   "With --fit: write the fitted landmarks (image pixels) as a .pts file");

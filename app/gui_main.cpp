@@ -65,15 +65,9 @@ bool configure(lddmm::ui::MainWindow& window, const GuiOptions& o) {
     std::fprintf(stderr, "lddmm-face-gui: error: --device: %s\n", e.what());
     return false;
   }
-  if (o.device_set || !o.model.isEmpty()) {
-    lddmm::ui::PlayerSettings s = window.player().settings();
-    s.device = o.device.toStdString();
-    if (!o.model.isEmpty()) s.model = o.model.toStdString();
-    QString error;
-    if (!window.player().apply(s, &error)) {
-      std::fprintf(stderr, "lddmm-face-gui: error: %s\n", qPrintable(error));
-      return false;
-    }
+  if ((o.device_set && !window.setDevice(o.device)) || (!o.model.isEmpty() && !window.openModel(o.model))) {
+    std::fprintf(stderr, "lddmm-face-gui: error: %s\n", qPrintable(window.statusText().remove("Error: ")));
+    return false;
   }
   if (!o.scheme.isEmpty()) {
     const QStringList keys = {"model", "dense2", "dense3", "wflw98", "helen194", "cofw29"};

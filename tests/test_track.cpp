@@ -1030,3 +1030,28 @@ TEST(RealPhotos, StillsAreDetectedEachAndRefinedNewFacesAreMoreAccurate) {
 
 }  // namespace
 }  // namespace lddmm
+
+namespace lddmm {
+namespace {
+
+// A hand-built scene under a mirror of a 640-pixel-wide frame and under a scale and shift.
+TEST(Scene, MappedByAMirrorAndByAScale) {
+  Scene s;
+  s.lines.push_back({Eigen::RowVector2d(10, 20), Eigen::RowVector2d(30, 40), colours::kCurve, 2, true});
+  s.dots.push_back({Eigen::RowVector2d(0, 5), colours::kModelPoint, 3});
+  s.labels.push_back({Eigen::RowVector2d(639, 7), "#1", colours::kDetected, 1});
+  const Scene m = mapped_scene(s, mirror_map(640));
+  EXPECT_EQ(m.lines[0].a, Eigen::RowVector2d(629, 20));
+  EXPECT_EQ(m.lines[0].b, Eigen::RowVector2d(609, 40));
+  EXPECT_EQ(m.lines[0].width, 2);
+  EXPECT_TRUE(m.lines[0].arrow);
+  EXPECT_EQ(m.dots[0].p, Eigen::RowVector2d(639, 5));
+  EXPECT_EQ(m.labels[0].p, Eigen::RowVector2d(0, 7));
+  EXPECT_EQ(m.labels[0].text, "#1");
+  Affine2 a;
+  a << 2, 0, -5, 0, 2, 1;
+  EXPECT_EQ(mapped_scene(s, a).dots[0].p, Eigen::RowVector2d(-5, 11));
+}
+
+}  // namespace
+}  // namespace lddmm

@@ -11,6 +11,10 @@
 #include <algorithm>
 #include <filesystem>
 
+#include <opencv2/videoio.hpp>
+
+#include "lddmm/core/device.hpp"
+#include "lddmm/core/model.hpp"
 #include "lddmm/track/clip.hpp"
 #include "lddmm/track/landmark_io.hpp"
 #include "lddmm/ui/main_window.hpp"
@@ -40,10 +44,11 @@ class UiTest : public QObject {
   void actionsHaveShortcutsAndDriveTheScene() {
     MainWindow w;
     for (const char* name :
-         {"open",     "export",       "screenshot", "record",    "play",          "step",
-          "teach",    "grid",         "momenta",    "landmarks", "indices",       "curves",
-          "template", "trajectories", "boxes",      "smoothing", "mirror",        "accurate",
-          "pose",     "fullscreen",   "shortcuts",  "quit",      "per_curve_grid"}) {
+         {"open",          "export",         "screenshot", "record",    "play",           "step",
+          "teach",         "grid",           "momenta",    "landmarks", "indices",        "curves",
+          "template",      "trajectories",   "boxes",      "smoothing", "mirror",         "accurate",
+          "pose",          "fullscreen",     "shortcuts",  "quit",      "per_curve_grid", "mirror_view",
+          "overlayLarger", "overlaySmaller", "exportFlow", "openModel"}) {
       QVERIFY2(w.action(name) != nullptr, name);
       QVERIFY2(!w.action(name)->shortcut().isEmpty(), name);
     }
@@ -147,6 +152,65 @@ class UiTest : public QObject {
     QVERIFY(start.size() >= 68u);
     QVERIFY((start.front().p - face.flow->template_points.row(0)).norm() < 1e-6);
     QVERIFY((start.front().p - end.front().p).norm() > 0.5);
+    // The flow exported: a video of 61 frames and a strip of five panels.
+    const QString video = dir_.filePath("flow.mp4"), strip = dir_.filePath("flow.png");
+    QVERIFY2(w.exportFlow(video), qPrintable(w.statusText()));
+    cv::VideoCapture cap(video.toStdString());
+    int frames = 0;
+    for (cv::Mat m; cap.read(m);) ++frames;
+    QCOMPARE(frames, 61);
+    QVERIFY2(w.exportFlow(strip), qPrintable(w.statusText()));
+    const QImage panels(strip);
+    QVERIFY(panels.width() > 4 * panels.height());
+    QVERIFY(!w.exportFlow(dir_.filePath("flow.gif")));
+    QVERIFY2(w.statusText().contains("unknown video format"), qPrintable(w.statusText()));
+  }
+
+  // The mirrored ("selfie") view: the frame flipped, every landmark at x → width − 1 − x on it; off for
+  // files.
+  void mirroredViewFlipsTheFrameAndItsLandmarks() {
+    if (clip_.isEmpty()) QSKIP("dlib's example photos are not installed: no sample clip");
+    MainWindow w;
+    w.show();
+    w.action("mirror_view")->setChecked(true);
+    QVERIFY(w.openSource(clip_));
+    QVERIFY(!w.action("mirror_view")->isChecked());  // files open unmirrored
+    QTRY_VERIFY_WITH_TIMEOUT(w.framesShown() >= 3, 60000);
+    w.player().pause();
+    const auto& cur = *w.player().current();
+    QVERIFY(!cur.result.faces.empty());
+    w.action("mirror_view")->trigger();
+    const cv::Mat& shown = w.shownFrame();
+    const int W = cur.image.cols;
+    for (const cv::Point p : {cv::Point(0, 0), cv::Point(10, 20), cv::Point(W - 1, cur.image.rows - 1)})
+      QCOMPARE(shown.at<cv::Vec3b>(p.y, W - 1 - p.x), cur.image.at<cv::Vec3b>(p.y, p.x));
+    const auto& dots = w.view().scene().dots;
+    for (const auto& face : cur.result.faces)
+      for (Eigen::Index i = 0; i < face.points.rows(); ++i) {
+        const Eigen::RowVector2d want(W - 1 - face.points(i, 0), face.points(i, 1));
+        QVERIFY(std::any_of(dots.begin(), dots.end(),
+                            [&](const lddmm::Scene::Dot& d) { return (d.p - want).norm() < 1e-9; }));
+      }
+  }
+
+  // A model that cannot be read leaves the running one; the shipped one can be chosen again; so the device.
+  void openModelFromTheGui() {
+    MainWindow w;
+    const QString before = w.player().modelName();
+    QVERIFY(!w.openModel(dir_.filePath("missing.pt")));
+    QVERIFY2(w.statusText().contains("missing.pt"), qPrintable(w.statusText()));
+    QCOMPARE(w.player().modelName(), before);
+    QVERIFY(w.openModel(QString::fromStdString(lddmm::default_model_path())));
+    QCOMPARE(w.player().modelName(), before);  // the same file, named
+    QVERIFY(w.openModel(QString()));
+    // The device: the CPU always; a GPU only where LibTorch sees one (else an error, and the CPU stays).
+    QVERIFY(w.setDevice("cpu"));
+    QCOMPARE(w.player().deviceName(), QString("CPU"));
+    if (lddmm::cuda_devices() == 0) {
+      QVERIFY(!w.setDevice("cuda"));
+      QVERIFY2(w.statusText().contains("no CUDA GPU"), qPrintable(w.statusText()));
+      QCOMPARE(w.player().settings().device, std::string("cpu"));
+    }
   }
 
   void settingsPersist() {
@@ -157,6 +221,12 @@ class UiTest : public QObject {
     }
     MainWindow again;
     QVERIFY(!again.action("momenta")->isChecked());
+    again.action("overlayLarger")->trigger();
+    QCOMPARE(again.overlayScale(), 1.5);
+    again.close();
+    MainWindow third;
+    QCOMPARE(third.overlayScale(), 1.5);  // remembered
+    third.setOverlayScale(1);
     QVERIFY(!again.sceneOptions().momenta);
   }
 };

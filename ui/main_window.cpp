@@ -23,6 +23,8 @@
 #include <QStatusBar>
 #include <QToolBar>
 
+#include <opencv2/core.hpp>
+
 #include <atomic>
 #include <filesystem>
 #include <thread>
@@ -64,6 +66,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   connect(&player_, &Player::finished, this, [this] { statusBar()->showMessage("End of the source", 4000); });
   connect(view_, &OverlayView::imageClicked, this, [this](QPointF p) {
     if (!teaching_) return;
+    if (action("mirror_view")->isChecked()) p.setX(shown_.cols - 1 - p.x());  // back to the frame's pixels
     Points q(teaching_points_.rows() + 1, 2);
     q.topRows(teaching_points_.rows()) = teaching_points_;
     q.row(q.rows() - 1) << p.x(), p.y();
@@ -81,20 +84,12 @@ QAction* MainWindow::action(const QString& name) const {
   return it == actions_.end() ? nullptr : it->second;
 }
 
-template <typename Slot>
-QAction* MainWindow::menuAction(QMenu* menu, const QString& key, const QString& text,
-                                const QKeySequence& shortcut, Slot slot) {
-  QAction* a = menu->addAction(text);
-  if (!shortcut.isEmpty()) a->setShortcut(shortcut);
-  connect(a, &QAction::triggered, this, slot);
-  actions_[key] = a;
-  return a;
-}
-
 void MainWindow::buildMenus() {
   buildFileMenu();
   buildViewMenu();
+  buildPresentationActions();
   buildEngineMenu();
+  buildRunMenu();
   buildPlaybackMenus();
   buildHelpMenu();
   refreshRecent();
@@ -118,6 +113,15 @@ void MainWindow::buildFileMenu() {
   camera_menu_ = file->addMenu("Open &Camera");
   connect(camera_menu_, &QMenu::aboutToShow, this, &MainWindow::refreshCameras);
   recent_menu_ = file->addMenu("&Recent");
+  file->addSeparator();
+  menuAction(file, "openModel", "Open &Model…", QKeySequence("Ctrl+Shift+M"), [this] {
+    const QString f =
+        QFileDialog::getOpenFileName(this, "Open a model", QFileInfo(model_file_).absolutePath(),
+                                     "LDDMM-Face models (*.pt);;All files (*)");
+    if (!f.isEmpty()) openModel(f);
+  });
+  menuAction(file, "shippedModel", "Use the S&hipped Model", QKeySequence(),
+             [this] { openModel(QString()); });
   file->addSeparator();
   menuAction(file, "export", "&Export Landmarks…", QKeySequence("Ctrl+E"), [this] {
     const QString f = QFileDialog::getSaveFileName(this, "Export the landmarks tracked so far",
@@ -226,6 +230,13 @@ void MainWindow::buildPlaybackMenus() {
   QAction* t = menuAction(teach, "teach", "&Freeze and Show the Flow", QKeySequence("F"),
                           [this](bool on) { setTeaching(on); });
   t->setCheckable(true);
+  menuAction(teach, "exportFlow", "&Export the Flow t = 0 → 1…", QKeySequence("Ctrl+Shift+E"), [this] {
+    if (!teaching_) setTeaching(true);
+    const QString f = QFileDialog::getSaveFileName(
+        this, "Export the flow", "flow.mp4",
+        "MP4 video (*.mp4);;WebM video (*.webm);;Strip of t = 0, 1/4, 1/2, 3/4, 1 (*.png)");
+    if (!f.isEmpty()) exportFlow(f);
+  });
   menuAction(teach, "clearPoints", "&Clear Added Points", QKeySequence("Ctrl+Backspace"), [this] {
     teaching_points_.resize(0, 2);
     recomputeTeaching();
@@ -336,7 +347,8 @@ void MainWindow::loadSettings() {
   restoreState(s.value("windowState").toByteArray());
   recent_ = s.value("recent").toStringList();
   for (const auto& [key, a] : actions_)
-    if (a->isCheckable() && key != "record" && key != "teach" && s.contains("view/" + key))
+    if (a->isCheckable() && key != "record" && key != "teach" && key != "mirror_view" &&
+        s.contains("view/" + key))
       a->setChecked(s.value("view/" + key).toBool());
   const int scheme = s.value("scheme", 0).toInt();
   if (scheme >= 0 && scheme < scheme_box_->count()) {
@@ -344,6 +356,16 @@ void MainWindow::loadSettings() {
     scheme_box_->setCurrentIndex(scheme);
   }
   grid_slider_->setValue(s.value("gridCells", 16).toInt());
+  model_file_ = s.value("model").toString();
+  camera_size_ = s.value("cameraSize").toSize();
+  setOverlayScale(s.value("overlayScale", 1.0).toDouble());
+  const QString device = s.value("device", "auto").toString();
+  device_ = "auto";  // a remembered GPU that is not here: automatic
+  for (QAction* a : device_group_->actions())
+    if (a->data().toString() == device && a->isEnabled()) {
+      a->setChecked(true);
+      device_ = device;
+    }
   arrow_slider_->setValue(s.value("arrowScale", 10).toInt());
   if (teach_dock_) teach_dock_->hide();
   refreshRecent();
@@ -395,22 +417,6 @@ void MainWindow::refreshRecent() {
   recent_menu_->setEnabled(!recent_.isEmpty());
 }
 
-void MainWindow::refreshCameras() {
-  camera_menu_->clear();
-  const QDir dev("/dev");
-  const QStringList found = dev.entryList({"video*"}, QDir::System, QDir::Name);
-  if (found.isEmpty()) {
-    QAction* none = camera_menu_->addAction("No camera found");
-    none->setEnabled(false);
-    return;
-  }
-  for (const QString& name : found) {
-    const QString path = "/dev/" + name;
-    QAction* a = camera_menu_->addAction(path);
-    connect(a, &QAction::triggered, this, [this, path] { openSource(path); });
-  }
-}
-
 bool MainWindow::openSource(const QString& spec) {
   setTeaching(false);
   QString error;
@@ -423,6 +429,7 @@ bool MainWindow::openSource(const QString& spec) {
   const QFileInfo info(spec);
   if (info.exists()) QSettings().setValue("lastDir", info.absolutePath());
   addRecent(spec);
+  applyMirrorDefault();
   frames_shown_ = 0;
   fps_avg_ = 0;
   statusBar()->showMessage("Opened " + player_.sourceName(), 3000);
@@ -450,6 +457,10 @@ void MainWindow::applySettings() {
   s.mirror = action("mirror")->isChecked();
   s.accurate = action("accurate")->isChecked();
   if (QAction* a = min_face_group_->checkedAction()) s.min_face = a->data().toInt();
+  s.device = device_.toStdString();
+  s.model = model_file_.toStdString();
+  s.camera_width = camera_size_.width();
+  s.camera_height = camera_size_.height();
   QString error;
   if (!player_.apply(s, &error)) showError(error);
   onState();
@@ -483,8 +494,8 @@ void MainWindow::onFrame() {
   }
   redraw();
   if (recorder_.isOpened()) {
-    cv::Mat canvas = cur->image.clone();
-    lddmm::paint_scene(canvas, view_->scene(), std::max(1.0, canvas.cols / 640.0));
+    cv::Mat canvas = shown_.clone();
+    lddmm::paint_scene(canvas, view_->scene(), std::max(1.0, canvas.cols / 640.0) * overlay_scale_);
     recorder_.write(canvas);
   }
 }
@@ -500,9 +511,16 @@ void MainWindow::redraw() {
     o.frame_width = cur->image.cols;
     o.frame_height = cur->image.rows;
     scene = build_scene(cur->result, *player_.modelScheme(), *player_.outputScheme(), o);
-    if (cur->result.faces.empty()) scene.labels.push_back(noFaceHint(cur->image.cols));
   }
-  view_->setFrame(to_qimage(cur->image), std::move(scene));
+  if (action("mirror_view")->isChecked()) {
+    shown_ = cv::Mat();  // a new buffer: the frame itself is not flipped
+    cv::flip(cur->image, shown_, 1);
+    scene = mapped_scene(scene, mirror_map(cur->image.cols));
+  } else {
+    shown_ = cur->image;
+  }
+  if (!teaching_ && cur->result.faces.empty()) scene.labels.push_back(noFaceHint(cur->image.cols));
+  view_->setFrame(to_qimage(shown_), std::move(scene));
   view_->setMomentumLegend(scene_options_.momenta, scene_options_.momentum_scale);
 }
 

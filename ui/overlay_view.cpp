@@ -79,6 +79,11 @@ void OverlayView::setMomentumLegend(bool show, double scale) {
   update();
 }
 
+void OverlayView::setOverlayScale(double scale) {
+  overlay_scale_ = scale;
+  update();
+}
+
 void OverlayView::setPlaceholder(const QString& text) {
   placeholder_ = text;
   update();
@@ -101,7 +106,7 @@ void OverlayView::paintEvent(QPaintEvent*) {
     p.setRenderHint(QPainter::SmoothPixmapTransform, true);
     p.drawImage(QPointF(0, 0), image_);
     // Lines stay about 1.5 device pixels wide whatever the zoom.
-    paint_scene(p, scene_, 1.5 / std::max(t.m11(), 1e-6));
+    paint_scene(p, scene_, 1.5 * overlay_scale_ / std::max(t.m11(), 1e-6));
     p.resetTransform();
     if (legend_ && legend_scale_ > 0) {
       // A 60-pixel reference arrow and the momentum it stands for, in image pixels.
@@ -132,7 +137,7 @@ QImage OverlayView::renderOverlay() const {
   if (image_.isNull()) return {};
   QImage out = image_.convertToFormat(QImage::Format_RGB888);
   QPainter p(&out);
-  paint_scene(p, scene_, std::max(1.0, image_.width() / 640.0));
+  paint_scene(p, scene_, std::max(1.0, image_.width() / 640.0) * overlay_scale_);
   return out;
 }
 

@@ -72,8 +72,13 @@ bool Player::start_engine(int64_t at, QString* error) {
   engine_.reset();
   pending_.reset();
   try {
-    auto source = open_source(spec_.toStdString());
+    SourceOptions so;
+    so.width = settings_.camera_width;
+    so.height = settings_.camera_height;
+    auto source = open_source(spec_.toStdString(), so);
     live_ = source->live();
+    const cv::Size size = source->frame_size();
+    frame_size_ = QSize(size.width, size.height);
     frame_count_ = source->frame_count();
     fps_ = source->fps();
     source_name_ = QString::fromStdString(source->describe());
@@ -164,6 +169,8 @@ bool Player::apply(const PlayerSettings& s, QString* error) {
                        s.grid_cells != settings_.grid_cells || s.per_curve_grid != settings_.per_curve_grid ||
                        s.device != settings_.device || s.mirror != settings_.mirror ||
                        s.accurate != settings_.accurate;
+  const bool camera =
+      live_ && (s.camera_width != settings_.camera_width || s.camera_height != settings_.camera_height);
   const bool smoothing = s.smoothing != settings_.smoothing;
   const bool grid = s.grid != settings_.grid;
   const PlayerSettings old = settings_;
@@ -179,6 +186,8 @@ bool Player::apply(const PlayerSettings& s, QString* error) {
     }
     if (!spec_.isEmpty() && !start_engine(live_ ? 0 : at, error)) return false;
     if (!spec_.isEmpty() && !playing_) step();
+  } else if (camera) {
+    if (!start_engine(0, error)) return false;
   } else if (engine_) {
     SmoothingOptions so;
     so.enabled = s.smoothing;

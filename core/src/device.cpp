@@ -25,8 +25,8 @@ torch::Device parse_device(const std::string& spec, int gpus) {
   return torch::Device(torch::kCUDA, static_cast<torch::DeviceIndex>(index));
 }
 
-torch::Device parse_device(const std::string& spec) {
-  return parse_device(spec, static_cast<int>(torch::cuda::device_count()));
-}
+int cuda_devices() { return static_cast<int>(torch::cuda::device_count()); }
+
+torch::Device parse_device(const std::string& spec) { return parse_device(spec, cuda_devices()); }
 
 }  // namespace lddmm

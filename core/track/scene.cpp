@@ -27,6 +27,26 @@ void curve_lines(Scene& s, const Scheme& scheme, const Points& p, Rgb colour, do
 
 }  // namespace
 
+Scene mapped_scene(const Scene& scene, const Affine2& a) {
+  const auto map = [&a](const Eigen::RowVector2d& p) -> Eigen::RowVector2d {
+    return (a.leftCols<2>() * p.transpose() + a.col(2)).transpose();
+  };
+  Scene s = scene;
+  for (Scene::Line& l : s.lines) {
+    l.a = map(l.a);
+    l.b = map(l.b);
+  }
+  for (Scene::Dot& d : s.dots) d.p = map(d.p);
+  for (Scene::Label& t : s.labels) t.p = map(t.p);
+  return s;
+}
+
+Affine2 mirror_map(int width) {
+  Affine2 a;
+  a << -1, 0, width - 1, 0, 1, 0;
+  return a;
+}
+
 void pose_axes_lines(Scene& s, const Points& points68, int frame_width, int frame_height) {
   const HeadPoseEstimator est(mean_face_3d(), Camera::for_frame(frame_width, frame_height));
   const auto pose = est.estimate(points68);

@@ -6,6 +6,7 @@
 #include <QAction>
 #include <QLabel>
 #include <QMainWindow>
+#include <QMenu>
 #include <QPointer>
 
 #include <opencv2/videoio.hpp>
@@ -42,6 +43,17 @@ class MainWindow : public QMainWindow {
   void stopRecording();
   void setTeaching(bool on);
   void setTeachingTime(double t);
+  /// The teaching view's flow t = 0 → 1 as a video (.mp4, .webm, .avi) or a strip of 5 panels (.png).
+  bool exportFlow(const QString& file);
+  /// Runs the network from this model file (empty: the shipped model); errors go to the status bar.
+  bool openModel(const QString& file);
+  /// Runs the network on "auto", "cpu", "cuda" or "cuda:N"; errors go to the status bar.
+  bool setDevice(const QString& spec);
+  /// Line width, point size and font of the overlay, × the default (projectors: 2 or 3).
+  void setOverlayScale(double scale);
+  double overlayScale() const { return overlay_scale_; }
+  /// The frame as shown: mirrored in the mirrored ("selfie") view.
+  const cv::Mat& shownFrame() const { return shown_; }
 
   Player& player() { return player_; }
   OverlayView& view() { return *view_; }
@@ -68,6 +80,10 @@ class MainWindow : public QMainWindow {
   void buildEngineMenu();
   void buildPlaybackMenus();
   void buildHelpMenu();
+  void buildPresentationActions();
+  void buildRunMenu();
+  void addCameraResolutions(QMenu* menu);
+  void applyMirrorDefault();
   template <typename Slot>
   QAction* menuAction(QMenu* menu, const QString& key, const QString& text, const QKeySequence& shortcut,
                       Slot slot);
@@ -110,6 +126,13 @@ class MainWindow : public QMainWindow {
   QSlider* teach_t_ = nullptr;
   QSpinBox* teach_steps_ = nullptr;
   QActionGroup* min_face_group_ = nullptr;
+  QActionGroup* device_group_ = nullptr;
+  QActionGroup* resolution_group_ = nullptr;
+  double overlay_scale_ = 1;
+  QString model_file_;  // empty: the shipped model
+  QString device_ = "auto";
+  QSize camera_size_;  // empty: the camera's own
+  cv::Mat shown_;
   QDoubleSpinBox* teach_kernel_ = nullptr;
   QStringList recent_;
   cv::VideoWriter recorder_;
@@ -121,5 +144,15 @@ class MainWindow : public QMainWindow {
   int frames_shown_ = 0;
   bool seeking_ = false;
 };
+
+template <typename Slot>
+QAction* MainWindow::menuAction(QMenu* menu, const QString& key, const QString& text,
+                                const QKeySequence& shortcut, Slot slot) {
+  QAction* a = menu->addAction(text);
+  if (!shortcut.isEmpty()) a->setShortcut(shortcut);
+  connect(a, &QAction::triggered, this, slot);
+  actions_[key] = a;
+  return a;
+}
 
 }  // namespace lddmm::ui

@@ -26,6 +26,8 @@ class OverlayView : public QWidget {
   void setPlaceholder(const QString& text);
   /// Shows the momentum arrows' length legend (arrows are drawn `scale` × |α| image pixels long).
   void setMomentumLegend(bool show, double scale);
+  /// Lines, points and text × `scale` (projectors).
+  void setOverlayScale(double scale);
   const Scene& scene() const { return scene_; }
   const QImage& image() const { return image_; }
   /// The frame with the overlay at the frame's own resolution.
@@ -46,6 +48,7 @@ class OverlayView : public QWidget {
   QString placeholder_;
   bool legend_ = false;
   double legend_scale_ = 1;
+  double overlay_scale_ = 1;
 };
 
 }  // namespace lddmm::ui

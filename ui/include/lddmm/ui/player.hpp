@@ -4,6 +4,7 @@
 #pragma once
 
 #include <QObject>
+#include <QSize>
 #include <QString>
 #include <QTimer>
 
@@ -29,6 +30,7 @@ struct PlayerSettings {
   bool mirror = false;          // test-time mirroring: each face averaged with its mirrored crop
   bool accurate = false;  // the two shipped models as an ensemble (accurate_model_paths; ignores `model`)
   int min_face = TrackerOptions{}.min_face;  // smallest face found, pixels
+  int camera_width = 0, camera_height = 0;   // the resolution asked of a camera (0: its default)
 };
 
 /// The model files the settings ask for: the two shipped ones (accurate), `model`, or the shipped model.
@@ -71,6 +73,7 @@ class Player : public QObject {
   int64_t frameCount() const { return frame_count_; }
   double fps() const { return fps_; }
   QString sourceName() const { return source_name_; }
+  QSize frameSize() const { return frame_size_; }
   QString deviceName() const;
   QString modelName() const;
   const Scheme* modelScheme() const;
@@ -98,6 +101,7 @@ class Player : public QObject {
   bool playing_ = false, live_ = false;
   int64_t frame_count_ = -1;
   double fps_ = 30;
+  QSize frame_size_;
   std::chrono::steady_clock::time_point clock_start_;
   double media_start_ = 0;
   QTimer timer_;

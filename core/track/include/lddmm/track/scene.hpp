@@ -65,6 +65,13 @@ inline constexpr Rgb kCurve{0, 190, 0}, kTemplate{150, 150, 150}, kMomentum{0, 8
     kFollowed{0, 200, 255}, kAxisX{255, 40, 40}, kAxisY{40, 220, 40}, kAxisZ{40, 120, 255};
 }
 
+/// The scene's primitives moved by the affine `map` (for example image → output pixels, or a mirror);
+/// widths and sizes are kept, labels' text still reads left to right.
+Scene mapped_scene(const Scene& scene, const Affine2& map);
+
+/// The map of a horizontal mirror of an image `width` pixels wide: x → width − 1 − x (pixel centres).
+Affine2 mirror_map(int width);
+
 /// The head's axes (60 mm: x red, y green, z blue, OpenCV's colours) from the nose tip, under the pose
 /// fitted to `points68` with the camera guessed from the frame size; nothing when no pose is found.
 void pose_axes_lines(Scene& s, const Points& points68, int frame_width, int frame_height);
