@@ -164,3 +164,43 @@ TEST_F(MovingFace, CurvePointsLandWhereTheirCurvesFlowsPutThem) {
 
 }  // namespace
 }  // namespace lddmm
+
+namespace lddmm {
+namespace {
+
+// The blend written out on a face's 68 points at nodes near and far from it: s_p = log Σ_j e^(−|y − x_j|²/ρ²)
+// in long double (no shifts, no skipped curves), w = softmax(s), v = Σ_p w_p Σ_j e^(−|y − x_j|²/σ_p²) α_j.
+TEST(BlendedFlow, IsTheSoftmaxBlendWrittenOut) {
+  const Scheme scheme = find_scheme("300w68");
+  const double scale = 256.0 / scheme.mean_face.frame;
+  const CurveSet curves = CurveSet::from_scheme(scheme, scale);
+  const Points x = scheme.mean_face.points * scale, a = random_points(68, 0, 5, 7);
+  const double reach = 6;
+  const Points nodes = make_grid(scheme, 16).nodes * scale;
+  for (Eigen::Index i = 0; i < nodes.rows(); ++i) {
+    const Eigen::Vector2d y = nodes.row(i).transpose();
+    std::vector<long double> s;
+    for (const auto& curve : curves.curves) {
+      long double z = 0;
+      for (const int64_t j : curve)
+        z += std::exp(-static_cast<long double>((y - x.row(j).transpose()).squaredNorm()) / (reach * reach));
+      s.push_back(std::log(z));
+    }
+    const long double s_max = *std::max_element(s.begin(), s.end());
+    long double total = 0;
+    for (const long double v : s) total += std::exp(v - s_max);
+    Eigen::Vector2d want = Eigen::Vector2d::Zero();
+    for (size_t p = 0; p < curves.curves.size(); ++p) {
+      const auto w = static_cast<double>(std::exp(s[p] - s_max) / total);
+      for (const int64_t j : curves.curves[p])
+        want += w *
+                std::exp(-(y - x.row(j).transpose()).squaredNorm() / (curves.sigma[p] * curves.sigma[p])) *
+                a.row(j).transpose();
+    }
+    const Eigen::Vector2d got = blended_velocity(x, a, curves, reach, y);
+    EXPECT_LT((got - want).norm(), 1e-10 * (1 + want.norm())) << "node " << i;
+  }
+}
+
+}  // namespace
+}  // namespace lddmm

@@ -193,6 +193,26 @@ class UiTest : public QObject {
       }
   }
 
+  // The grid switched on while paused is computed for the frame on the screen, not only from the next one.
+  void gridSwitchedOnWhilePausedAppearsOnTheShownFrame() {
+    if (clip_.isEmpty()) QSKIP("dlib's example photos are not installed: no sample clip");
+    MainWindow w;
+    w.show();
+    if (w.action("grid")->isChecked()) w.action("grid")->trigger();
+    QVERIFY(w.openSource(clip_));
+    QTRY_VERIFY_WITH_TIMEOUT(w.framesShown() >= 3, 60000);
+    w.player().pause();
+    const int64_t index = w.player().current()->result.index;
+    const auto has_grid = [&w] {
+      const auto& faces = w.player().current()->result.faces;
+      return !faces.empty() && faces.front().flow && faces.front().flow->grid.rows() > 0;
+    };
+    QVERIFY(!has_grid());
+    w.action("grid")->trigger();
+    QTRY_VERIFY_WITH_TIMEOUT(has_grid(), 30000);
+    QCOMPARE(w.player().current()->result.index, index);
+  }
+
   // A model that cannot be read leaves the running one; the shipped one can be chosen again; so the device.
   void openModelFromTheGui() {
     MainWindow w;

@@ -170,7 +170,10 @@ void MainWindow::buildViewMenu() {
   toggle("momenta", "&Momenta Arrows", "M", &SceneOptions::momenta);
   toggle("trajectories", "Tra&jectories", "J", &SceneOptions::trajectories);
   toggle("grid", "Deformation &Grid", "G", &SceneOptions::grid);
-  connect(action("grid"), &QAction::toggled, this, [this] { applySettings(); });  // hidden: not computed
+  connect(action("grid"), &QAction::toggled, this, [this](bool on) {
+    applySettings();  // hidden: not computed
+    if (on && !teaching_) player_.refresh();
+  });
   QAction* per_curve = view->addAction("Grid by the Paper's Per-Curve Flows (Tears Between Curves)");
   per_curve->setCheckable(true);
   per_curve->setShortcut(QKeySequence("Shift+G"));

@@ -84,6 +84,11 @@ bool Player::start_engine(int64_t at, QString* error) {
     source_name_ = QString::fromStdString(source->describe());
     if (at > 0 && !source->seek(at)) at = 0;
     tracker_->reset();
+    // What was posted to the old engine and not yet run is lost with it: the settings again.
+    tracker_->set_grid(settings_.grid);
+    SmoothingOptions smoothing;
+    smoothing.enabled = settings_.smoothing;
+    tracker_->set_smoothing(smoothing);
     engine_ = std::make_unique<Engine>(std::move(source), *tracker_, 2);
   } catch (const std::exception& e) {
     if (error) *error = QString::fromStdString(e.what());
@@ -162,6 +167,10 @@ bool Player::seek(int64_t index) {
   }
   if (!playing_) step();
   return true;
+}
+
+void Player::refresh() {
+  if (!playing_ && !live_ && current_) seek(current_->result.index);
 }
 
 bool Player::apply(const PlayerSettings& s, QString* error) {

@@ -23,20 +23,29 @@ struct CurvePart {
   Eigen::Matrix2d dv = Eigen::Matrix2d::Zero();
 };
 
-CurvePart curve_part(const Points& x, const Points& a, const std::vector<int64_t>& curve, double sigma,
-                     double inv_reach2, const Eigen::Vector2d& y) {
-  CurvePart part;
+// −min_j |y − x_j|² / ρ² over a curve's points: its log-weight's largest term.
+double nearest_term(const Points& x, const std::vector<int64_t>& curve, double inv_reach2,
+                    const Eigen::Vector2d& y) {
   double u_max = -std::numeric_limits<double>::infinity();
   for (const int64_t j : curve)
     u_max = std::max(u_max, -(y - x.row(j).transpose()).squaredNorm() * inv_reach2);
+  return u_max;
+}
+
+CurvePart curve_part(const Points& x, const Points& a, const std::vector<int64_t>& curve, double sigma,
+                     double inv_reach2, double u_max, const Eigen::Vector2d& y) {
+  CurvePart part;
   const double inv_sigma2 = 1.0 / (sigma * sigma);
   double z = 0;
   for (const int64_t j : curve) {
     const Eigen::Vector2d d = y - x.row(j).transpose();
     const double d2 = d.squaredNorm();
-    const double r = std::exp(-d2 * inv_reach2 - u_max);  // log-sum-exp: the nearest point's term is 1
-    z += r;
-    part.grad_s -= 2 * inv_reach2 * r * d;
+    const double q = -d2 * inv_reach2 - u_max;  // log-sum-exp: the nearest point's term is 1
+    if (q > -40) {                              // below, e^q is lost against that 1
+      const double r = std::exp(q);
+      z += r;
+      part.grad_s -= 2 * inv_reach2 * r * d;
+    }
     const double e = std::exp(-d2 * inv_sigma2);
     const Eigen::Vector2d ea = e * a.row(j).transpose();
     part.v += ea;
@@ -59,12 +68,22 @@ std::vector<Points> path_of(const at::Tensor& path) {
 Eigen::Vector2d blended_velocity(const Points& x, const Points& a, const CurveSet& curves, double reach,
                                  const Eigen::Vector2d& y, Eigen::Matrix2d* jacobian) {
   const double inv_reach2 = 1.0 / (reach * reach);
+  const size_t n = curves.curves.size();
+  // A curve's log-weight lies in [u, u + log of its points' count], u its nearest point's term. A curve whose
+  // weight is under e^-40 of the nearest curve's even with every point counted adds less than a double
+  // resolves to the blend, its Jacobian included: its field is not computed (most curves, at most nodes).
+  std::vector<double> u(n, -std::numeric_limits<double>::infinity());
+  double u_best = -std::numeric_limits<double>::infinity();
+  for (size_t p = 0; p < n; ++p)
+    if (!curves.curves[p].empty())
+      u_best = std::max(u_best, u[p] = nearest_term(x, curves.curves[p], inv_reach2, y));
   std::vector<CurvePart> parts;
-  parts.reserve(curves.curves.size());
+  parts.reserve(n);
   double s_max = -std::numeric_limits<double>::infinity();
-  for (size_t p = 0; p < curves.curves.size(); ++p) {
-    if (curves.curves[p].empty()) continue;
-    parts.push_back(curve_part(x, a, curves.curves[p], curves.sigma[p], inv_reach2, y));
+  for (size_t p = 0; p < n; ++p) {
+    const auto count = static_cast<double>(curves.curves[p].size());
+    if (count == 0 || u[p] + std::log(count) < u_best - 40) continue;
+    parts.push_back(curve_part(x, a, curves.curves[p], curves.sigma[p], inv_reach2, u[p], y));
     s_max = std::max(s_max, parts.back().s);
   }
   // The partition of unity w_p = softmax(s_p), its mean log-weight gradient, the blend.

@@ -55,6 +55,8 @@ class Player : public QObject {
   void step();
   /// Jumps to frame `index` (files); the tracker starts afresh there.
   bool seek(int64_t index);
+  /// Paused on a file: tracks the shown frame again (so that a just-enabled grid appears on it).
+  void refresh();
 
   /// Applies new settings (rebuilds the tracker and reopens at the current frame when needed).
   bool apply(const PlayerSettings& settings, QString* error);
