@@ -58,6 +58,8 @@ class UiTest : public QObject {
       QVERIFY2(keys.contains(line), qPrintable(keys));
     QVERIFY(w.aboutText().contains(LDDMM_VERSION) && w.aboutText().contains("MIT") &&
             w.aboutText().contains("300-W"));
+    QVERIFY2(w.aboutText().contains("href=\"file://") && w.aboutText().contains("README.md"),
+             qPrintable(w.aboutText()));
     const bool grid = w.sceneOptions().grid;
     w.action("grid")->trigger();
     QCOMPARE(w.sceneOptions().grid, !grid);

@@ -22,6 +22,7 @@
 #include <QSpinBox>
 #include <QStatusBar>
 #include <QToolBar>
+#include <QUrl>
 
 #include <opencv2/core.hpp>
 
@@ -29,6 +30,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "lddmm/core/resources.hpp"
 #include "lddmm/track/render.hpp"
 
 namespace lddmm::ui {
@@ -265,6 +267,15 @@ QString MainWindow::shortcutsText() const {
   return text + "Click\tTeaching view: add a point near a curve and watch it flow\n";
 }
 
+// A link to the user's guide on this machine (installed or in the source tree), else where it would be.
+QString MainWindow::docsLink() {
+  const std::filesystem::path guide = user_guide();
+  if (guide.empty()) return "README.md and docs/ of the source, or /usr/share/doc/lddmm-face";
+  const QString url = QUrl::fromLocalFile(QString::fromStdString(guide.string())).toString();
+  return QString("<a href=\"%1\">the user's guide</a> (%2, with docs/ beside it)")
+      .arg(url, QString::fromStdString(guide.string()).toHtmlEscaped());
+}
+
 QString MainWindow::aboutText() const {
   return QString(
              "<b>LDDMM-Face tracker %1</b><p>Facial landmarks by LDDMM-Face: a CNN predicts momenta, and a "
@@ -272,8 +283,8 @@ QString MainWindow::aboutText() const {
              "carried by the flow.</p><p>Model: %2</p><p>Licence: MIT. The shipped models were trained on "
              "the 300-W data (AFW, HELEN, LFPW with i-BUG's annotations), for research use under their "
              "terms; the head pose uses the Basel Face Model's mean shape (research terms).</p>"
-             "<p>Documentation: the README and docs/ of the source, or /usr/share/doc/lddmm-face.</p>")
-      .arg(LDDMM_VERSION, player_.modelName().toHtmlEscaped());
+             "<p>Documentation: %3</p>")
+      .arg(LDDMM_VERSION, player_.modelName().toHtmlEscaped(), docsLink());
 }
 
 void MainWindow::buildToolbar() {

@@ -26,4 +26,19 @@ std::filesystem::path resource_dir() {
   return "resources";
 }
 
+std::filesystem::path user_guide() {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    const fs::path installed = exe.parent_path().parent_path() / "share" / "doc" / "lddmm-face" / "README.md";
+    if (fs::is_regular_file(installed, ec)) return installed;
+  }
+  if (*LDDMM_SOURCE_RESOURCES != '\0') {
+    const fs::path source = fs::path(LDDMM_SOURCE_RESOURCES).parent_path() / "README.md";
+    if (fs::is_regular_file(source, ec)) return source;
+  }
+  return {};
+}
+
 }  // namespace lddmm

@@ -9,4 +9,8 @@ namespace lddmm {
 /// tree's resources/ (a program in the build tree); else "resources".
 std::filesystem::path resource_dir();
 
+/// The user's guide (README.md): share/doc/lddmm-face beside an installed program's bin/, else the source
+/// tree's; empty when neither is there.
+std::filesystem::path user_guide();
+
 }  // namespace lddmm

@@ -103,6 +103,7 @@ class MainWindow : public QMainWindow {
   void recomputeTeaching();
   const Correspondence* teachingCarry();
   Scene::Label noFaceHint(int frame_width) const;
+  static QString docsLink();
 
   Player player_;
   OverlayView* view_ = nullptr;
