@@ -19,6 +19,7 @@
 #include "lddmm/core/progress.hpp"
 #include "lddmm/core/pts_io.hpp"
 #include "lddmm/core/safe_output.hpp"
+#include "lddmm/data/eval_report.hpp"
 #include "lddmm/data/trainer.hpp"
 #include "lddmm/face/faces.hpp"
 
@@ -40,37 +41,9 @@ fs::path in_data(const fs::path& data, const std::string& list) {
   return fs::exists(list) ? fs::path(list) : data / list;
 }
 
-fs::path boxmap_file() { return scheme_dir().parent_path() / "dlib_boxmap.json"; }
-
-// For each face, the detection that best matches its landmarks (IoU of the mapped box ≥ 0.3), if any.
-std::vector<std::optional<Box>> detect_faces(const FaceDataset& set, const BoxMap& map) {
-  FaceDetector detector;
-  std::vector<std::optional<Box>> found(set.size());
-  Progress progress(stderr, static_cast<int64_t>(set.size()), false);
-  for (size_t i = 0; i < set.size(); ++i) {
-    const Box truth = landmark_box(set.record(i).points);
-    double best = 0.3;
-    for (const Box& d : detector.detect(set.record(i).image)) {
-      const double o = iou(map.apply(d), truth);
-      if (o >= best) best = o, found[i] = d;
-    }
-    progress.update(static_cast<int64_t>(i + 1), "photos through dlib's detector");
-  }
-  progress.finish();
-  return found;
-}
-
 void use_threads(int threads) {
   torch::set_num_threads(threads > 0 ? threads
                                      : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
-}
-
-// The faces of `list` with the model's points (taken from their annotation: the parent scheme of a subset
-// scheme), photos reduced so that a landmark box is at most `max_side` pixels.
-FaceDataset model_faces(const Aligner& model, const fs::path& data, const std::string& list, int max_side) {
-  const Scheme& scheme = model->scheme();
-  const Scheme annotation = scheme.subset_of ? find_scheme(scheme.subset_of->parent) : scheme;
-  return FaceDataset(data, in_data(data, list), annotation, scheme, max_side);
 }
 
 // Saves a model (float16 unless `full`) and says where, in which precision and how large.
@@ -218,22 +191,6 @@ void add_export_command(CLI::App& app, Action& action) {
   });
 }
 
-namespace {
-// "none", or each view's offsets: input-crop pixels, then (when there is one) the image-pixel part.
-std::string describe_calibration(const Calibration& c) {
-  if (c.empty()) return "none";
-  const auto xy = [](const std::array<double, 2>& v) {
-    char b[64];
-    std::snprintf(b, sizeof b, "%+.3f %+.3f", v[0], v[1]);
-    return std::string(b);
-  };
-  std::string out = "direct " + xy(c.direct) + ", mirrored " + xy(c.mirrored);
-  if (c.has_image_term())
-    out += "; image px: direct " + xy(c.direct_image) + ", mirrored " + xy(c.mirrored_image);
-  return out;
-}
-}  // namespace
-
 void add_calibrate_command(CLI::App& app, Action& action) {
   auto* cmd = app.add_subcommand(
       "calibrate",
@@ -362,342 +319,26 @@ void add_eval_command(CLI::App& app, Action& action) {
     action = [o] {
       check_outputs(std::vector<fs::path>(o->models.begin(), o->models.end()), {o->csv, o->points});
       use_threads(o->threads);
-      std::vector<Aligner> models;
-      std::string names;  // the files, joined with " + "
-      for (const std::string& file : o->models) {
-        models.push_back(load_model(file));
-        models.back()->to(parse_device(o->device));
-        names += (names.empty() ? "" : " + ") + file;
-      }
-      Aligner& model = models.front();
-      const fs::path data = data_folder(o->data);
-      const Scheme& scheme = model->scheme();
-      // Each model sees the photos reduced to its own crop scale (as it was trained).
-      std::vector<FaceDataset> sets;
-      for (const Aligner& m : models)
-        sets.push_back(model_faces(m, data, o->list, static_cast<int>(m->config().input_size * 1.25)));
-      const FaceDataset& set = sets.front();
-      // Detector boxes: faces the detector misses keep their landmark box (and dlib gets the detector box
-      // such a landmark box would come from), and are counted.
-      std::vector<std::optional<Box>> detections;
-      std::vector<std::vector<Box>> boxes(models.size());
-      const bool use_dlib = o->boxes == "dlib" || o->vs_dlib;
-      BoxMap map;
-      int missed = 0;
-      // The detector and dlib's predictor see the images at their own resolution (the set above is reduced
-      // to the model's crop scale); detector boxes are scaled into the reduced images for our crops.
-      std::optional<FaceDataset> original;
-      if (use_dlib) {
-        original.emplace(model_faces(model, data, o->list, std::numeric_limits<int>::max()));
-        map = BoxMap::load(boxmap_file().string());
-        detections = detect_faces(*original, map);
-        for (size_t i = 0; i < set.size(); ++i) missed += detections[i] ? 0 : 1;
-        for (size_t m = 0; m < models.size(); ++m) {
-          for (size_t i = 0; i < set.size(); ++i) {
-            const Box full = landmark_box(original->record(i).points),
-                      reduced = landmark_box(sets[m].record(i).points);
-            const double f = reduced.w / std::max(full.w, 1e-9);  // reduced pixels per original pixel
-            if (detections[i]) {
-              const Box b = map.apply(*detections[i]);
-              boxes[m].push_back({b.x * f, b.y * f, b.w * f, b.h * f, b.score});
-            } else {
-              boxes[m].push_back(reduced);
-            }
-          }
-        }
-      }
-      // Whether the detector found face i (every face counts as found with landmark boxes).
-      const auto detected = [&](size_t i) { return !use_dlib || detections[i].has_value(); };
-      std::vector<EvalMember> members;
-      for (size_t m = 0; m < models.size(); ++m)
-        members.push_back({models[m], &sets[m], o->boxes == "dlib" ? &boxes[m] : nullptr});
+      EvalRequest rq;
+      rq.models = o->models;
+      const char* env = std::getenv("LDDMM_DATA");  // checked after the models are read (their errors first)
+      if (!o->data.empty() || (env != nullptr && *env != '\0')) rq.data = data_folder(o->data);
+      rq.list = o->list;
+      rq.boxes = o->boxes;
+      rq.vs_dlib = o->vs_dlib;
+      rq.flip = o->flip;
+      rq.alternate = !o->no_alternate;
+      rq.refine = o->refine;
+      rq.device = o->device;
       Progress passes(stderr, o->refine + 1, false);
-      const std::string what = "passes over " + std::to_string(set.size()) + " faces";
-      const EvalResult r = evaluate(members, 32, o->flip, o->refine, !o->no_alternate,
-                                    [&](int k, int) { passes.update(k, what); });
+      const EvalReport r = run_eval(rq, [&](int k, int) { passes.update(k, "passes over the faces"); });
       passes.finish();
-      std::optional<NmeSummary> dlib_row;
-      std::vector<double> dlib_errors;
-      std::vector<PartErrors> dlib_parts;  // NME_c per face, as ours
-      std::vector<Points> dlib_points;     // in the image's pixels
-      const std::vector<Part> parts = scheme.point_parts();
-      if (o->vs_dlib) {
-        const ShapePredictor predictor;
-        for (size_t i = 0; i < set.size(); ++i) {
-          const FaceRecord& face = original->record(i);
-          const Box b = detections[i] ? *detections[i] : map.invert(landmark_box(face.points));
-          const Points p68 = predictor.predict(face.image, b);
-          Points p = p68;
-          if (scheme.subset_of) {
-            p.resize(scheme.num_points, 2);
-            for (int k = 0; k < scheme.num_points; ++k)
-              p.row(k) = p68.row(scheme.subset_of->indices[static_cast<size_t>(k)]);
-          }
-          const Points truth = original->target_points(i);
-          const double d = normalising_distance(truth, scheme.normalisation);
-          dlib_errors.push_back(nme(p, truth, d));
-          dlib_points.push_back(p / face.scale);
-          dlib_parts.push_back(nme_curves(p, parts, truth, parts, d));
-        }
-        dlib_row = summarize(dlib_errors);
-      }
-      // What detector misses cost: the rows on the faces it found, and FR@0.1 if a miss counts as a failure
-      // (a product that sees no face gives no landmarks).
-      struct MissCost {
-        NmeSummary ours, dlib;
-        double ours_fr = 0, dlib_fr = 0;
-      };
-      std::optional<MissCost> miss_cost;
-      if (use_dlib && missed > 0) {
-        MissCost c;
-        std::vector<double> ours_found, dlib_found;
-        for (size_t i = 0; i < set.size(); ++i) {
-          if (!detected(i)) continue;
-          ours_found.push_back(r.nme[i]);
-          if (!dlib_errors.empty()) dlib_found.push_back(dlib_errors[i]);
-        }
-        c.ours = summarize(ours_found);
-        const auto fr = [&](const std::vector<double>& found) {
-          const auto fails = std::count_if(found.begin(), found.end(), [](double e) { return e > 0.1; });
-          return static_cast<double>(fails + missed) / static_cast<double>(set.size());
-        };
-        c.ours_fr = fr(ours_found);
-        if (!dlib_found.empty()) {
-          c.dlib = summarize(dlib_found);
-          c.dlib_fr = fr(dlib_found);
-        }
-        miss_cost = c;
-      }
-      // Rows by subset (the list's first folder) and by face size (the landmark box side in the photo's
-      // pixels): where the model and dlib differ. With detector boxes, on the faces the detector found (a
-      // face it missed has no detector box, and dlib's predictor fails on the stand-in).
-      struct GroupRow {
-        std::string label;
-        NmeSummary ours, dlib;
-      };
-      std::vector<double> face_px;
-      std::vector<std::string> folders;
-      std::vector<int> folder_of, band_of;
-      for (size_t i = 0; i < set.size(); ++i) {
-        const FaceRecord& face = set.record(i);
-        const Eigen::RowVector2d extent = face.points.colwise().maxCoeff() - face.points.colwise().minCoeff();
-        face_px.push_back(extent.maxCoeff() / face.scale);
-        const auto slash = face.name.find('/');
-        const std::string folder = slash == std::string::npos ? std::string() : face.name.substr(0, slash);
-        const auto at = std::find(folders.begin(), folders.end(), folder);
-        folder_of.push_back(static_cast<int>(at - folders.begin()));
-        if (at == folders.end()) folders.push_back(folder);
-      }
-      const std::vector<double> size_edges = {100, 150, 200};
-      for (double px : face_px) band_of.push_back(band(px, size_edges));
-      const auto group_rows = [&](const std::vector<int>& group, const std::vector<std::string>& labels) {
-        const int n = static_cast<int>(labels.size());
-        std::vector<int> kept = group;  // missed faces go to an extra group, left out
-        for (size_t i = 0; i < kept.size(); ++i)
-          if (!detected(i)) kept[i] = n;
-        const std::vector<NmeSummary> ours = summarize_groups(r.nme, kept, n + 1);
-        const std::vector<NmeSummary> theirs = dlib_errors.empty()
-                                                   ? std::vector<NmeSummary>(labels.size() + 1)
-                                                   : summarize_groups(dlib_errors, kept, n + 1);
-        std::vector<GroupRow> rows;
-        for (size_t g = 0; g < labels.size(); ++g)
-          if (ours[g].faces > 0) rows.push_back({labels[g], ours[g], theirs[g]});
-        return rows;
-      };
-      const std::vector<GroupRow> by_folder =
-          folders.size() > 1 ? group_rows(folder_of, folders) : std::vector<GroupRow>{};
-      const std::vector<GroupRow> by_size = group_rows(band_of, {"< 100", "100-150", "150-200", ">= 200"});
-      // NME_c of ours and dlib's on the same faces (those the detector found): the curve distance leaves out
-      // where along a contour a point sits, which NME_l counts.
-      std::optional<std::pair<PartErrors, PartErrors>> curves_vs_dlib;
-      if (!dlib_parts.empty()) {
-        std::vector<PartErrors> ours_found, dlib_found;
-        for (size_t i = 0; i < set.size(); ++i) {
-          if (!detected(i)) continue;
-          ours_found.push_back(r.parts[i]);
-          dlib_found.push_back(dlib_parts[i]);
-        }
-        if (!ours_found.empty())
-          curves_vs_dlib.emplace(mean_part_errors(ours_found), mean_part_errors(dlib_found));
-      }
-      const auto parts_json = [](const PartErrors& e) {
-        return nlohmann::json{{"O", e.overall}, {"F", e.part[0]}, {"E", e.part[1]},
-                              {"N", e.part[2]}, {"I", e.part[3]}, {"M", e.part[4]}};
-      };
-      if (!o->csv.empty()) {
-        std::ofstream csv(o->csv);
-        if (!csv) throw std::runtime_error(o->csv + ": cannot write");
-        csv << "face,nme" << (use_dlib ? ",detected" : "") << (dlib_errors.empty() ? "" : ",dlib_nme")
-            << ",face_px,dx,dy" << (dlib_points.empty() ? "" : ",dlib_dx,dlib_dy") << '\n';
-        for (size_t k = 0; k < r.names.size(); ++k) {
-          csv << r.names[k] << ',' << r.nme[k];
-          if (use_dlib) csv << ',' << (detections[k] ? 1 : 0);
-          if (!dlib_errors.empty()) csv << ',' << dlib_errors[k];
-          // The mean signed offset of our points from the annotation, in the photo's pixels.
-          const Eigen::RowVector2d off =
-              (r.predicted[k] - set.target_points(k)).colwise().mean() / set.record(k).scale;
-          csv << ',' << face_px[k] << ',' << off.x() << ',' << off.y();
-          if (!dlib_points.empty()) {
-            const Eigen::RowVector2d d =
-                (dlib_points[k] - original->target_points(k) / original->record(k).scale).colwise().mean();
-            csv << ',' << d.x() << ',' << d.y();
-          }
-          csv << '\n';
-        }
-      }
-      if (!o->points.empty()) {
-        std::ofstream out(o->points);
-        if (!out) throw std::runtime_error(o->points + ": cannot write");
-        out << "face,by";
-        for (Eigen::Index k = 0; k < (r.predicted.empty() ? 0 : r.predicted.front().rows()); ++k)
-          out << ",x" << k << ",y" << k;
-        out << '\n';
-        out.precision(7);
-        const auto row = [&out](const std::string& name, const char* by, const Points& photo) {
-          out << name << ',' << by;
-          for (Eigen::Index k = 0; k < photo.rows(); ++k) out << ',' << photo(k, 0) << ',' << photo(k, 1);
-          out << '\n';
-        };
-        for (size_t i = 0; i < r.names.size(); ++i) {
-          row(r.names[i], "ours", r.predicted[i] / set.record(i).scale);  // the record is the image scaled
-          if (!dlib_points.empty()) row(r.names[i], "dlib", dlib_points[i]);
-        }
-      }
-      const auto& p = r.mean_parts.part;
-      if (o->json) {
-        nlohmann::json j = {
-            {"model", names},
-            {"list", o->list},
-            {"faces", r.summary.faces},
-            {"nme", r.summary.mean},
-            {"fr_0.1", r.summary.failure},
-            {"auc_0.1", r.summary.auc},
-            {"nme_c",
-             {{"O", r.mean_parts.overall}, {"F", p[0]}, {"E", p[1]}, {"N", p[2]}, {"I", p[3]}, {"M", p[4]}}},
-            {"detj",
-             {{"mean", r.detj.mean_det},
-              {"nonpositive", r.detj.nonpositive},
-              {"of_mean", r.detj.det_of_mean}}},
-            {"ms_per_face", 1000 * r.seconds / std::max(1, r.summary.faces)},
-            {"boxes", o->boxes},
-            {"flip", o->flip},
-            {"refine", o->refine},
-            {"alternate", !o->no_alternate},
-            {"calibrated", !model->config().calibration.empty()},
-            {"detector_missed", missed}};
-        if (dlib_row)
-          j["dlib"] = {{"nme", dlib_row->mean}, {"fr_0.1", dlib_row->failure}, {"auc_0.1", dlib_row->auc}};
-        if (r.dense) {
-          const auto& dp = r.dense->mean_parts.part;
-          j["dense"] = {{"scheme", r.dense->scheme},
-                        {"nme_c",
-                         {{"O", r.dense->mean_parts.overall},
-                          {"F", dp[0]},
-                          {"E", dp[1]},
-                          {"N", dp[2]},
-                          {"I", dp[3]},
-                          {"M", dp[4]}}}};
-          if (!r.dense->nme.empty()) {
-            j["dense"]["nme"] = r.dense->summary.mean;
-            j["dense"]["fr_0.1"] = r.dense->summary.failure;
-          }
-        }
-        if (miss_cost) {
-          j["found_faces"] = {{"faces", miss_cost->ours.faces},
-                              {"nme", miss_cost->ours.mean},
-                              {"fr_0.1_misses_failed", miss_cost->ours_fr}};
-          if (dlib_row)
-            j["found_faces"]["dlib"] = {{"nme", miss_cost->dlib.mean},
-                                        {"fr_0.1_misses_failed", miss_cost->dlib_fr}};
-        }
-        const auto group_json = [&](const std::vector<GroupRow>& rows, const char* key) {
-          nlohmann::json a = nlohmann::json::array();
-          for (const GroupRow& g : rows) {
-            nlohmann::json e = {{key, g.label},
-                                {"faces", g.ours.faces},
-                                {"nme", g.ours.mean},
-                                {"fr_0.1", g.ours.failure},
-                                {"auc_0.1", g.ours.auc}};
-            if (dlib_row)
-              e["dlib"] = {{"nme", g.dlib.mean}, {"fr_0.1", g.dlib.failure}, {"auc_0.1", g.dlib.auc}};
-            a.push_back(e);
-          }
-          return a;
-        };
-        if (curves_vs_dlib)
-          j["nme_c_found_faces"] = {{"ours", parts_json(curves_vs_dlib->first)},
-                                    {"dlib", parts_json(curves_vs_dlib->second)}};
-        j["groups_on"] = use_dlib && missed > 0 ? "found_faces" : "all_faces";
-        if (!by_folder.empty()) j["by_folder"] = group_json(by_folder, "folder");
-        j["by_face_px"] = group_json(by_size, "face_px");
-        std::printf("%s\n", j.dump(2).c_str());
-        return 0;
-      }
-      std::printf("%s on %s (%d faces, %.1f ms per face incl. cropping)\n", names.c_str(), o->list.c_str(),
-                  r.summary.faces, 1000 * r.seconds / std::max(1, r.summary.faces));
-      std::string calibrations;
-      for (const Aligner& m : models)
-        calibrations += (calibrations.empty() ? "" : "; ") + describe_calibration(m->config().calibration);
-      std::printf("passes: %d%s%s%s; calibration (input-crop px) %s\n", 1 + o->refine,
-                  o->flip ? ", each with its mirrored crop" : "",
-                  !o->flip && o->refine > 0
-                      ? (o->no_alternate ? ", the last one kept" : ", alternately mirrored, averaged")
-                      : "",
-                  models.size() > 1 ? ", each view the models' mean" : "", calibrations.c_str());
-      std::printf("%-26s %8s %8s %8s\n", "", "NME %", "FR@0.1 %", "AUC@0.1");
-      std::printf("%-26s %8.2f %8.2f %8.4f\n",
-                  (o->boxes == "dlib" ? "ours (dlib boxes)" : "ours (landmark boxes)"), 100 * r.summary.mean,
-                  100 * r.summary.failure, r.summary.auc);
-      if (dlib_row)
-        std::printf("%-26s %8.2f %8.2f %8.4f\n", "dlib 68 (dlib boxes)", 100 * dlib_row->mean,
-                    100 * dlib_row->failure, dlib_row->auc);
-      if (use_dlib)
-        std::printf("dlib's detector missed %d of %zu faces: those were cropped around their landmark box\n",
-                    missed, set.size());
-      if (miss_cost) {
-        std::printf("on the %d faces it found: ours %.2f %%", miss_cost->ours.faces,
-                    100 * miss_cost->ours.mean);
-        if (dlib_row) std::printf(", dlib %.2f %%", 100 * miss_cost->dlib.mean);
-        std::printf("; a miss counted as a failure makes FR@0.1 %.2f %%", 100 * miss_cost->ours_fr);
-        if (dlib_row) std::printf(" (dlib %.2f %%)", 100 * miss_cost->dlib_fr);
-        std::printf("\n");
-      }
-      const auto print_groups = [&](const std::vector<GroupRow>& rows, const char* title) {
-        std::printf("%s\n", title);
-        for (const GroupRow& g : rows) {
-          std::printf("  %-16s %4d faces  ours %5.2f %%  FR %5.2f %%", g.label.c_str(), g.ours.faces,
-                      100 * g.ours.mean, 100 * g.ours.failure);
-          if (dlib_row) std::printf("   dlib %5.2f %%  FR %5.2f %%", 100 * g.dlib.mean, 100 * g.dlib.failure);
-          std::printf("\n");
-        }
-      };
-      const std::string on = use_dlib && missed > 0 ? ", on the faces the detector found" : "";
-      if (!by_folder.empty()) print_groups(by_folder, ("by folder" + on + ":").c_str());
-      if (by_size.size() > 1)
-        print_groups(by_size, ("by face size (landmark box side in the photo's pixels)" + on + ":").c_str());
-      std::printf("NME_c %%:  O %.2f  F %.2f  E %.2f  N %.2f  I %.2f  M %.2f\n", 100 * r.mean_parts.overall,
-                  100 * p[0], 100 * p[1], 100 * p[2], 100 * p[3], 100 * p[4]);
-      if (curves_vs_dlib) {
-        std::printf("NME_c %% on the faces the detector found:\n");
-        for (const auto& [who, e] :
-             {std::pair<const char*, const PartErrors&>{"ours", curves_vs_dlib->first},
-              std::pair<const char*, const PartErrors&>{"dlib", curves_vs_dlib->second}})
-          std::printf("  %-5s O %.2f  F %.2f  E %.2f  N %.2f  I %.2f  M %.2f\n", who, 100 * e.overall,
-                      100 * e.part[0], 100 * e.part[1], 100 * e.part[2], 100 * e.part[3], 100 * e.part[4]);
-      }
-      if (r.dense) {
-        const auto& dp = r.dense->mean_parts.part;
-        std::printf("sparse to dense, all %s points:", r.dense->scheme.c_str());
-        if (!r.dense->nme.empty())
-          std::printf(" NME_l %.2f %%  FR@0.1 %.2f %%;", 100 * r.dense->summary.mean,
-                      100 * r.dense->summary.failure);
-        std::printf(" NME_c O %.2f  F %.2f  E %.2f  N %.2f  I %.2f  M %.2f\n",
-                    100 * r.dense->mean_parts.overall, 100 * dp[0], 100 * dp[1], 100 * dp[2], 100 * dp[3],
-                    100 * dp[4]);
-      }
-      if (r.detj.count > 0)
-        std::printf("DetJ: DetJA %.3f  DetJN %ld  DetJAM %.3f  (%ld landmarks)\n", r.detj.mean_det,
-                    r.detj.nonpositive, r.detj.det_of_mean, r.detj.count);
+      if (!o->csv.empty()) write_eval_csv(r, o->csv);
+      if (!o->points.empty()) write_eval_points(r, o->points);
+      if (o->json)
+        std::printf("%s\n", eval_json(r).c_str());
+      else
+        print_eval(stdout, r);
       return 0;
     };
   });
