@@ -16,7 +16,6 @@
 #include <vector>
 
 #include "commands.hpp"
-#include "lddmm/core/blended_flow.hpp"
 #include "lddmm/core/correspondence.hpp"
 #include "lddmm/core/flow.hpp"
 #include "lddmm/core/loss.hpp"
@@ -28,8 +27,8 @@
 #include "lddmm/core/tensor_points.hpp"
 #include "lddmm/face/image_file.hpp"
 #include "lddmm/track/flow_export.hpp"
+#include "lddmm/track/render.hpp"
 #include "lddmm/track/teaching.hpp"
-#include "lddmm/viz/overlay.hpp"
 
 namespace lddmm::app {
 namespace {
@@ -142,77 +141,43 @@ Start make_start(const RenderOpts& o, const Scheme& scheme, const DeformationLay
   } else {
     st.momenta = o.momenta.empty() ? random_momenta(o, scheme) : file_momenta(o, scheme);
     st.frame_to_canvas(0, 0) = st.frame_to_canvas(1, 1) = o.size / scheme.mean_face.frame;
-    st.canvas = cv::Mat(o.size, o.size, CV_8UC3, cv::Scalar(255, 255, 255));
+    st.canvas = cv::Mat(o.size, o.size, CV_8UC3, cv::Scalar(64, 64, 64));
   }
   return st;
 }
 
-// Another scheme's points (--dense, --as) carried by the flow, drawn red.
-void draw_other_scheme(const RenderOpts& o, const Scheme& scheme, const DeformationLayer& layer,
-                       const torch::Tensor& tmpl, const Start& st, int thickness, cv::Mat& canvas) {
-  if (o.dense <= 1 && o.as_scheme.empty()) return;
+// Another scheme's points (--dense, --as), carried by the flow and drawn red: their correspondence.
+std::optional<Correspondence> other_scheme(const RenderOpts& o, const Scheme& scheme) {
+  if (o.dense <= 1 && o.as_scheme.empty()) return std::nullopt;
   if (o.dense > 1 && !o.as_scheme.empty()) throw std::runtime_error("give --dense or --as, not both");
   const Scheme other = o.dense > 1 ? dense_scheme(scheme, o.dense) : find_scheme(o.as_scheme);
-  const Correspondence corr = correspond(scheme, other);
-  const Points carried = tensor_to_points(carry_points(layer, corr, tmpl, st.momenta)[0]);
-  for (Eigen::Index i = 0; i < carried.rows(); ++i) {
-    const Eigen::Vector2d q =
-        st.frame_to_canvas.leftCols<2>() * carried.row(i).transpose() + st.frame_to_canvas.col(2);
-    cv::circle(canvas, cv::Point(cvRound(q.x()), cvRound(q.y())), std::max(2, thickness + 1),
-               cv::Scalar(0, 0, 255), cv::FILLED, cv::LINE_AA);
-  }
+  Correspondence c = correspond(scheme, other);
   std::printf("also flowed %d points of %s (RMS %.2f px from the carrying curves on the mean face)\n",
-              other.num_points, other.id.c_str(), corr.rms_residual);
+              other.num_points, other.id.c_str(), c.rms_residual);
+  return c;
 }
 
-// The grid at t = 1 and det J at its nodes: one continuous flow (blended_flow.hpp), or each node with its
-// nearest curve's flow (--per-curve, the paper's; it tears between curves).
-struct GridEnd {
-  Points nodes;
-  std::vector<double> det;
-};
-
-// `tr` flowed the template, and with --per-curve the grid nodes as its extra points.
-GridEnd grid_end(const Scheme& scheme, const DeformationLayer& layer, const FlowTrace& tr, const Grid& grid,
-                 bool per_curve) {
-  if (per_curve) {
-    const torch::Tensor det = tr.extra_det[0].contiguous();
-    return {tensor_to_points(tr.extra[0]), {det.data_ptr<double>(), det.data_ptr<double>() + det.numel()}};
-  }
-  BlendedPaths b = blend_trace(layer, tr, 0, grid.nodes, scheme.mean_face.frame);
-  return {b.nodes.back(), std::move(b.det)};
-}
-
-FlowDrawing drawing_of(const Scheme& scheme, const FlowTrace& tr, const torch::Tensor& momenta,
-                       const Grid& grid, GridEnd g, bool per_curve) {
-  FlowDrawing d;
-  d.template_points = scheme.mean_face.points;
-  d.points = tensor_to_points(tr.points[0]);
-  d.momenta = tensor_to_points(momenta[0]);
-  for (int64_t k = 0; k < tr.point_path.size(0); ++k)
-    d.trajectory.push_back(tensor_to_points(tr.point_path[k][0]));
-  d.grid = std::move(g.nodes);
-  d.grid_det = std::move(g.det);
-  d.grid_cells = grid.cells;
-  if (per_curve) d.grid_curve = grid.curve;
-  return d;
+// The template placed on the canvas flowed in canvas pixels (the momenta carried by the placement's linear
+// part, the kernels scaled with it), with the grid: one continuous flow, or per curve (--per-curve).
+TeachingFlow canvas_flow(const RenderOpts& o, const Scheme& scheme, const Start& st, int steps,
+                         const Correspondence* carry) {
+  const Affine2& a = st.frame_to_canvas;
+  const FlowOptions fo = flow_options(o);
+  TeachingOptions to;
+  to.steps = steps;
+  to.integrator = fo.integrator;
+  to.shooting = fo.shooting;
+  to.grid_cells = o.grid;
+  to.per_curve_grid = o.per_curve;
+  const Points momenta = tensor_to_points(st.momenta[0]) * a.leftCols<2>().transpose();
+  return teach_flow(scheme, apply_affine(a, scheme.mean_face.points), momenta, Points(0, 2), to, carry);
 }
 
 // --animate: the flow t = 0 → 1 on the canvas (template, grid, arrows, trajectories), integrated in at
 // least 16 steps so that the motion is smooth, as a video or a strip of five panels.
-void animate(const RenderOpts& o, const Scheme& scheme, const Start& st, const cv::Mat& background) {
-  const Affine2& a = st.frame_to_canvas;
-  const Points tmpl = apply_affine(a, scheme.mean_face.points);
-  const Points momenta = tensor_to_points(st.momenta[0]) * a.leftCols<2>().transpose();
-  TeachingOptions to;
-  to.steps = std::max(o.steps, 16);
-  to.integrator = flow_options(o).integrator;
-  to.grid_cells = o.grid;
-  to.per_curve_grid = o.per_curve;
-  std::optional<Correspondence> carry;
-  if (o.dense > 1) carry = correspond(scheme, dense_scheme(scheme, o.dense));
-  if (!o.as_scheme.empty()) carry = correspond(scheme, find_scheme(o.as_scheme));
-  const TeachingFlow flow = teach_flow(scheme, tmpl, momenta, Points(0, 2), to, carry ? &*carry : nullptr);
+void animate(const RenderOpts& o, const Scheme& scheme, const Start& st, const cv::Mat& background,
+             const Correspondence* carry) {
+  const TeachingFlow flow = canvas_flow(o, scheme, st, std::max(flow_options(o).steps, 16), carry);
   SceneOptions so;
   so.template_curves = so.trajectories = true;
   FlowExportOptions eo;
@@ -224,6 +189,13 @@ void animate(const RenderOpts& o, const Scheme& scheme, const Start& st, const c
   }
 }
 
+// --fit: the registration's error against the face's own points, and --save-points.
+void report_fit(const RenderOpts& o, const Scheme& scheme, const Start& st, const Points& fitted) {
+  const double e = nme(fitted, st.target_img, normalising_distance(st.target_img, scheme.normalisation));
+  std::printf("registration error: NME %.3f %% of the inter-ocular distance\n", 100 * e);
+  if (!o.save_points.empty()) write_pts(o.save_points, fitted);
+}
+
 int run_render(const RenderOpts& o) {
   std::vector<std::filesystem::path> outs = {o.out, o.save_momenta, o.save_points};
   outs.insert(outs.end(), o.animate.begin(), o.animate.end());
@@ -231,43 +203,29 @@ int run_render(const RenderOpts& o) {
   const Scheme scheme = find_scheme(o.scheme);
   const FlowOptions flow_opt = flow_options(o);
   const DeformationLayer layer(CurveSet::from_scheme(scheme), flow_opt);
-  const torch::Tensor tmpl = points_to_tensor(scheme.mean_face.points);
-  Start st = make_start(o, scheme, layer, tmpl);
+  Start st = make_start(o, scheme, layer, points_to_tensor(scheme.mean_face.points));
   const cv::Mat background = o.fit.empty() ? cv::Mat() : st.canvas.clone();  // none: dark, the grid shows
-
-  // Flow the template and the grid.
-  const Grid grid = make_grid(scheme, o.grid);
+  const std::optional<Correspondence> carry = other_scheme(o, scheme);
   const auto t0 = Clock::now();
-  const FlowTrace tr =
-      o.per_curve ? layer.trace(tmpl, st.momenta, points_to_tensor(grid.nodes), torch::tensor(grid.curve))
-                  : layer.trace(tmpl, st.momenta);
-  GridEnd g = grid_end(scheme, layer, tr, grid, o.per_curve);
+  const TeachingFlow flow = canvas_flow(o, scheme, st, flow_opt.steps, carry ? &*carry : nullptr);
   const double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-  const auto [det_min, det_max] = std::minmax_element(g.det.begin(), g.det.end());
+  const auto [det_min, det_max] = std::minmax_element(flow.grid_det.begin(), flow.grid_det.end());
   std::printf(
-      "flow (%s, %d steps, %s): %lld points + %lld grid nodes (%s) in %.2f ms; det J on the grid in [%.3f, "
-      "%.3f], "
-      "at landmarks mean %.3f\n",
+      "flow (%s, %d steps, %s): %d points + %lld grid nodes (%s) in %.2f ms; det J on the grid in "
+      "[%.3f, %.3f]\n",
       integrator_name(flow_opt.integrator), flow_opt.steps,
-      flow_opt.shooting ? "geodesic shooting" : "constant momenta", static_cast<long long>(scheme.num_points),
-      static_cast<long long>(grid.nodes.rows()), o.per_curve ? "per-curve flows" : "one blended flow", ms,
-      *det_min, *det_max, tr.point_det.mean().item<double>());
-  const FlowDrawing d = drawing_of(scheme, tr, st.momenta, grid, std::move(g), o.per_curve);
-  DrawOptions draw;
-  draw.show_template = o.fit.empty();
-  draw.thickness = std::max(1, st.canvas.cols / 500);
-  draw_flow(st.canvas, scheme, d, st.frame_to_canvas, draw);
-  draw_other_scheme(o, scheme, layer, tmpl, st, draw.thickness, st.canvas);
-  if (!o.fit.empty()) {
-    const Points fitted = apply_affine(invert_affine(st.img_to_frame), d.points);
-    const double e = nme(fitted, st.target_img, normalising_distance(st.target_img, scheme.normalisation));
-    std::printf("registration error: NME %.3f %% of the inter-ocular distance\n", 100 * e);
-    if (!o.save_points.empty()) write_pts(o.save_points, fitted);
-  }
-  if (!o.save_momenta.empty()) write_pts(o.save_momenta, d.momenta);
+      flow_opt.shooting ? "geodesic shooting" : "constant momenta", scheme.num_points,
+      static_cast<long long>(flow.grid.back().rows()), o.per_curve ? "per-curve flows" : "one blended flow",
+      ms, *det_min, *det_max);
+  SceneOptions so;
+  so.template_curves = o.fit.empty();
+  so.trajectories = true;
+  paint_scene(st.canvas, teaching_scene(scheme, flow, 1.0, so), std::max(1, st.canvas.cols / 500));
+  if (!o.fit.empty()) report_fit(o, scheme, st, flow.points.back());  // canvas pixels: the photo's
+  if (!o.save_momenta.empty()) write_pts(o.save_momenta, tensor_to_points(st.momenta[0]));
   if (!cv::imwrite(o.out, st.canvas)) throw std::runtime_error(o.out + ": cannot write the image");
   std::printf("wrote %s (%dx%d)\n", o.out.c_str(), st.canvas.cols, st.canvas.rows);
-  if (!o.animate.empty()) animate(o, scheme, st, background);
+  if (!o.animate.empty()) animate(o, scheme, st, background, carry ? &*carry : nullptr);
   return 0;
 }
 

@@ -1055,3 +1055,42 @@ TEST(Scene, MappedByAMirrorAndByAScale) {
 
 }  // namespace
 }  // namespace lddmm
+
+namespace lddmm {
+namespace {
+
+// A 2-cell grid by hand: 12 edges; an edge between two curves' regions left out; colours by det J^t.
+TEST(Scene, GridLinesByHand) {
+  Points nodes(9, 2);
+  for (int i = 0; i < 9; ++i) nodes.row(i) << i % 3, i / 3;
+  std::vector<double> det(9, 1.0);
+  det[4] = 4;   // the centre node expands ×4: its edges have det 2 (red)
+  det[8] = -1;  // a fold: its edges are black
+  Scene s;
+  grid_lines(s, nodes, 2, det, {});
+  ASSERT_EQ(s.lines.size(), 12u);
+  EXPECT_EQ(s.lines[0].colour, (Rgb{255, 255, 255}));  // 0-1: det 1
+  EXPECT_EQ(s.lines[0].b, Eigen::RowVector2d(1, 0));
+  const auto edge = [&](Eigen::RowVector2d a, Eigen::RowVector2d b) {
+    for (const Scene::Line& l : s.lines)
+      if (l.a == a && l.b == b) return l.colour;
+    ADD_FAILURE() << "no edge";
+    return Rgb{};
+  };
+  EXPECT_EQ(edge({1, 0}, {1, 1}), det_rgb(2));
+  EXPECT_EQ(edge({2, 1}, {2, 2}), (Rgb{0, 0, 0}));
+  Scene start;
+  grid_lines(start, nodes, 2, det, {}, 0.0);  // t = 0: no deformation yet, but a fold is still a fold
+  EXPECT_EQ(start.lines[1].colour, (Rgb{255, 255, 255}));
+  std::vector<int64_t> curve(9, 0);
+  curve[0] = 1;  // node 0 on another curve: its two edges go
+  Scene torn;
+  grid_lines(torn, nodes, 2, det, curve);
+  EXPECT_EQ(torn.lines.size(), 10u);
+  Scene wrong;
+  grid_lines(wrong, nodes, 3, det, {});  // sizes that do not match: nothing drawn
+  EXPECT_TRUE(wrong.lines.empty());
+}
+
+}  // namespace
+}  // namespace lddmm

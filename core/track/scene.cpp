@@ -27,6 +27,23 @@ void curve_lines(Scene& s, const Scheme& scheme, const Points& p, Rgb colour, do
 
 }  // namespace
 
+void grid_lines(Scene& s, const Points& nodes, int cells, const std::vector<double>& det,
+                const std::vector<int64_t>& curve, double t) {
+  const int n = cells + 1;
+  if (cells <= 0 || nodes.rows() != n * n || static_cast<int>(det.size()) != n * n) return;
+  for (int r = 0; r < n; ++r)
+    for (int c = 0; c < n; ++c)
+      for (const auto& [dr, dc] : {std::pair{0, 1}, std::pair{1, 0}}) {
+        if (r + dr >= n || c + dc >= n) continue;
+        const auto a = static_cast<size_t>(r * n + c), b = static_cast<size_t>((r + dr) * n + c + dc);
+        if (!curve.empty() && curve[a] != curve[b]) continue;  // the per-curve grid: torn between curves
+        const double both = det[a] * det[b];                   // a fold (≤ 0) stays black at every t
+        const double d = both > 0 ? std::pow(std::sqrt(both), t) : 0.0;
+        s.lines.push_back({nodes.row(static_cast<Eigen::Index>(a)), nodes.row(static_cast<Eigen::Index>(b)),
+                           det_rgb(d), 1, false});
+      }
+}
+
 Scene mapped_scene(const Scene& scene, const Affine2& a) {
   const auto map = [&a](const Eigen::RowVector2d& p) -> Eigen::RowVector2d {
     return (a.leftCols<2>() * p.transpose() + a.col(2)).transpose();
@@ -71,21 +88,7 @@ Scene build_scene(const FrameResult& result, const Scheme& model, const Scheme& 
   for (const FaceResult& f : result.faces) {
     if (f.flow) {
       const FaceFlow& fl = *f.flow;
-      const int n = fl.grid_cells + 1;
-      if (o.grid && fl.grid_cells > 0 && fl.grid.rows() == n * n &&
-          static_cast<int>(fl.grid_det.size()) == n * n) {
-        for (int r = 0; r < n; ++r)
-          for (int c = 0; c < n; ++c)
-            for (const auto& [dr, dc] : {std::pair{0, 1}, std::pair{1, 0}}) {
-              if (r + dr >= n || c + dc >= n) continue;
-              const auto a = static_cast<size_t>(r * n + c), b = static_cast<size_t>((r + dr) * n + c + dc);
-              // Each curve has its own diffeomorphism: the grid is continuous within a curve's region only.
-              if (!fl.grid_curve.empty() && fl.grid_curve[a] != fl.grid_curve[b]) continue;
-              const double det = std::sqrt(std::max(0.0, fl.grid_det[a] * fl.grid_det[b]));
-              s.lines.push_back({fl.grid.row(static_cast<Eigen::Index>(a)),
-                                 fl.grid.row(static_cast<Eigen::Index>(b)), det_rgb(det), 1, false});
-            }
-      }
+      if (o.grid) grid_lines(s, fl.grid, fl.grid_cells, fl.grid_det, fl.grid_curve);
       if (o.trajectories && fl.trajectory.size() > 1)
         for (Eigen::Index i = 0; i < fl.trajectory.front().rows(); ++i)
           for (size_t k = 1; k < fl.trajectory.size(); ++k)

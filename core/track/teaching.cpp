@@ -44,7 +44,7 @@ TeachingFlow teach_flow(const Scheme& scheme, const Points& tmpl, const Points& 
   const Affine2 sim = fit_similarity(scheme.mean_face.points, tmpl);
   const double scale = std::sqrt(std::abs(sim.leftCols<2>().determinant()));
   const DeformationLayer layer(CurveSet::from_scheme(scheme, scale * o.kernel_scale),
-                               FlowOptions{o.integrator, std::max(1, o.steps), true});
+                               FlowOptions{o.integrator, std::max(1, o.steps), o.shooting});
   // Extra points: clicked points (nearest curve) and the grid (nearest curve of the mean face).
   std::vector<int64_t> owner = nearest_curves(scheme, tmpl, extra);
   Points all = extra;
@@ -110,21 +110,7 @@ Scene teaching_scene(const Scheme& scheme, const TeachingFlow& f, double t, cons
   Scene s;
   if (f.points.empty()) return s;
   t = std::clamp(t, 0.0, 1.0);
-  const int n = f.grid_cells + 1;
-  if (o.grid && !f.grid.empty()) {
-    const Points g = lerp(f.grid, t);
-    for (int r = 0; r < n; ++r)
-      for (int c = 0; c < n; ++c)
-        for (const auto& [dr, dc] : {std::pair{0, 1}, std::pair{1, 0}}) {
-          if (r + dr >= n || c + dc >= n) continue;
-          const auto a = static_cast<size_t>(r * n + c), b = static_cast<size_t>((r + dr) * n + c + dc);
-          if (!f.grid_curve.empty() && f.grid_curve[a] != f.grid_curve[b]) continue;
-          // det J(t) shown as det J(1)^t: the colour grows with the deformation.
-          const double det = std::pow(std::sqrt(std::max(1e-12, f.grid_det[a] * f.grid_det[b])), t);
-          s.lines.push_back({g.row(static_cast<Eigen::Index>(a)), g.row(static_cast<Eigen::Index>(b)),
-                             det_rgb(det), 1, false});
-        }
-  }
+  if (o.grid && !f.grid.empty()) grid_lines(s, lerp(f.grid, t), f.grid_cells, f.grid_det, f.grid_curve, t);
   const double pos = t * static_cast<double>(f.points.size() - 1);
   auto path_lines = [&](const std::vector<Points>& path, Rgb colour) {
     if (path.size() < 2) return;

@@ -65,6 +65,12 @@ inline constexpr Rgb kCurve{0, 190, 0}, kTemplate{150, 150, 150}, kMomentum{0, 8
     kFollowed{0, 200, 255}, kAxisX{255, 40, 40}, kAxisY{40, 220, 40}, kAxisZ{40, 120, 255};
 }
 
+/// The grid's edges between neighbouring nodes ((cells + 1)² of them, row by row), each coloured by det J
+/// (the geometric mean of its two nodes', raised to `t`: the teaching view's time); with `curve` (the
+/// per-curve grid's carrying curve per node) an edge between two curves' regions is left out.
+void grid_lines(Scene& s, const Points& nodes, int cells, const std::vector<double>& det,
+                const std::vector<int64_t>& curve, double t = 1);
+
 /// The scene's primitives moved by the affine `map` (for example image → output pixels, or a mirror);
 /// widths and sizes are kept, labels' text still reads left to right.
 Scene mapped_scene(const Scene& scene, const Affine2& map);

@@ -16,6 +16,7 @@ namespace lddmm {
 struct TeachingOptions {
   int steps = 8;
   Integrator integrator = Integrator::RK4;
+  bool shooting = true;       // geodesic shooting (false: the momenta held constant, the authors' layer)
   double kernel_scale = 1.0;  // σ_V multiplier
   int grid_cells = 16;
   bool per_curve_grid = false;  // grid nodes ride on their nearest curve's flow (the paper's; tears)
