@@ -11,6 +11,9 @@
 #include <algorithm>
 #include <filesystem>
 
+#include <QPainter>
+
+#include <opencv2/imgproc.hpp>
 #include <opencv2/videoio.hpp>
 
 #include "lddmm/core/device.hpp"
@@ -193,6 +196,43 @@ class UiTest : public QObject {
         QVERIFY(std::any_of(dots.begin(), dots.end(),
                             [&](const lddmm::Scene::Dot& d) { return (d.p - want).norm() < 1e-9; }));
       }
+  }
+
+  // The teaching view's grid painted by the app's own painter is one piece of pixels with the continuous
+  // flow, and in pieces with the paper's per-curve flows (Shift+G).
+  void gridPaintedByTheAppIsOnePiece() {
+    if (clip_.isEmpty()) QSKIP("dlib's example photos are not installed: no sample clip");
+    MainWindow w;
+    w.show();
+    for (const char* off :
+         {"landmarks", "indices", "curves", "template", "momenta", "trajectories", "boxes", "pose"})
+      w.action(off)->setChecked(false);
+    w.action("grid")->setChecked(true);
+    w.action("per_curve_grid")->setChecked(false);
+    QVERIFY(w.openSource(clip_));
+    QTRY_VERIFY_WITH_TIMEOUT(w.framesShown() >= 3, 60000);
+    w.setTeaching(true);
+    w.setTeachingTime(1.0);
+    const auto pieces = [&w] {
+      const QImage& frame = w.view().image();
+      QImage canvas(frame.size(), QImage::Format_RGB888);
+      canvas.fill(Qt::black);
+      {
+        QPainter p(&canvas);
+        lddmm::ui::paint_scene(p, w.view().scene(), 1.0);
+      }
+      cv::Mat mask(canvas.height(), canvas.width(), CV_8U), labels;
+      for (int y = 0; y < canvas.height(); ++y)
+        for (int x = 0; x < canvas.width(); ++x) {
+          const QRgb c = canvas.pixel(x, y);  // any channel: deep blue (compression) is dark in grey
+          mask.at<uint8_t>(y, x) = std::max({qRed(c), qGreen(c), qBlue(c)}) > 0 ? 255 : 0;
+        }
+      return cv::connectedComponents(mask, labels, 8) - 1;
+    };
+    QVERIFY(!w.view().scene().lines.empty());
+    QCOMPARE(pieces(), 1);
+    w.action("per_curve_grid")->trigger();
+    QVERIFY(pieces() > 1);
   }
 
   // The grid switched on while paused is computed for the frame on the screen, not only from the next one.
