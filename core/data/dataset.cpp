@@ -90,65 +90,63 @@ FaceDataset::FaceDataset(const std::filesystem::path& root, const std::filesyste
   }
 }
 
-void FaceDataset::sample(size_t i, int S, const AugmentOptions& aug, std::mt19937& rng,
-                         const std::array<double, 3>& mean, const std::array<double, 3>& stdv, float* out,
-                         float* pts_out, Affine2* crop_map, const Box* box, double box_angle) const {
-  const FaceRecord& r = records_.at(i);
-  const Box face = box != nullptr ? *box : landmark_box(r.points);
-  Eigen::RowVector2d centre(face.cx(), face.cy());
-  double side = std::max(face.w, face.h) * 1.25;
-  double angle = box_angle;
-  if (aug.enabled && aug.upright && box == nullptr) {
-    const UprightBox u = upright_box(r.points, annotation_);
-    centre = u.centre;
-    side = u.side * 1.25;
-    angle = u.angle;
-  }
+namespace {
+
+// Where a training crop sits: its centre, side and angle in the record, and whether it is mirrored.
+struct CropPose {
+  Eigen::RowVector2d centre;
+  double side = 0, angle = 0;
   bool flip = false;
+};
+
+// The landmark box's (or the given box's, or with `upright` the upright box's) crop, jittered by `aug`.
+CropPose crop_pose(const FaceRecord& r, const Scheme& annotation, const AugmentOptions& aug,
+                   std::mt19937& rng, const Box* box, double box_angle) {
+  const Box face = box != nullptr ? *box : landmark_box(r.points);
+  CropPose p{Eigen::RowVector2d(face.cx(), face.cy()), std::max(face.w, face.h) * 1.25, box_angle, false};
+  if (aug.enabled && aug.upright && box == nullptr) {
+    const UprightBox u = upright_box(r.points, annotation);
+    p.centre = u.centre;
+    p.side = u.side * 1.25;
+    p.angle = u.angle;
+  }
   std::uniform_real_distribution<double> u(-1.0, 1.0);
   std::uniform_real_distribution<double> u01(0.0, 1.0);
   if (aug.enabled) {
-    side *= 1.0 + aug.scale * u(rng);
-    centre += Eigen::RowVector2d(u(rng), u(rng)) * aug.translation * side;
-    angle += aug.rotation_deg * u(rng) * M_PI / 180.0;
-    flip = aug.mirror && u01(rng) < 0.5;
+    p.side *= 1.0 + aug.scale * u(rng);
+    p.centre += Eigen::RowVector2d(u(rng), u(rng)) * aug.translation * p.side;
+    p.angle += aug.rotation_deg * u(rng) * M_PI / 180.0;
+    p.flip = aug.mirror && u01(rng) < 0.5;
   }
-  // Source → crop: translate the centre to the origin, rotate, scale to S, move to the crop centre.
-  Affine2 m = lddmm::crop_map(centre, side, angle, S);
-  const double c = m(0, 0), sn = m(0, 1);  // cos·S/side, sin·S/side
-  if (flip) {
-    m.row(0) *= -1;
-    m(0, 2) += S;
+  return p;
+}
+
+// Blur, colour jitter and an occluding rectangle, each as likely as `aug` says (f: BGR float in [0, 1]).
+void augment_pixels(cv::Mat& f, int S, const AugmentOptions& aug, std::mt19937& rng) {
+  std::uniform_real_distribution<double> u(-1.0, 1.0);
+  std::uniform_real_distribution<double> u01(0.0, 1.0);
+  if (aug.blur_probability > 0 && u01(rng) < aug.blur_probability) {
+    const double sigma = 0.5 + 1.5 * u01(rng);
+    cv::GaussianBlur(f, f, cv::Size(0, 0), sigma);
   }
-  if (crop_map != nullptr) *crop_map = m;
-  cv::Mat warp(2, 3, CV_64F);
-  for (int a = 0; a < 2; ++a)
-    for (int b = 0; b < 3; ++b) warp.at<double>(a, b) = m(a, b);
-  cv::Mat crop;
-  cv::warpAffine(r.image, crop, warp, cv::Size(S, S), cv::INTER_LINEAR, cv::BORDER_CONSTANT,
-                 cv::Scalar(0, 0, 0));
-  cv::Mat f;
-  crop.convertTo(f, CV_32FC3, 1.0 / 255);
-  if (aug.enabled) {
-    if (aug.blur_probability > 0 && u01(rng) < aug.blur_probability) {
-      const double sigma = 0.5 + 1.5 * u01(rng);
-      cv::GaussianBlur(f, f, cv::Size(0, 0), sigma);
-    }
-    const double contrast = 1.0 + aug.colour * u(rng), brightness = 0.5 * aug.colour * u(rng);
-    const double saturation = 1.0 + aug.colour * u(rng);
-    cv::Mat grey;
-    cv::cvtColor(f, grey, cv::COLOR_BGR2GRAY);
-    cv::cvtColor(grey, grey, cv::COLOR_GRAY2BGR);
-    cv::addWeighted(f, saturation, grey, 1.0 - saturation, 0.0, f);
-    f.convertTo(f, -1, contrast, brightness);
-    if (aug.occlusion_probability > 0 && u01(rng) < aug.occlusion_probability) {
-      const int w = static_cast<int>(S * (0.1 + 0.3 * u01(rng))),
-                h = static_cast<int>(S * (0.1 + 0.3 * u01(rng)));
-      const int x = static_cast<int>((S - w) * u01(rng)), y = static_cast<int>((S - h) * u01(rng));
-      f(cv::Rect(x, y, w, h)).setTo(cv::Scalar(u01(rng), u01(rng), u01(rng)));
-    }
+  const double contrast = 1.0 + aug.colour * u(rng), brightness = 0.5 * aug.colour * u(rng);
+  const double saturation = 1.0 + aug.colour * u(rng);
+  cv::Mat grey;
+  cv::cvtColor(f, grey, cv::COLOR_BGR2GRAY);
+  cv::cvtColor(grey, grey, cv::COLOR_GRAY2BGR);
+  cv::addWeighted(f, saturation, grey, 1.0 - saturation, 0.0, f);
+  f.convertTo(f, -1, contrast, brightness);
+  if (aug.occlusion_probability > 0 && u01(rng) < aug.occlusion_probability) {
+    const int w = static_cast<int>(S * (0.1 + 0.3 * u01(rng))),
+              h = static_cast<int>(S * (0.1 + 0.3 * u01(rng)));
+    const int x = static_cast<int>((S - w) * u01(rng)), y = static_cast<int>((S - h) * u01(rng));
+    f(cv::Rect(x, y, w, h)).setTo(cv::Scalar(u01(rng), u01(rng), u01(rng)));
   }
-  // BGR HWC → normalised RGB CHW.
+}
+
+// BGR HWC in [0, 1] → normalised RGB CHW.
+void to_chw(const cv::Mat& f, int S, const std::array<double, 3>& mean, const std::array<double, 3>& stdv,
+            float* out) {
   const int plane = S * S;
   for (int yy = 0; yy < S; ++yy) {
     const cv::Vec3f* row = f.ptr<cv::Vec3f>(yy);
@@ -160,8 +158,34 @@ void FaceDataset::sample(size_t i, int S, const AugmentOptions& aug, std::mt1993
       }
     }
   }
+}
+
+}  // namespace
+
+void FaceDataset::sample(size_t i, int S, const AugmentOptions& aug, std::mt19937& rng,
+                         const std::array<double, 3>& mean, const std::array<double, 3>& stdv, float* out,
+                         float* pts_out, Affine2* crop_map, const Box* box, double box_angle) const {
+  const FaceRecord& r = records_.at(i);
+  const CropPose pose = crop_pose(r, annotation_, aug, rng, box, box_angle);
+  // Source → crop: translate the centre to the origin, rotate, scale to S, move to the crop centre.
+  Affine2 m = lddmm::crop_map(pose.centre, pose.side, pose.angle, S);
+  const double c = m(0, 0), sn = m(0, 1);  // cos·S/side, sin·S/side
+  if (pose.flip) {
+    m.row(0) *= -1;
+    m(0, 2) += S;
+  }
+  if (crop_map != nullptr) *crop_map = m;
+  cv::Mat warp(2, 3, CV_64F);
+  for (int a = 0; a < 2; ++a)
+    for (int b = 0; b < 3; ++b) warp.at<double>(a, b) = m(a, b);
+  cv::Mat crop, f;
+  cv::warpAffine(r.image, crop, warp, cv::Size(S, S), cv::INTER_LINEAR, cv::BORDER_CONSTANT,
+                 cv::Scalar(0, 0, 0));
+  crop.convertTo(f, CV_32FC3, 1.0 / 255);
+  if (aug.enabled) augment_pixels(f, S, aug, rng);
+  to_chw(f, S, mean, stdv, out);
   Points moved = apply_affine(m, r.points);
-  if (flip && aug.mirror_x_offset != 0) {
+  if (pose.flip && aug.mirror_x_offset != 0) {
     // A label sits (δ, 0) right of its mark in the record; the unflipped crop would carry that offset as
     // (c·δ, −sn·δ), the mirrored one as (−c·δ, −sn·δ), while the mirrored photo's own labels (the same
     // convention) would sit at (c·δ, sn·δ) from the mirrored mark: move them by the difference.
@@ -171,7 +195,7 @@ void FaceDataset::sample(size_t i, int S, const AugmentOptions& aug, std::mt1993
   }
   for (size_t k = 0; k < target_index_.size(); ++k) {
     int src = target_index_[k];
-    if (flip) src = annotation_.mirror[static_cast<size_t>(src)];
+    if (pose.flip) src = annotation_.mirror[static_cast<size_t>(src)];
     pts_out[2 * k] = static_cast<float>(moved(src, 0));
     pts_out[2 * k + 1] = static_cast<float>(moved(src, 1));
   }
