@@ -345,8 +345,9 @@ EvalResult evaluate(Aligner& model, const FaceDataset& data, const std::vector<B
   return evaluate(one, batch_size, flip, refine, alternate);
 }
 
-EvalResult evaluate(std::vector<EvalMember>& members, int batch_size, bool flip, int refine, bool alternate,
-                    const std::function<void(int, int)>& on_pass) {
+namespace {
+
+void check_members(const std::vector<EvalMember>& members) {
   if (members.empty()) throw std::invalid_argument("evaluate: no model");
   for (const EvalMember& m : members) {
     if (m.data == nullptr || m.data->size() != members[0].data->size())
@@ -357,96 +358,56 @@ EvalResult evaluate(std::vector<EvalMember>& members, int batch_size, bool flip,
       throw std::invalid_argument("evaluate: the models predict different schemes (" +
                                   members[0].model->scheme().id + ", " + m.model->scheme().id + ")");
   }
-  const auto t0 = Clock::now();
-  Aligner& model = members[0].model;
-  const FaceDataset& data = *members[0].data;
-  const Scheme& scheme = data.target();
-  const auto parts = scheme.point_parts();
-  EvalResult r;
-  // Sparse to dense: the annotation has points the model does not predict.
-  const Scheme& annotation = data.annotation();
-  // One predictor per member; an LDDMM model carries the points it does not predict with its flow.
-  std::vector<Predictor> predictors;
-  std::vector<Part> dense_parts;
-  if (annotation.id != scheme.id) {
-    r.dense.emplace();
-    r.dense->scheme = annotation.id;
-    dense_parts = annotation.point_parts();
-  }
-  for (EvalMember& m : members)
-    predictors.emplace_back(m.model, r.dense && m.model->config().head == Head::Lddmm
-                                         ? std::optional<Scheme>(annotation)
-                                         : std::nullopt);
-  for (const Predictor& p : predictors)
-    if (p.carries() != predictors[0].carries())
-      throw std::invalid_argument("evaluate: an ensemble for a denser annotation needs one kind of head");
-  const bool carries = predictors[0].carries();
-  // A face's points in member m's records → the photo's own pixels, and back.
-  const auto scale = [&](size_t m, size_t i) { return members[m].data->record(i).scale; };
-  // The passes: each crops around the upright box of the landmarks so far, turned with the face (the first
-  // around each member's `boxes`, unturned): the crops the tracker gives a face it follows or has just found.
-  // Averaged, a point counts the passes that place it: a mirrored pass has no view of a point without a
-  // mirror partner (a sparse scheme's), which keeps the other passes' mean. An ensemble's view is the mean
-  // of its models' predictions on that crop; points are kept in the photos' pixels until the metrics.
-  const bool average = alternate && !flip;
-  const std::vector<int> partners = mirror_partners(model->scheme());
-  const std::vector<int>& dense_partners = predictors[0].carried_partners();
+}
+
+// One pass of every member on its crops (pass 0: its `boxes`, then `again` turned by `angles`): the mean of
+// their predictions, in the photos' own pixels.
+Pass ensemble_pass(std::vector<Predictor>& predictors, const std::vector<EvalMember>& members, int k,
+                   int batch_size, Views view, const std::vector<std::vector<Box>>& again,
+                   const std::vector<double>& angles) {
   const double share = 1.0 / static_cast<double>(members.size());
-  std::vector<Points> points, dense;
-  std::vector<std::vector<double>> seen, dense_seen;  // per face, the views of each point so far
-  std::vector<Eigen::Matrix2d> jacobians;
-  std::vector<std::vector<Box>> again(members.size());
-  std::vector<double> angles;
-  for (int k = 0; k <= refine; ++k) {
-    const Views view = flip ? Views::Both : (alternate && k % 2 == 1 ? Views::Mirrored : Views::Direct);
-    Pass p;
-    for (size_t m = 0; m < members.size(); ++m) {
-      Pass q = run_pass(predictors[m], *members[m].data, k == 0 ? members[m].boxes : &again[m], batch_size,
-                        view, k == 0 ? nullptr : &angles);
-      for (size_t i = 0; i < q.points.size(); ++i) {
-        const double f = share / scale(m, i);
-        q.points[i] *= f;
-        if (i < q.dense.size()) q.dense[i] *= f;
-      }
-      if (m == 0) {
-        p = std::move(q);
-        continue;
-      }
-      for (size_t i = 0; i < p.points.size(); ++i) p.points[i] += q.points[i];
-      for (size_t i = 0; i < p.dense.size(); ++i) p.dense[i] += q.dense[i];
+  Pass p;
+  for (size_t m = 0; m < members.size(); ++m) {
+    Pass q = run_pass(predictors[m], *members[m].data, k == 0 ? members[m].boxes : &again[m], batch_size,
+                      view, k == 0 ? nullptr : &angles);
+    for (size_t i = 0; i < q.points.size(); ++i) {
+      const double f = share / members[m].data->record(i).scale;
+      q.points[i] *= f;
+      if (i < q.dense.size()) q.dense[i] *= f;
     }
-    // DetJ: the first pass's flow when the views are averaged (one crop of the face, the flow the tracker
-    // shows), else the last pass's (which gives the landmarks).
-    if (!p.jacobians.empty() && (!average || jacobians.empty())) jacobians = std::move(p.jacobians);
-    if (k == 0 || !average) {
-      points = std::move(p.points);
-      dense = std::move(p.dense);
-      seen.assign(points.size(), std::vector<double>(partners.size(), 1.0));
-      dense_seen.assign(dense.size(), std::vector<double>(dense_partners.size(), 1.0));
-    } else {
-      const bool mirrored = view == Views::Mirrored;
-      for (size_t i = 0; i < points.size(); ++i)
-        add_view(points[i], seen[i], p.points[i], partners, mirrored);
-      for (size_t i = 0; i < dense.size(); ++i)
-        add_view(dense[i], dense_seen[i], p.dense[i], dense_partners, mirrored);
+    if (m == 0) {
+      p = std::move(q);
+      continue;
     }
-    for (auto& a : again) a.clear();
-    angles.clear();
-    const double view_side = average ? view_scale(k + 1) : 1.0;
-    for (size_t i = 0; i < points.size(); ++i) {
-      const UprightBox u = upright_box(points[i], model->scheme());
-      for (size_t m = 0; m < members.size(); ++m) {
-        const double f = scale(m, i), side = u.side * view_side * f;
-        again[m].push_back({u.centre.x() * f - side / 2, u.centre.y() * f - side / 2, side, side, 0});
-      }
-      angles.push_back(u.angle);
-    }
-    if (on_pass) on_pass(k + 1, refine + 1);
+    for (size_t i = 0; i < p.points.size(); ++i) p.points[i] += q.points[i];
+    for (size_t i = 0; i < p.dense.size(); ++i) p.dense[i] += q.dense[i];
   }
+  return p;
+}
+
+// The next pass's crops: each face's upright box (photo pixels) × `view_side`, in each member's records.
+void next_boxes(const std::vector<Points>& points, const std::vector<EvalMember>& members,
+                const Scheme& scheme, double view_side, std::vector<std::vector<Box>>& again,
+                std::vector<double>& angles) {
+  for (auto& a : again) a.clear();
+  angles.clear();
   for (size_t i = 0; i < points.size(); ++i) {
-    points[i] *= scale(0, i);
-    if (i < dense.size()) dense[i] *= scale(0, i);
+    const UprightBox u = upright_box(points[i], scheme);
+    for (size_t m = 0; m < members.size(); ++m) {
+      const double f = members[m].data->record(i).scale, side = u.side * view_side * f;
+      again[m].push_back({u.centre.x() * f - side / 2, u.centre.y() * f - side / 2, side, side, 0});
+    }
+    angles.push_back(u.angle);
   }
+}
+
+// The metrics of the final points (the first member's record pixels) against the annotation.
+void score(EvalResult& r, const FaceDataset& data, const std::vector<Points>& points,
+           const std::vector<Points>& dense, bool carries) {
+  const Scheme& scheme = data.target();
+  const Scheme& annotation = data.annotation();
+  const auto parts = scheme.point_parts();
+  const std::vector<Part> dense_parts = r.dense ? annotation.point_parts() : std::vector<Part>{};
   for (size_t i = 0; i < data.size(); ++i) {
     const Points& p = points[i];
     const Points truth = data.target_points(i);
@@ -468,11 +429,77 @@ EvalResult evaluate(std::vector<EvalMember>& members, int batch_size, bool flip,
   }
   r.summary = summarize(r.nme);
   r.mean_parts = mean_part_errors(r.parts);
-  r.detj = detj_table(jacobians);
   if (r.dense) {
     if (!r.dense->nme.empty()) r.dense->summary = summarize(r.dense->nme);
     r.dense->mean_parts = mean_part_errors(r.dense->parts);
   }
+}
+
+}  // namespace
+
+EvalResult evaluate(std::vector<EvalMember>& members, int batch_size, bool flip, int refine, bool alternate,
+                    const std::function<void(int, int)>& on_pass) {
+  check_members(members);
+  const auto t0 = Clock::now();
+  Aligner& model = members[0].model;
+  const FaceDataset& data = *members[0].data;
+  EvalResult r;
+  // Sparse to dense: the annotation has points the model does not predict. One predictor per member; an
+  // LDDMM model carries the points it does not predict with its flow.
+  const Scheme& annotation = data.annotation();
+  if (annotation.id != data.target().id) {
+    r.dense.emplace();
+    r.dense->scheme = annotation.id;
+  }
+  std::vector<Predictor> predictors;
+  for (EvalMember& m : members)
+    predictors.emplace_back(m.model, r.dense && m.model->config().head == Head::Lddmm
+                                         ? std::optional<Scheme>(annotation)
+                                         : std::nullopt);
+  for (const Predictor& p : predictors)
+    if (p.carries() != predictors[0].carries())
+      throw std::invalid_argument("evaluate: an ensemble for a denser annotation needs one kind of head");
+  // The passes: each crops around the upright box of the landmarks so far, turned with the face (the first
+  // around each member's `boxes`, unturned): the crops the tracker gives a face it follows or has just found.
+  // Averaged, a point counts the passes that place it: a mirrored pass has no view of a point without a
+  // mirror partner (a sparse scheme's), which keeps the other passes' mean. An ensemble's view is the mean
+  // of its models' predictions on that crop; points are kept in the photos' pixels until the metrics.
+  const bool average = alternate && !flip;
+  const std::vector<int> partners = mirror_partners(model->scheme());
+  const std::vector<int>& dense_partners = predictors[0].carried_partners();
+  std::vector<Points> points, dense;
+  std::vector<std::vector<double>> seen, dense_seen;  // per face, the views of each point so far
+  std::vector<Eigen::Matrix2d> jacobians;
+  std::vector<std::vector<Box>> again(members.size());
+  std::vector<double> angles;
+  for (int k = 0; k <= refine; ++k) {
+    const Views view = flip ? Views::Both : (alternate && k % 2 == 1 ? Views::Mirrored : Views::Direct);
+    Pass p = ensemble_pass(predictors, members, k, batch_size, view, again, angles);
+    // DetJ: the first pass's flow when the views are averaged (one crop of the face, the flow the tracker
+    // shows), else the last pass's (which gives the landmarks).
+    if (!p.jacobians.empty() && (!average || jacobians.empty())) jacobians = std::move(p.jacobians);
+    if (k == 0 || !average) {
+      points = std::move(p.points);
+      dense = std::move(p.dense);
+      seen.assign(points.size(), std::vector<double>(partners.size(), 1.0));
+      dense_seen.assign(dense.size(), std::vector<double>(dense_partners.size(), 1.0));
+    } else {
+      const bool mirrored = view == Views::Mirrored;
+      for (size_t i = 0; i < points.size(); ++i)
+        add_view(points[i], seen[i], p.points[i], partners, mirrored);
+      for (size_t i = 0; i < dense.size(); ++i)
+        add_view(dense[i], dense_seen[i], p.dense[i], dense_partners, mirrored);
+    }
+    next_boxes(points, members, model->scheme(), average ? view_scale(k + 1) : 1.0, again, angles);
+    if (on_pass) on_pass(k + 1, refine + 1);
+  }
+  for (size_t i = 0; i < points.size(); ++i) {
+    const double f = data.record(i).scale;
+    points[i] *= f;
+    if (i < dense.size()) dense[i] *= f;
+  }
+  score(r, data, points, dense, predictors[0].carries());
+  r.detj = detj_table(jacobians);
   r.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
   return r;
 }
