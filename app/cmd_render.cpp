@@ -174,10 +174,13 @@ TeachingFlow canvas_flow(const RenderOpts& o, const Scheme& scheme, const Start&
 }
 
 // --animate: the flow t = 0 → 1 on the canvas (template, grid, arrows, trajectories), integrated in at
-// least 16 steps so that the motion is smooth, as a video or a strip of five panels.
+// least 16 steps so that the motion is smooth (`still`, the PNG's flow, when it has them), as a video or a
+// strip of five panels.
 void animate(const RenderOpts& o, const Scheme& scheme, const Start& st, const cv::Mat& background,
-             const Correspondence* carry) {
-  const TeachingFlow flow = canvas_flow(o, scheme, st, std::max(flow_options(o).steps, 16), carry);
+             const Correspondence* carry, const TeachingFlow& still) {
+  std::optional<TeachingFlow> smooth;  // the still's own flow when it has the steps already
+  if (flow_options(o).steps < 16) smooth = canvas_flow(o, scheme, st, 16, carry);
+  const TeachingFlow& flow = smooth ? *smooth : still;
   SceneOptions so;
   so.template_curves = so.trajectories = true;
   FlowExportOptions eo;
@@ -225,7 +228,7 @@ int run_render(const RenderOpts& o) {
   if (!o.save_momenta.empty()) write_pts(o.save_momenta, tensor_to_points(st.momenta[0]));
   if (!cv::imwrite(o.out, st.canvas)) throw std::runtime_error(o.out + ": cannot write the image");
   std::printf("wrote %s (%dx%d)\n", o.out.c_str(), st.canvas.cols, st.canvas.rows);
-  if (!o.animate.empty()) animate(o, scheme, st, background, carry ? &*carry : nullptr);
+  if (!o.animate.empty()) animate(o, scheme, st, background, carry ? &*carry : nullptr, flow);
   return 0;
 }
 

@@ -120,10 +120,11 @@ void MainWindow::buildFileMenu() {
     const QString f =
         QFileDialog::getOpenFileName(this, "Open a model", QFileInfo(model_file_).absolutePath(),
                                      "LDDMM-Face models (*.pt);;All files (*)");
-    if (!f.isEmpty()) openModel(f);
+    if (!f.isEmpty() && openModel(f)) QSettings().setValue("model", f);  // the menu's choice is remembered
   });
-  menuAction(file, "shippedModel", "Use the S&hipped Model", QKeySequence(),
-             [this] { openModel(QString()); });
+  menuAction(file, "shippedModel", "Use the S&hipped Model", QKeySequence(), [this] {
+    if (openModel(QString())) QSettings().remove("model");
+  });
   file->addSeparator();
   menuAction(file, "export", "&Export Landmarks…", QKeySequence("Ctrl+E"), [this] {
     const QString f = QFileDialog::getSaveFileName(this, "Export the landmarks tracked so far",

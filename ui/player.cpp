@@ -77,8 +77,6 @@ bool Player::start_engine(int64_t at, QString* error) {
     so.height = settings_.camera_height;
     auto source = open_source(spec_.toStdString(), so);
     live_ = source->live();
-    const cv::Size size = source->frame_size();
-    frame_size_ = QSize(size.width, size.height);
     frame_count_ = source->frame_count();
     fps_ = source->fps();
     source_name_ = QString::fromStdString(source->describe());

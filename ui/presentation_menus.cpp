@@ -123,14 +123,14 @@ void MainWindow::refreshCameras() {
 }
 
 void MainWindow::addCameraResolutions(QMenu* menu) {
-  resolution_group_ = new QActionGroup(menu);
+  auto* group = new QActionGroup(menu);
   const QSize asked(player_.settings().camera_width, player_.settings().camera_height);
   for (const QSize size : {QSize(0, 0), QSize(640, 480), QSize(1280, 720), QSize(1920, 1080)}) {
     QAction* a = menu->addAction(size.isEmpty() ? QString("The Camera's Own")
                                                 : QString("%1 × %2").arg(size.width()).arg(size.height()));
     a->setCheckable(true);
     a->setChecked(size == asked);
-    resolution_group_->addAction(a);
+    group->addAction(a);
     connect(a, &QAction::triggered, this, [this, size] {
       camera_size_ = size;
       QSettings().setValue("cameraSize", size);

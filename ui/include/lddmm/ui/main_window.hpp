@@ -128,7 +128,6 @@ class MainWindow : public QMainWindow {
   QSpinBox* teach_steps_ = nullptr;
   QActionGroup* min_face_group_ = nullptr;
   QActionGroup* device_group_ = nullptr;
-  QActionGroup* resolution_group_ = nullptr;
   double overlay_scale_ = 1;
   QString model_file_;  // empty: the shipped model
   QString device_ = "auto";

@@ -4,7 +4,6 @@
 #pragma once
 
 #include <QObject>
-#include <QSize>
 #include <QString>
 #include <QTimer>
 
@@ -75,7 +74,6 @@ class Player : public QObject {
   int64_t frameCount() const { return frame_count_; }
   double fps() const { return fps_; }
   QString sourceName() const { return source_name_; }
-  QSize frameSize() const { return frame_size_; }
   QString deviceName() const;
   QString modelName() const;
   const Scheme* modelScheme() const;
@@ -103,7 +101,6 @@ class Player : public QObject {
   bool playing_ = false, live_ = false;
   int64_t frame_count_ = -1;
   double fps_ = 30;
-  QSize frame_size_;
   std::chrono::steady_clock::time_point clock_start_;
   double media_start_ = 0;
   QTimer timer_;
