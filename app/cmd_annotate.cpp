@@ -14,14 +14,14 @@
 #include "commands.hpp"
 #include "engine_options.hpp"
 #include "interrupt.hpp"
-#include "lddmm/core/progress.hpp"
-#include "lddmm/core/safe_output.hpp"
 #include "lddmm/face/head_pose.hpp"
+#include "lddmm/io/progress.hpp"
+#include "lddmm/io/safe_output.hpp"
+#include "lddmm/render/render.hpp"
 #include "lddmm/track/corpus.hpp"
 #include "lddmm/track/engine.hpp"
 #include "lddmm/track/file_hash.hpp"
 #include "lddmm/track/landmark_io.hpp"
-#include "lddmm/track/render.hpp"
 
 namespace lddmm::app {
 namespace fs = std::filesystem;

@@ -16,19 +16,20 @@
 #include <vector>
 
 #include "commands.hpp"
-#include "lddmm/core/correspondence.hpp"
-#include "lddmm/core/flow.hpp"
-#include "lddmm/core/loss.hpp"
-#include "lddmm/core/metrics.hpp"
-#include "lddmm/core/pts_io.hpp"
-#include "lddmm/core/register.hpp"
-#include "lddmm/core/safe_output.hpp"
-#include "lddmm/core/scheme.hpp"
-#include "lddmm/core/tensor_points.hpp"
 #include "lddmm/face/image_file.hpp"
-#include "lddmm/track/flow_export.hpp"
-#include "lddmm/track/render.hpp"
-#include "lddmm/track/teaching.hpp"
+#include "lddmm/flow/correspondence.hpp"
+#include "lddmm/flow/flow.hpp"
+#include "lddmm/flow/loss.hpp"
+#include "lddmm/flow/metrics.hpp"
+#include "lddmm/flow/register.hpp"
+#include "lddmm/flow/scheme.hpp"
+#include "lddmm/flow/tensor_points.hpp"
+#include "lddmm/io/pts_io.hpp"
+#include "lddmm/io/safe_output.hpp"
+#include "lddmm/io/scheme_files.hpp"
+#include "lddmm/render/flow_export.hpp"
+#include "lddmm/render/render.hpp"
+#include "lddmm/render/teaching.hpp"
 
 namespace lddmm::app {
 namespace {

@@ -6,10 +6,11 @@
 #include <string>
 
 #include "commands.hpp"
-#include "lddmm/core/correspondence.hpp"
-#include "lddmm/core/mean_face.hpp"
-#include "lddmm/core/pts_io.hpp"
-#include "lddmm/core/scheme.hpp"
+#include "lddmm/flow/correspondence.hpp"
+#include "lddmm/flow/mean_face.hpp"
+#include "lddmm/flow/scheme.hpp"
+#include "lddmm/io/pts_io.hpp"
+#include "lddmm/io/scheme_files.hpp"
 
 namespace lddmm::app {
 

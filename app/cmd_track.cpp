@@ -18,13 +18,13 @@
 #include "commands.hpp"
 #include "engine_options.hpp"
 #include "interrupt.hpp"
-#include "lddmm/core/progress.hpp"
-#include "lddmm/core/safe_output.hpp"
-#include "lddmm/core/temporal.hpp"
+#include "lddmm/flow/temporal.hpp"
+#include "lddmm/io/progress.hpp"
+#include "lddmm/io/safe_output.hpp"
+#include "lddmm/render/render.hpp"
 #include "lddmm/track/clip.hpp"
 #include "lddmm/track/engine.hpp"
 #include "lddmm/track/landmark_io.hpp"
-#include "lddmm/track/render.hpp"
 #include "lddmm/track/tracker.hpp"
 
 namespace lddmm::app {

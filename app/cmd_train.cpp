@@ -15,13 +15,14 @@
 #include <thread>
 
 #include "commands.hpp"
-#include "lddmm/core/device.hpp"
-#include "lddmm/core/progress.hpp"
-#include "lddmm/core/pts_io.hpp"
-#include "lddmm/core/safe_output.hpp"
-#include "lddmm/data/eval_report.hpp"
-#include "lddmm/data/trainer.hpp"
 #include "lddmm/face/faces.hpp"
+#include "lddmm/io/progress.hpp"
+#include "lddmm/io/pts_io.hpp"
+#include "lddmm/io/safe_output.hpp"
+#include "lddmm/io/scheme_files.hpp"
+#include "lddmm/net/device.hpp"
+#include "lddmm/train/eval_report.hpp"
+#include "lddmm/train/trainer.hpp"
 
 namespace lddmm::app {
 namespace {

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "lddmm/core/temporal.hpp"
+#include "lddmm/flow/temporal.hpp"
 #include "lddmm/track/tracker.hpp"
 
 namespace lddmm::app {

@@ -10,7 +10,7 @@
 #include <memory>
 #include <string>
 
-#include "lddmm/core/device.hpp"
+#include "lddmm/net/device.hpp"
 #include "lddmm/ui/main_window.hpp"
 #include "version.hpp"
 

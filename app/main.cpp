@@ -10,7 +10,7 @@
 
 #include "commands.hpp"
 #include "interrupt.hpp"
-#include "lddmm/core/device.hpp"
+#include "lddmm/net/device.hpp"
 #include "version.hpp"
 
 namespace lddmm::app {

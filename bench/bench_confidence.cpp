@@ -13,9 +13,9 @@
 #include <fstream>
 #include <random>
 
-#include "lddmm/core/metrics.hpp"
-#include "lddmm/core/model.hpp"
-#include "lddmm/core/pts_io.hpp"
+#include "lddmm/flow/metrics.hpp"
+#include "lddmm/io/pts_io.hpp"
+#include "lddmm/net/model.hpp"
 #include "lddmm/track/confidence.hpp"
 #include "lddmm/track/tracker.hpp"
 

@@ -10,12 +10,13 @@
 #include <string>
 
 #include "bench_main.hpp"
-#include "lddmm/core/blended_flow.hpp"
-#include "lddmm/core/flow.hpp"
-#include "lddmm/core/loss.hpp"
-#include "lddmm/core/register.hpp"
-#include "lddmm/core/scheme.hpp"
-#include "lddmm/core/tensor_points.hpp"
+#include "lddmm/flow/blended_flow.hpp"
+#include "lddmm/flow/flow.hpp"
+#include "lddmm/flow/loss.hpp"
+#include "lddmm/flow/register.hpp"
+#include "lddmm/flow/scheme.hpp"
+#include "lddmm/flow/tensor_points.hpp"
+#include "lddmm/io/scheme_files.hpp"
 
 namespace {
 

@@ -8,8 +8,9 @@
 #include <cstring>
 
 #include "bench_main.hpp"
-#include "lddmm/core/model.hpp"
-#include "lddmm/core/scheme.hpp"
+#include "lddmm/flow/scheme.hpp"
+#include "lddmm/io/scheme_files.hpp"
+#include "lddmm/net/model.hpp"
 
 namespace {
 

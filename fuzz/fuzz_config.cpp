@@ -5,7 +5,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "lddmm/core/model.hpp"
+#include "lddmm/net/model.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {

@@ -3,7 +3,7 @@
 #include <cstdint>
 #include <string_view>
 
-#include "lddmm/core/pts_io.hpp"
+#include "lddmm/io/pts_io.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {

@@ -3,7 +3,8 @@
 #include <cstdint>
 #include <string>
 
-#include "lddmm/core/scheme.hpp"
+#include "lddmm/flow/scheme.hpp"
+#include "lddmm/io/scheme_files.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {

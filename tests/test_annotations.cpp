@@ -5,7 +5,7 @@
 #include <fstream>
 #include <memory>
 
-#include "lddmm/core/annotations.hpp"
+#include "lddmm/io/annotations.hpp"
 #include "scratch_dir.hpp"
 
 namespace lddmm {

@@ -9,10 +9,11 @@
 #include <cmath>
 #include <cstdio>
 
-#include "lddmm/core/blended_flow.hpp"
-#include "lddmm/core/register.hpp"
-#include "lddmm/core/scheme.hpp"
-#include "lddmm/core/tensor_points.hpp"
+#include "lddmm/flow/blended_flow.hpp"
+#include "lddmm/flow/register.hpp"
+#include "lddmm/flow/scheme.hpp"
+#include "lddmm/flow/tensor_points.hpp"
+#include "lddmm/io/scheme_files.hpp"
 
 namespace lddmm {
 namespace {

@@ -5,7 +5,7 @@
 #include <fstream>
 #include <vector>
 
-#include "lddmm/data/cofw.hpp"
+#include "lddmm/train/cofw.hpp"
 #include "scratch_dir.hpp"
 
 namespace lddmm {
@@ -93,8 +93,9 @@ TEST(Cofw, BadFilesNameTheProblem) {
 
 #include <opencv2/imgcodecs.hpp>
 
-#include "lddmm/core/scheme.hpp"
-#include "lddmm/data/dataset.hpp"
+#include "lddmm/flow/scheme.hpp"
+#include "lddmm/io/scheme_files.hpp"
+#include "lddmm/train/dataset.hpp"
 
 namespace lddmm {
 namespace {

@@ -6,12 +6,13 @@
 #include <cstdlib>
 #include <filesystem>
 
-#include "lddmm/core/flow.hpp"
-#include "lddmm/core/loss.hpp"
-#include "lddmm/core/metrics.hpp"
-#include "lddmm/core/pts_io.hpp"
-#include "lddmm/core/register.hpp"
-#include "lddmm/core/scheme.hpp"
+#include "lddmm/flow/flow.hpp"
+#include "lddmm/flow/loss.hpp"
+#include "lddmm/flow/metrics.hpp"
+#include "lddmm/flow/register.hpp"
+#include "lddmm/flow/scheme.hpp"
+#include "lddmm/io/pts_io.hpp"
+#include "lddmm/io/scheme_files.hpp"
 
 #ifndef LDDMM_DEFAULT_DATA
 #define LDDMM_DEFAULT_DATA ""

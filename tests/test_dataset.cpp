@@ -14,12 +14,13 @@
 #include <random>
 #include <sstream>
 
-#include "lddmm/core/metrics.hpp"
-#include "lddmm/core/model.hpp"
-#include "lddmm/core/pts_io.hpp"
-#include "lddmm/core/scheme.hpp"
-#include "lddmm/data/dataset.hpp"
-#include "lddmm/data/trainer.hpp"
+#include "lddmm/flow/metrics.hpp"
+#include "lddmm/flow/scheme.hpp"
+#include "lddmm/io/pts_io.hpp"
+#include "lddmm/io/scheme_files.hpp"
+#include "lddmm/net/model.hpp"
+#include "lddmm/train/dataset.hpp"
+#include "lddmm/train/trainer.hpp"
 #include "scratch_dir.hpp"
 #include "tiny_model.hpp"
 

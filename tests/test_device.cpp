@@ -4,7 +4,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "lddmm/core/device.hpp"
+#include "lddmm/net/device.hpp"
 
 namespace {
 

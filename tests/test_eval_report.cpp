@@ -7,7 +7,7 @@
 #include <sstream>
 #include <string>
 
-#include "lddmm/data/eval_report.hpp"
+#include "lddmm/train/eval_report.hpp"
 #include "scratch_dir.hpp"
 
 namespace lddmm {

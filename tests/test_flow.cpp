@@ -6,8 +6,9 @@
 #include <cmath>
 #include <tuple>
 
-#include "lddmm/core/flow.hpp"
-#include "lddmm/core/scheme.hpp"
+#include "lddmm/flow/flow.hpp"
+#include "lddmm/flow/scheme.hpp"
+#include "lddmm/io/scheme_files.hpp"
 #include "reference_flow.hpp"
 
 namespace lddmm {

@@ -12,8 +12,9 @@
 #include <string>
 #include <vector>
 
-#include "lddmm/track/flow_export.hpp"
-#include "lddmm/track/teaching.hpp"
+#include "lddmm/io/scheme_files.hpp"
+#include "lddmm/render/flow_export.hpp"
+#include "lddmm/render/teaching.hpp"
 #include "scratch_dir.hpp"
 
 namespace lddmm {

@@ -4,10 +4,11 @@
 #include <cmath>
 #include <random>
 
-#include "lddmm/core/correspondence.hpp"
-#include "lddmm/core/mean_face.hpp"
-#include "lddmm/core/points.hpp"
-#include "lddmm/core/scheme.hpp"
+#include "lddmm/flow/correspondence.hpp"
+#include "lddmm/flow/mean_face.hpp"
+#include "lddmm/flow/points.hpp"
+#include "lddmm/flow/scheme.hpp"
+#include "lddmm/io/scheme_files.hpp"
 
 namespace lddmm {
 namespace {

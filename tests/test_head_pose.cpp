@@ -8,8 +8,8 @@
 #include <fstream>
 #include <random>
 
-#include "lddmm/core/resources.hpp"
 #include "lddmm/face/head_pose.hpp"
+#include "lddmm/io/resources.hpp"
 
 namespace lddmm {
 namespace {

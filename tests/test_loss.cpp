@@ -4,10 +4,11 @@
 
 #include <cmath>
 
-#include "lddmm/core/flow.hpp"
-#include "lddmm/core/loss.hpp"
-#include "lddmm/core/register.hpp"
-#include "lddmm/core/scheme.hpp"
+#include "lddmm/flow/flow.hpp"
+#include "lddmm/flow/loss.hpp"
+#include "lddmm/flow/register.hpp"
+#include "lddmm/flow/scheme.hpp"
+#include "lddmm/io/scheme_files.hpp"
 
 namespace lddmm {
 namespace {

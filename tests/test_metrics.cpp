@@ -4,7 +4,7 @@
 #include <cmath>
 #include <limits>
 
-#include "lddmm/core/metrics.hpp"
+#include "lddmm/flow/metrics.hpp"
 
 namespace lddmm {
 namespace {

@@ -12,8 +12,9 @@
 #include <string>
 #include <utility>
 
-#include "lddmm/core/model.hpp"
-#include "lddmm/core/scheme.hpp"
+#include "lddmm/flow/scheme.hpp"
+#include "lddmm/io/scheme_files.hpp"
+#include "lddmm/net/model.hpp"
 #include "scratch_dir.hpp"
 #include "tiny_model.hpp"
 

@@ -3,8 +3,9 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
-#include "lddmm/core/predict.hpp"
-#include "lddmm/core/scheme.hpp"
+#include "lddmm/flow/scheme.hpp"
+#include "lddmm/io/scheme_files.hpp"
+#include "lddmm/net/predict.hpp"
 #include "tiny_model.hpp"
 
 namespace lddmm {

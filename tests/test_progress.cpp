@@ -4,7 +4,7 @@
 #include <cstdio>
 #include <string>
 
-#include "lddmm/core/progress.hpp"
+#include "lddmm/io/progress.hpp"
 
 namespace {
 

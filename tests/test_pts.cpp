@@ -5,7 +5,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "lddmm/core/pts_io.hpp"
+#include "lddmm/io/pts_io.hpp"
 #include "scratch_dir.hpp"
 
 namespace lddmm {

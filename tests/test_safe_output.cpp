@@ -6,7 +6,7 @@
 #include <fstream>
 #include <stdexcept>
 
-#include "lddmm/core/safe_output.hpp"
+#include "lddmm/io/safe_output.hpp"
 #include "scratch_dir.hpp"
 
 namespace lddmm {

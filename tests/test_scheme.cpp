@@ -5,8 +5,9 @@
 #include <cmath>
 #include <set>
 
-#include "lddmm/core/mean_face.hpp"
-#include "lddmm/core/scheme.hpp"
+#include "lddmm/flow/mean_face.hpp"
+#include "lddmm/flow/scheme.hpp"
+#include "lddmm/io/scheme_files.hpp"
 #include "scratch_dir.hpp"
 
 namespace lddmm {

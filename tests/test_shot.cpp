@@ -5,8 +5,8 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "lddmm/render/scene.hpp"
 #include "lddmm/track/landmark_io.hpp"
-#include "lddmm/track/scene.hpp"
 
 int main(int argc, char** argv) {
   if (argc != 4) {

@@ -15,7 +15,7 @@
 #include <set>
 #include <thread>
 
-#include "lddmm/core/metrics.hpp"
+#include "lddmm/flow/metrics.hpp"
 #include "lddmm/track/associate.hpp"
 #include "lddmm/track/candidates.hpp"
 #include "lddmm/track/clip.hpp"

@@ -4,7 +4,7 @@
 #include <cmath>
 #include <random>
 
-#include "lddmm/core/temporal.hpp"
+#include "lddmm/flow/temporal.hpp"
 
 namespace lddmm {
 namespace {

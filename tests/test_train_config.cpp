@@ -7,7 +7,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "lddmm/data/trainer.hpp"
+#include "lddmm/train/trainer.hpp"
 #include "scratch_dir.hpp"
 
 namespace lddmm {

@@ -16,8 +16,8 @@
 #include <opencv2/imgproc.hpp>
 #include <opencv2/videoio.hpp>
 
-#include "lddmm/core/device.hpp"
-#include "lddmm/core/model.hpp"
+#include "lddmm/net/device.hpp"
+#include "lddmm/net/model.hpp"
 #include "lddmm/track/clip.hpp"
 #include "lddmm/track/landmark_io.hpp"
 #include "lddmm/ui/main_window.hpp"

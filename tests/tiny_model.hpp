@@ -1,7 +1,7 @@
 // A very small aligner configuration: fast to build and run in tests.
 #pragma once
 
-#include "lddmm/core/model.hpp"
+#include "lddmm/net/model.hpp"
 
 namespace lddmm::testing {
 

@@ -30,8 +30,8 @@
 #include <filesystem>
 #include <thread>
 
-#include "lddmm/core/resources.hpp"
-#include "lddmm/track/render.hpp"
+#include "lddmm/io/resources.hpp"
+#include "lddmm/render/render.hpp"
 
 namespace lddmm::ui {
 namespace {

@@ -6,7 +6,7 @@
 #include <filesystem>
 #include <thread>
 
-#include "lddmm/core/model.hpp"
+#include "lddmm/net/model.hpp"
 
 namespace lddmm::ui {
 

@@ -14,8 +14,8 @@
 #include <exception>
 #include <utility>
 
-#include "lddmm/core/device.hpp"
-#include "lddmm/track/flow_export.hpp"
+#include "lddmm/net/device.hpp"
+#include "lddmm/render/flow_export.hpp"
 #include "lddmm/ui/main_window.hpp"
 
 namespace lddmm::ui {

@@ -1,6 +1,7 @@
 #include "lddmm/face/faces.hpp"
 
-#include "lddmm/core/scheme.hpp"
+#include "lddmm/flow/scheme.hpp"
+#include "lddmm/io/scheme_files.hpp"
 
 #include <nlohmann/json.hpp>
 #include <opencv2/imgproc.hpp>

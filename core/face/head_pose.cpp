@@ -10,7 +10,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "lddmm/core/resources.hpp"
+#include "lddmm/io/resources.hpp"
 
 namespace lddmm {
 

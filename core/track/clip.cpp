@@ -12,9 +12,9 @@
 #include <stdexcept>
 #include <vector>
 
-#include "lddmm/core/points.hpp"
-#include "lddmm/core/pts_io.hpp"
 #include "lddmm/face/faces.hpp"
+#include "lddmm/flow/points.hpp"
+#include "lddmm/io/pts_io.hpp"
 #include "lddmm/track/landmark_io.hpp"
 
 namespace lddmm {

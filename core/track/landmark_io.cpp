@@ -9,7 +9,7 @@
 #include <map>
 #include <regex>
 
-#include "lddmm/core/pts_io.hpp"
+#include "lddmm/io/pts_io.hpp"
 #include "lddmm/track/csv_cells.hpp"
 
 namespace lddmm {

@@ -15,13 +15,14 @@
 #include <stdexcept>
 #include <thread>
 
-#include "lddmm/core/blended_flow.hpp"
-#include "lddmm/core/correspondence.hpp"
-#include "lddmm/core/device.hpp"
-#include "lddmm/core/predict.hpp"
-#include "lddmm/core/register.hpp"
-#include "lddmm/core/tensor_points.hpp"
 #include "lddmm/face/views.hpp"
+#include "lddmm/flow/blended_flow.hpp"
+#include "lddmm/flow/correspondence.hpp"
+#include "lddmm/flow/register.hpp"
+#include "lddmm/flow/tensor_points.hpp"
+#include "lddmm/io/scheme_files.hpp"
+#include "lddmm/net/device.hpp"
+#include "lddmm/net/predict.hpp"
 #include "lddmm/track/associate.hpp"
 #include "lddmm/track/candidates.hpp"
 #include "lddmm/track/confidence.hpp"

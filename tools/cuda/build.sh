@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds tools/cuda/lddmm-cuda (GPU checks, timings, headless training) against a CUDA LibTorch, on a
-# machine that has none of the desktop packages (Qt, dlib, Debian's OpenCV): core/ and core/data/ with
+# machine that has none of the desktop packages (Qt, dlib, Debian's OpenCV): core/{flow,io,net} and core/train/ with
 # a static OpenCV (core, imgproc, imgcodecs) and header-only Eigen and nlohmann-json from DEPS.
 #   TORCH_DIR  LibTorch: a folder with include/ and lib/ (default: the installed Python torch package);
 #              or TORCH_INCLUDE and TORCH_LIB (Debian's CPU LibTorch: /usr/include, /usr/lib/x86_64-linux-gnu)
@@ -22,10 +22,11 @@ cuda_libs=()
 [ -e "$TORCH_LIB/libtorch_cuda.so" ] && cuda_libs=(-ltorch_cuda -lc10_cuda)
 [ -d "$DEPS/opencv/include" ] || { echo "build.sh: no OpenCV in $DEPS (run tools/cuda/deps.sh)" >&2; exit 1; }
 
-sources=("$repo"/core/src/*.cpp "$repo"/core/data/dataset.cpp "$repo"/core/data/trainer.cpp
+sources=("$repo"/core/{flow,io,net}/*.cpp "$repo"/core/train/dataset.cpp "$repo"/core/train/trainer.cpp
   "$repo"/core/face/faces.cpp "$repo"/core/face/views.cpp "$repo"/tools/cuda/no_cofw.cpp "$repo"/tools/cuda/lddmm-cuda.cpp)
 flags=(-O2 -fopenmp -DNDEBUG -D_GLIBCXX_USE_CXX11_ABI="$abi" -DLDDMM_SOURCE_RESOURCES="\"$repo/resources\""
-  -DLDDMM_INSTALL_RESOURCES="\"\"" -I"$repo/core/include" -I"$repo/core/face/include" -I"$repo/core/data/include"
+  -DLDDMM_INSTALL_RESOURCES="\"\"" -I"$repo/core/flow/include" -I"$repo/core/io/include" -I"$repo/core/net/include" -I"$repo/core/face/include"
+  -I"$repo/core/train/include"
   -isystem "$TORCH_INCLUDE/torch/csrc/api/include"
   -isystem "$DEPS/opencv/include/opencv4" -isystem "$DEPS/include")
 

@@ -4,8 +4,8 @@
 //   bench MODEL|CONFIG...             forward time per batch on the GPU (TF32 on, batch norms folded)
 //   train CONFIG DATA OUT [--init F] [--teacher F] [--minutes M] [--epochs N]
 //   eval MODEL DATA [--list val.txt] [--flip]     landmark boxes, as `lddmm-face eval --boxes landmarks`
-// It uses the project's own library (core/ and core/data/); `lddmm-face` stays the tool for everything
-// else. Runs on the CPU too (check then compares float32 with float64 on the CPU).
+// It uses the project's own library (core/flow, io, net and train); `lddmm-face` stays the tool for
+// everything else. Runs on the CPU too (check then compares float32 with float64 on the CPU).
 #include <torch/cuda.h>
 #include <torch/torch.h>
 
@@ -20,10 +20,11 @@
 #include <string>
 #include <vector>
 
-#include "lddmm/core/model.hpp"
-#include "lddmm/core/scheme.hpp"
-#include "lddmm/data/dataset.hpp"
-#include "lddmm/data/trainer.hpp"
+#include "lddmm/flow/scheme.hpp"
+#include "lddmm/io/scheme_files.hpp"
+#include "lddmm/net/model.hpp"
+#include "lddmm/train/dataset.hpp"
+#include "lddmm/train/trainer.hpp"
 
 namespace fs = std::filesystem;
 using namespace lddmm;

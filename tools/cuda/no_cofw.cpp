@@ -1,5 +1,5 @@
-// Stands in for core/data/cofw.cpp in the headless CUDA build, which has no matio: COFW lists are refused.
-#include "lddmm/data/cofw.hpp"
+// Stands in for core/train/cofw.cpp in the headless CUDA build, which has no matio: COFW lists are refused.
+#include "lddmm/train/cofw.hpp"
 
 namespace lddmm {
 

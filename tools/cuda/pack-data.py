@@ -2,7 +2,7 @@
 """Makes a smaller copy of a 300-W folder (train.txt, val.txt, images and .pts) for a machine that can only
 receive a few tens of megabytes. Each image is reduced so that its landmark box is at most --box pixels
 (ImageMagick's convert, box filter), its points scaled the same way (x -> f·x, as FaceDataset does when it
-caches an image, core/data/dataset.cpp), and every image is written again at JPEG quality --quality.
+caches an image, core/train/dataset.cpp), and every image is written again at JPEG quality --quality.
 
 --x-offset D (default 1.4) first moves every point D photo pixels left: 300-W's points sit about 1.4 px
 right of what they mark (the offset the model card measures on val.txt; the CPU configs undo it on mirrored

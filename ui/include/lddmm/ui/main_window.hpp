@@ -14,8 +14,8 @@
 #include <map>
 #include <optional>
 
-#include "lddmm/track/scene.hpp"
-#include "lddmm/track/teaching.hpp"
+#include "lddmm/render/scene.hpp"
+#include "lddmm/render/teaching.hpp"
 #include "lddmm/ui/overlay_view.hpp"
 #include "lddmm/ui/player.hpp"
 

@@ -8,7 +8,7 @@
 
 #include <opencv2/core.hpp>
 
-#include "lddmm/track/scene.hpp"
+#include "lddmm/render/scene.hpp"
 
 namespace lddmm::ui {
 

@@ -10,7 +10,7 @@
 #include <filesystem>
 #include <optional>
 
-#include "lddmm/core/points.hpp"
+#include "lddmm/flow/points.hpp"
 
 namespace lddmm {
 

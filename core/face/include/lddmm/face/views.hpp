@@ -3,8 +3,8 @@
 
 #include <Eigen/Core>
 
-#include "lddmm/core/points.hpp"
-#include "lddmm/core/scheme.hpp"
+#include "lddmm/flow/points.hpp"
+#include "lddmm/flow/scheme.hpp"
 
 namespace lddmm {
 

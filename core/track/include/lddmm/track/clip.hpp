@@ -9,7 +9,7 @@
 #include <utility>
 #include <vector>
 
-#include "lddmm/core/points.hpp"
+#include "lddmm/flow/points.hpp"
 
 namespace lddmm {
 

@@ -4,7 +4,7 @@
 // over the face's size, ranks faces by error and tells a face from what is not one (bench_confidence).
 #pragma once
 
-#include "lddmm/core/points.hpp"
+#include "lddmm/flow/points.hpp"
 
 namespace lddmm {
 

@@ -12,9 +12,9 @@
 #include <string>
 #include <vector>
 
-#include "lddmm/core/points.hpp"
 #include "lddmm/face/faces.hpp"
 #include "lddmm/face/head_pose.hpp"
+#include "lddmm/flow/points.hpp"
 #include "lddmm/track/tracker.hpp"
 
 namespace lddmm {

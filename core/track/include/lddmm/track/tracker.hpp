@@ -13,11 +13,11 @@
 #include <string>
 #include <vector>
 
-#include "lddmm/core/model.hpp"
-#include "lddmm/core/points.hpp"
-#include "lddmm/core/scheme.hpp"
-#include "lddmm/core/temporal.hpp"
 #include "lddmm/face/faces.hpp"
+#include "lddmm/flow/points.hpp"
+#include "lddmm/flow/scheme.hpp"
+#include "lddmm/flow/temporal.hpp"
+#include "lddmm/net/model.hpp"
 #include "lddmm/track/source.hpp"
 
 namespace lddmm {
