@@ -505,24 +505,16 @@ EvalResult evaluate(std::vector<EvalMember>& members, int batch_size, bool flip,
   return r;
 }
 
-void train(const TrainConfig& cfg, const std::filesystem::path& data_root,
-           const std::filesystem::path& train_list, const std::filesystem::path& val_list,
-           const std::filesystem::path& out, bool resume, const std::function<void(const std::string&)>& log,
-           const std::filesystem::path& init) {
+namespace {
+
+using Log = std::function<void(const std::string&)>;
+
+bool starts_with(const std::string& key, const std::string& prefix) { return key.rfind(prefix, 0) == 0; }
+
+// Distillation teachers: one file, or several separated by commas (an ensemble, their landmarks averaged).
+std::vector<Aligner> load_teachers(const TrainConfig& cfg, const Scheme& scheme, const torch::Device& device,
+                                   const Log& log) {
   const TrainOptions& o = cfg.train;
-  const int threads =
-      o.threads > 0 ? o.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  torch::set_num_threads(threads);
-  torch::manual_seed(o.seed);
-  const Scheme scheme = find_scheme(cfg.scheme);
-  const Scheme annotation = find_scheme(cfg.annotation);
-  std::filesystem::create_directories(out);
-  const int S = cfg.model.input_size;
-  // CUDA when present unless told (the crops are prepared on the CPU threads either way).
-  const torch::Device device = parse_device(o.device);
-  // The crops keep one size: let cuDNN time its kernels once and keep the fastest.
-  if (device.is_cuda()) at::globalContext().setBenchmarkCuDNN(true);
-  // Distillation teachers: one file, or several separated by commas (an ensemble, their landmarks averaged).
   std::vector<Aligner> teachers;
   if (!(o.teacher_weight >= 0 && o.teacher_weight <= 1))
     throw std::runtime_error("teacher_weight must be in [0, 1]");
@@ -542,6 +534,288 @@ void train(const TrainConfig& cfg, const std::filesystem::path& data_root,
         ")");
     teachers.push_back(teacher);
   }
+  return teachers;
+}
+
+// The optimiser's parameter groups: the network's, then the window terms' (detail, refine), which may learn
+// at a multiple of the rate; with detail_only or refine_only that term alone learns.
+struct ParamGroups {
+  std::string only;  // "detail_", "refine_" or "" (everything learns)
+  std::vector<torch::Tensor> base, window;
+  // The rate of group g: the window terms' is the schedule's × detail_lr_scale.
+  double scale(size_t g, double detail_lr_scale) const {
+    return g == 0 && !base.empty() ? 1.0 : detail_lr_scale;
+  }
+};
+
+ParamGroups param_groups(Aligner& model, const TrainOptions& o) {
+  if (!(o.detail_lr_scale > 0)) throw std::runtime_error("detail_lr_scale must be > 0");
+  if (o.detail_only && o.refine_only)
+    throw std::runtime_error("detail_only and refine_only exclude each other");
+  ParamGroups g;
+  g.only = o.refine_only ? "refine_" : o.detail_only ? "detail_" : "";
+  for (const auto& p : model->named_parameters()) {
+    const bool window = starts_with(p.key(), "detail_") || starts_with(p.key(), "refine_");
+    if (!g.only.empty() && !starts_with(p.key(), g.only))
+      p.value().set_requires_grad(false);
+    else
+      (window ? g.window : g.base).push_back(p.value());
+  }
+  if (!g.only.empty() && g.window.empty()) {
+    const std::string term = g.only.substr(0, g.only.size() - 1);
+    throw std::runtime_error(g.only + "only: the model has no " + term + " term (model." + term + ".patch)");
+  }
+  return g;
+}
+
+// With detail_only or refine_only the rest of the network stays as the start has it, batch norms in
+// inference mode.
+void set_train_mode(Aligner& model, const std::string& only) {
+  model->train();
+  if (!only.empty())
+    for (const auto& child : model->named_children())
+      if (!starts_with(child.key(), only)) child.value()->eval();
+}
+
+// The configuration a start file must have to be copied into a model of `want` as its start: the network is
+// convolutional up to a global pool and its momenta scale with the input, so a model trained at another input
+// size is a valid start (fine-tuning at a larger size); so is one without a window or shape-indexed term,
+// which then starts from zero (the start's outputs are kept).
+AlignerConfig as_start_config(const AlignerConfig& saved, AlignerConfig want) {
+  want.input_size = saved.input_size;
+  want.calibration = saved.calibration;  // the start's offsets do not carry over
+  if (saved.local.channels == 0) want.local = saved.local;
+  if (saved.cascade.channels == 0) want.cascade = saved.cascade;
+  // The backbone's input reduction follows the input size (the same backbone reads a 128-px crop either way).
+  if (saved.detail.patch == 0)
+    want.detail = saved.detail;
+  else
+    want.detail.factor = saved.detail.factor;
+  if (saved.refine.patch == 0) want.refine = saved.refine;
+  return want;
+}
+
+// Copies a saved model's weights into `model`: a checkpoint of this run, or (`as_start`) a start file.
+void copy_weights(Aligner& model, const TrainConfig& cfg, const Scheme& scheme,
+                  const std::filesystem::path& file, bool as_start, const Log& log) {
+  Aligner saved = load_model(file);
+  AlignerConfig want = as_start ? as_start_config(saved->config(), cfg.model) : cfg.model;
+  // A start whose backbone this one grows (more modules or blocks): the parts it lacks start as the
+  // identity or as scaled copies (train.grow_scale), so training starts at or near the start's network.
+  const HRNetConfig from = saved->config().backbone;
+  const bool grown = as_start && grows(from, want.backbone) && !grows(want.backbone, from);
+  if (grown) want.backbone = from;
+  if (to_json(saved->config()) != to_json(want) || saved->scheme().id != scheme.id)
+    throw std::runtime_error(file.string() +
+                             ": its configuration or scheme differs from the training configuration");
+  torch::NoGradGuard no_grad;
+  auto dst = model->named_parameters();
+  for (const auto& p : saved->named_parameters()) dst[p.key()].copy_(p.value());
+  auto dstb = model->named_buffers();
+  // Buffers that depend on the input size (mean face, sampling grid) stay as this model built them.
+  for (const auto& b : saved->named_buffers())
+    if (!as_start || (b.key() != "template" && b.key() != "local_grid" && b.key() != "cascade_offsets" &&
+                      b.key() != "detail_offsets" && b.key() != "refine_offsets"))
+      dstb[b.key()].copy_(b.value());
+  // After the buffers: a new module copies the batch-norm statistics of the one before it as trained.
+  if (grown) {
+    model->start_growth(from, cfg.train.grow_scale);
+    log(cfg.train.grow_scale > 0
+            ? "grown from the start's backbone: its new modules and blocks start as copies of the "
+              "ones before them, their residual and fusion outputs x " +
+                  std::to_string(cfg.train.grow_scale)
+            : "grown from the start's backbone: its new modules and blocks start as the identity");
+  }
+}
+
+// One run's network and what trains it: the optimiser, the weight average, where its files go.
+struct Run {
+  const TrainConfig& cfg;
+  const Scheme& scheme;
+  std::filesystem::path out;
+  const Log& log;
+  Aligner& model;
+  torch::optim::AdamW& optimizer;
+  std::optional<WeightAverage>& average;
+};
+
+// Where the run starts: after its last finished epoch when resumed, else from `init` (when given); returns
+// that epoch and the best validation NME so far. The weight average starts too.
+std::pair<int, double> start_run(Run& r, bool resume, const std::filesystem::path& init) {
+  int first_epoch = 0;
+  double best = 1e9;
+  const auto state_file = r.out / "state.json";
+  if (resume && std::filesystem::exists(r.out / "last.pt") && std::filesystem::exists(state_file)) {
+    copy_weights(r.model, r.cfg, r.scheme, r.out / "last.pt", false, r.log);
+    torch::load(r.optimizer, (r.out / "optimizer.pt").string());
+    std::ifstream in(state_file);
+    const json st = json::parse(in);
+    first_epoch = st.at("epoch").get<int>();
+    best = st.at("best_nme").get<double>();
+    r.log("resumed after epoch " + std::to_string(first_epoch) + " (best val NME " +
+          std::to_string(best * 100) + " %)");
+  }
+  if (first_epoch == 0 && !init.empty()) {
+    copy_weights(r.model, r.cfg, r.scheme, init, true, r.log);
+    r.log("initialised from " + init.string());
+  }
+  if (r.cfg.train.ema_decay > 0) {
+    r.average.emplace(*r.model, r.cfg.train.ema_decay);
+    if (first_epoch > 0) {
+      if (!std::filesystem::exists(r.out / "ema.pt"))
+        throw std::runtime_error((r.out / "ema.pt").string() + ": missing, cannot resume the weight average");
+      r.average->swap(*r.model);  // the model holds a copy of the weights now; load the average into it
+      copy_weights(r.model, r.cfg, r.scheme, r.out / "ema.pt", false, r.log);
+      r.average->swap(*r.model);
+    }
+  }
+  return {first_epoch, best};
+}
+
+// The learning rate at `progress` epochs of `epochs`: a linear warm-up, then a cosine down to zero.
+double scheduled_rate(const TrainOptions& o, double progress, int epochs) {
+  if (progress < o.warmup_epochs) return o.learning_rate * ((progress + 0.1) / (o.warmup_epochs + 0.1));
+  const double t =
+      (progress - o.warmup_epochs) / std::max(1.0, static_cast<double>(epochs - o.warmup_epochs));
+  return o.learning_rate * (0.5 * (1 + std::cos(M_PI * std::min(1.0, t))));
+}
+
+// What a training step needs besides the run: the groups' rates, the teachers, the loss and its frames.
+struct Step {
+  const ParamGroups& groups;
+  std::vector<Aligner>& teachers;
+  const CurveLoss& loss;
+  torch::Device device;
+  int input_size;        // the model's crops
+  double to_loss_frame;  // the model's crop pixels → the loss frame
+  double to_loss;        // the training crops' pixels → the loss frame
+};
+
+// One epoch's steps; returns the mean loss. `first_epoch` and `t_start` date the run for the ETA.
+double train_epoch(Run& r, const Step& s, BatchLoader& loader, int epoch, int first_epoch, int epochs,
+                   Clock::time_point t_start) {
+  const TrainOptions& o = r.cfg.train;
+  const auto t0 = Clock::now();
+  const size_t per_epoch = loader.batches_per_epoch();
+  loader.start_epoch(epoch);
+  BatchLoader::Batch batch;
+  double sum = 0;
+  size_t step = 0;
+  Progress report(stderr, static_cast<int64_t>(per_epoch), false);
+  while (loader.next(batch)) {
+    const double lr =
+        scheduled_rate(o, epoch + static_cast<double>(step) / static_cast<double>(per_epoch), epochs);
+    for (size_t g = 0; g < r.optimizer.param_groups().size(); ++g)
+      static_cast<torch::optim::AdamWOptions&>(r.optimizer.param_groups()[g].options())
+          .lr(lr * s.groups.scale(g, o.detail_lr_scale));
+    r.optimizer.zero_grad();
+    const torch::Tensor images = batch.images.to(s.device);
+    torch::Tensor targets = batch.points.to(s.device);
+    if (!s.teachers.empty())
+      targets = teacher_targets(s.teachers, images, targets, o.teacher_weight, o.teacher_mirror,
+                                batch.image_to_crop, o.teacher_refine);
+    const torch::Tensor value =
+        s.loss(r.model->forward(resize_crops(images, s.input_size)) * s.to_loss_frame, targets * s.to_loss);
+    value.backward();
+    r.optimizer.step();
+    if (r.average) r.average->update(*r.model);
+    sum += value.item<double>();
+    ++step;
+    const double el = std::chrono::duration<double>(Clock::now() - t0).count();
+    const double done = (epoch - first_epoch) + static_cast<double>(step) / static_cast<double>(per_epoch);
+    const double total_el = std::chrono::duration<double>(Clock::now() - t_start).count();
+    const double eta = total_el / done * (epochs - first_epoch - done);
+    char text[128];
+    std::snprintf(text, sizeof text, "batches of epoch %d/%d  loss %.4f  %.1f img/s  lr %.2e  ETA %s",
+                  epoch + 1, epochs, sum / static_cast<double>(step),
+                  static_cast<double>(step * static_cast<size_t>(o.batch_size)) / el, lr, hms(eta).c_str());
+    report.update(static_cast<int64_t>(step), text);
+  }
+  report.finish();
+  return sum / static_cast<double>(step);
+}
+
+// The end of an epoch: validation, the log line and the CSV row, checkpoints written to temporary files and
+// renamed, so an interruption never leaves a broken one (last.pt holds the raw weights; with averaging,
+// validation, ema.pt and best.pt use the average). Returns the epoch's seconds since `t0`.
+double end_epoch(Run& r, const FaceDataset& val_set, int epoch, double train_loss, Clock::time_point t0,
+                 double& best, std::ofstream& csv) {
+  save_model(r.model, r.out / "last.pt.tmp", false);
+  EvalResult val = evaluate(r.model, val_set);
+  const double raw_nme = val.summary.mean;
+  if (r.average) {
+    r.average->swap(*r.model);
+    val = evaluate(r.model, val_set);
+    save_model(r.model, r.out / "ema.pt.tmp", false);
+  }
+  const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+  const double lr_now =
+      static_cast<torch::optim::AdamWOptions&>(r.optimizer.param_groups()[0].options()).lr();
+  csv << epoch + 1 << ',' << lr_now << ',' << train_loss << ',' << val.summary.mean << ','
+      << val.summary.failure << ',' << val.summary.auc << ',' << secs;
+  if (r.average) csv << ',' << raw_nme;
+  csv << '\n';
+  csv.flush();
+  char line[320];
+  const int len = std::snprintf(
+      line, sizeof line, "epoch %d: train loss %.4f, val NME %.2f %%, FR@0.1 %.1f %%, AUC@0.1 %.3f (%.0f s)",
+      epoch + 1, train_loss, 100 * val.summary.mean, 100 * val.summary.failure, val.summary.auc, secs);
+  if (r.average && len > 0 && static_cast<size_t>(len) < sizeof line)
+    std::snprintf(line + len, sizeof line - static_cast<size_t>(len), "; averaged weights (raw %.2f %%)",
+                  100 * raw_nme);
+  r.log(line);
+  torch::save(r.optimizer, (r.out / "optimizer.pt.tmp").string());
+  std::filesystem::rename(r.out / "last.pt.tmp", r.out / "last.pt");
+  std::filesystem::rename(r.out / "optimizer.pt.tmp", r.out / "optimizer.pt");
+  if (r.average) std::filesystem::rename(r.out / "ema.pt.tmp", r.out / "ema.pt");
+  if (val.summary.mean < best) {
+    best = val.summary.mean;
+    save_model(r.model, r.out / "best.pt", true);
+    r.log("  new best: saved best.pt (float16)");
+  }
+  if (r.average) r.average->swap(*r.model);  // back to the raw weights for the next epoch
+  std::ofstream(r.out / "state.json") << json{{"epoch", epoch + 1}, {"best_nme", best}}.dump() << '\n';
+  return secs;
+}
+
+// The number of epochs under the time budget: after the second epoch of the run (the first is the slowest:
+// cuDNN's kernel search, caches filling), its time sets how many more fit; the schedule is fitted to them.
+int fit_to_budget(const TrainOptions& o, int epoch, int first_epoch, int epochs, double secs,
+                  Clock::time_point t_start, const Log& log) {
+  if (!(o.time_budget_minutes > 0 && epoch <= first_epoch + 1)) return epochs;
+  const double budget = o.time_budget_minutes * 60;
+  const double elapsed = std::chrono::duration<double>(Clock::now() - t_start).count();
+  int fit = epochs;
+  if (elapsed >= budget)
+    fit = epoch + 1;
+  else if (epoch == first_epoch + 1)
+    fit = epoch + 1 + static_cast<int>((budget - elapsed) / secs);
+  if (fit >= epochs) return epochs;
+  log("time budget " + setting(o.time_budget_minutes) + " min: " + std::to_string(fit) +
+      " epochs instead of " + std::to_string(o.epochs) + " (the schedule is fitted to them)");
+  return fit;
+}
+
+}  // namespace
+
+void train(const TrainConfig& cfg, const std::filesystem::path& data_root,
+           const std::filesystem::path& train_list, const std::filesystem::path& val_list,
+           const std::filesystem::path& out, bool resume, const std::function<void(const std::string&)>& log,
+           const std::filesystem::path& init) {
+  const TrainOptions& o = cfg.train;
+  const int threads =
+      o.threads > 0 ? o.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  torch::set_num_threads(threads);
+  torch::manual_seed(o.seed);
+  const Scheme scheme = find_scheme(cfg.scheme);
+  const Scheme annotation = find_scheme(cfg.annotation);
+  std::filesystem::create_directories(out);
+  const int S = cfg.model.input_size;
+  // CUDA when present unless told (the crops are prepared on the CPU threads either way).
+  const torch::Device device = parse_device(o.device);
+  // The crops keep one size: let cuDNN time its kernels once and keep the fastest.
+  if (device.is_cuda()) at::globalContext().setBenchmarkCuDNN(true);
+  std::vector<Aligner> teachers = load_teachers(cfg, scheme, device, log);
   // Training crops at the largest of the networks' sizes (each network gets them resized to its own).
   int L = S;
   for (const Aligner& t : teachers) L = std::max(L, t->config().input_size);
@@ -556,38 +830,11 @@ void train(const TrainConfig& cfg, const std::filesystem::path& data_root,
 
   Aligner model(cfg.model, scheme);
   model->to(device);
-  // The window terms' parameters (a new part on a trained start) may learn at a multiple of the rate; with
-  // detail_only or refine_only that term alone learns.
-  if (!(o.detail_lr_scale > 0)) throw std::runtime_error("detail_lr_scale must be > 0");
-  if (o.detail_only && o.refine_only)
-    throw std::runtime_error("detail_only and refine_only exclude each other");
-  const std::string only = o.refine_only ? "refine_" : o.detail_only ? "detail_" : "";
-  const auto starts = [](const std::string& key, const char* prefix) { return key.rfind(prefix, 0) == 0; };
-  std::vector<torch::Tensor> base_params, detail_params;
-  for (const auto& p : model->named_parameters()) {
-    const bool window = starts(p.key(), "detail_") || starts(p.key(), "refine_");
-    if (!only.empty() && !starts(p.key(), only.c_str()))
-      p.value().set_requires_grad(false);
-    else
-      (window ? detail_params : base_params).push_back(p.value());
-  }
-  if (!only.empty() && detail_params.empty())
-    throw std::runtime_error(only + "only: the model has no " + only.substr(0, only.size() - 1) +
-                             " term (model." + only.substr(0, only.size() - 1) + ".patch)");
-  std::vector<torch::optim::OptimizerParamGroup> groups;
-  if (!base_params.empty()) groups.emplace_back(base_params);
-  if (!detail_params.empty()) groups.emplace_back(detail_params);
-  // The rate of group g: the window terms' is the schedule's × detail_lr_scale.
-  const auto group_scale = [&](size_t g) { return g == 0 && !base_params.empty() ? 1.0 : o.detail_lr_scale; };
-  // With detail_only or refine_only the rest of the network stays as the start has it, batch norms in
-  // inference mode.
-  const auto set_train_mode = [&] {
-    model->train();
-    if (!only.empty())
-      for (const auto& child : model->named_children())
-        if (!starts(child.key(), only.c_str())) child.value()->eval();
-  };
-  torch::optim::AdamW optimizer(groups,
+  const ParamGroups groups = param_groups(model, o);
+  std::vector<torch::optim::OptimizerParamGroup> optimizer_groups;
+  if (!groups.base.empty()) optimizer_groups.emplace_back(groups.base);
+  if (!groups.window.empty()) optimizer_groups.emplace_back(groups.window);
+  torch::optim::AdamW optimizer(optimizer_groups,
                                 torch::optim::AdamWOptions(o.learning_rate).weight_decay(o.weight_decay));
   // The loss is computed in the authors' 64-pixel frame, so that β weighs the currents term (pixels²)
   // against the landmark term (pixels) as in the paper, whatever the input size.
@@ -595,193 +842,25 @@ void train(const TrainConfig& cfg, const std::filesystem::path& data_root,
   const CurveLoss loss =
       CurveLoss::from_scheme(scheme, {cfg.model.head == Head::Lddmm ? o.beta : 0.0, o.point_weighted_loss},
                              cfg.model.kernel_scale * kLossFrame / scheme.mean_face.frame);
-  const double to_loss_frame = kLossFrame / S;
-  const double to_loss = kLossFrame / L;  // targets on the crops of side L → the loss frame
-  int first_epoch = 0;
-  double best = 1e9;
-  const auto state_file = out / "state.json";
-  // `as_start`: the network is convolutional up to a global pool and its momenta scale with the input, so a
-  // model trained at another input size is a valid start (fine-tuning at a larger size); so is one
-  // without the shape-indexed term, which then starts from zero (the start's outputs are kept).
-  const auto copy_weights = [&](const std::filesystem::path& file, bool as_start = false) {
-    Aligner saved = load_model(file);
-    AlignerConfig want = cfg.model;
-    if (as_start) {
-      want.input_size = saved->config().input_size;
-      want.calibration = saved->config().calibration;  // the start's offsets do not carry over
-      // A term the start lacks starts at zero (the start's landmarks are kept).
-      if (saved->config().local.channels == 0) want.local = saved->config().local;
-      if (saved->config().cascade.channels == 0) want.cascade = saved->config().cascade;
-      // The backbone's input reduction follows the input size (the same backbone reads a 128-px crop
-      // either way); a start without the detail term starts it at zero.
-      if (saved->config().detail.patch == 0)
-        want.detail = saved->config().detail;
-      else
-        want.detail.factor = saved->config().detail.factor;
-      if (saved->config().refine.patch == 0) want.refine = saved->config().refine;
-    }
-    // A start whose backbone this one grows (more modules or blocks): the parts it lacks start as the
-    // identity or as scaled copies (train.grow_scale), so training starts at or near the start's network.
-    const HRNetConfig from = saved->config().backbone;
-    const bool grown = as_start && grows(from, want.backbone) && !grows(want.backbone, from);
-    if (grown) want.backbone = from;
-    if (to_json(saved->config()) != to_json(want) || saved->scheme().id != scheme.id)
-      throw std::runtime_error(file.string() +
-                               ": its configuration or scheme differs from the training configuration");
-    torch::NoGradGuard no_grad;
-    auto dst = model->named_parameters();
-    for (const auto& p : saved->named_parameters()) dst[p.key()].copy_(p.value());
-    auto dstb = model->named_buffers();
-    // Buffers that depend on the input size (mean face, sampling grid) stay as this model built them.
-    for (const auto& b : saved->named_buffers())
-      if (!as_start || (b.key() != "template" && b.key() != "local_grid" && b.key() != "cascade_offsets" &&
-                        b.key() != "detail_offsets" && b.key() != "refine_offsets"))
-        dstb[b.key()].copy_(b.value());
-    // After the buffers: a new module copies the batch-norm statistics of the one before it as trained.
-    if (grown) {
-      model->start_growth(from, o.grow_scale);
-      log(o.grow_scale > 0
-              ? "grown from the start's backbone: its new modules and blocks start as copies of the "
-                "ones before them, their residual and fusion outputs x " +
-                    std::to_string(o.grow_scale)
-              : "grown from the start's backbone: its new modules and blocks start as the identity");
-    }
-  };
-  if (resume && std::filesystem::exists(out / "last.pt") && std::filesystem::exists(state_file)) {
-    copy_weights(out / "last.pt");
-    torch::load(optimizer, (out / "optimizer.pt").string());
-    std::ifstream in(state_file);
-    const json st = json::parse(in);
-    first_epoch = st.at("epoch").get<int>();
-    best = st.at("best_nme").get<double>();
-    log("resumed after epoch " + std::to_string(first_epoch) + " (best val NME " +
-        std::to_string(best * 100) + " %)");
-  }
-  if (first_epoch == 0 && !init.empty()) {
-    copy_weights(init, true);
-    log("initialised from " + init.string());
-  }
   std::optional<WeightAverage> average;
-  if (o.ema_decay > 0) {
-    average.emplace(*model, o.ema_decay);
-    if (first_epoch > 0) {
-      if (!std::filesystem::exists(out / "ema.pt"))
-        throw std::runtime_error((out / "ema.pt").string() + ": missing, cannot resume the weight average");
-      average->swap(*model);  // the model holds a copy of the weights now; load the average into it
-      copy_weights(out / "ema.pt");
-      average->swap(*model);
-    }
-  }
+  Run run{cfg, scheme, out, log, model, optimizer, average};
+  auto [first_epoch, best] = start_run(run, resume, init);
   std::ofstream csv(out / "log.csv", std::ios::app);
   if (first_epoch == 0)
     csv << "epoch,lr,train_loss,val_nme,val_fr,val_auc,seconds" << (average ? ",raw_val_nme" : "") << '\n';
 
   BatchLoader loader(train_set, o.batch_size, L, o.augment, cfg.model.mean, cfg.model.std, true, o.seed,
                      o.loader_threads);
-  const size_t per_epoch = loader.batches_per_epoch();
+  const Step step{groups, teachers, loss, device, S, kLossFrame / S, kLossFrame / L};
   const auto t_start = Clock::now();
   if (!(o.time_budget_minutes >= 0)) throw std::runtime_error("time_budget_minutes must be ≥ 0");
   int epochs = o.epochs;  // cut by the time budget after the second epoch
   for (int epoch = first_epoch; epoch < epochs; ++epoch) {
-    set_train_mode();
+    set_train_mode(model, groups.only);
     const auto t0 = Clock::now();
-    loader.start_epoch(epoch);
-    BatchLoader::Batch batch;
-    double sum = 0;
-    size_t step = 0;
-    Progress report(stderr, static_cast<int64_t>(per_epoch), false);
-    while (loader.next(batch)) {
-      const double progress = epoch + static_cast<double>(step) / static_cast<double>(per_epoch);
-      double lr = o.learning_rate;
-      if (progress < o.warmup_epochs) {
-        lr *= (progress + 0.1) / (o.warmup_epochs + 0.1);
-      } else {
-        const double t =
-            (progress - o.warmup_epochs) / std::max(1.0, static_cast<double>(epochs - o.warmup_epochs));
-        lr *= 0.5 * (1 + std::cos(M_PI * std::min(1.0, t)));
-      }
-      for (size_t g = 0; g < optimizer.param_groups().size(); ++g)
-        static_cast<torch::optim::AdamWOptions&>(optimizer.param_groups()[g].options())
-            .lr(lr * group_scale(g));
-      optimizer.zero_grad();
-      const torch::Tensor images = batch.images.to(device);
-      torch::Tensor targets = batch.points.to(device);
-      if (!teachers.empty())
-        targets = teacher_targets(teachers, images, targets, o.teacher_weight, o.teacher_mirror,
-                                  batch.image_to_crop, o.teacher_refine);
-      const torch::Tensor value =
-          loss(model->forward(resize_crops(images, S)) * to_loss_frame, targets * to_loss);
-      value.backward();
-      optimizer.step();
-      if (average) average->update(*model);
-      sum += value.item<double>();
-      ++step;
-      const double el = std::chrono::duration<double>(Clock::now() - t0).count();
-      const double done = (epoch - first_epoch) + static_cast<double>(step) / static_cast<double>(per_epoch);
-      const double total_el = std::chrono::duration<double>(Clock::now() - t_start).count();
-      const double eta = total_el / done * (epochs - first_epoch - done);
-      char text[128];
-      std::snprintf(text, sizeof text, "batches of epoch %d/%d  loss %.4f  %.1f img/s  lr %.2e  ETA %s",
-                    epoch + 1, epochs, sum / static_cast<double>(step),
-                    static_cast<double>(step * static_cast<size_t>(o.batch_size)) / el, lr, hms(eta).c_str());
-      report.update(static_cast<int64_t>(step), text);
-    }
-    report.finish();
-    // Checkpoint: write to temporary files, renamed below, so an interruption never leaves a broken one.
-    // last.pt holds the raw weights; with averaging, validation, ema.pt and best.pt use the average.
-    save_model(model, out / "last.pt.tmp", false);
-    EvalResult val = evaluate(model, val_set);
-    const double raw_nme = val.summary.mean;
-    if (average) {
-      average->swap(*model);
-      val = evaluate(model, val_set);
-      save_model(model, out / "ema.pt.tmp", false);
-    }
-    const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
-    const double lr_now =
-        static_cast<torch::optim::AdamWOptions&>(optimizer.param_groups()[0].options()).lr();
-    csv << epoch + 1 << ',' << lr_now << ',' << sum / static_cast<double>(step) << ',' << val.summary.mean
-        << ',' << val.summary.failure << ',' << val.summary.auc << ',' << secs;
-    if (average) csv << ',' << raw_nme;
-    csv << '\n';
-    csv.flush();
-    char line[320];
-    const int len =
-        std::snprintf(line, sizeof line,
-                      "epoch %d: train loss %.4f, val NME %.2f %%, FR@0.1 %.1f %%, AUC@0.1 %.3f (%.0f s)",
-                      epoch + 1, sum / static_cast<double>(step), 100 * val.summary.mean,
-                      100 * val.summary.failure, val.summary.auc, secs);
-    if (average && len > 0 && static_cast<size_t>(len) < sizeof line)
-      std::snprintf(line + len, sizeof line - static_cast<size_t>(len), "; averaged weights (raw %.2f %%)",
-                    100 * raw_nme);
-    log(line);
-    torch::save(optimizer, (out / "optimizer.pt.tmp").string());
-    std::filesystem::rename(out / "last.pt.tmp", out / "last.pt");
-    std::filesystem::rename(out / "optimizer.pt.tmp", out / "optimizer.pt");
-    if (average) std::filesystem::rename(out / "ema.pt.tmp", out / "ema.pt");
-    if (val.summary.mean < best) {
-      best = val.summary.mean;
-      save_model(model, out / "best.pt", true);
-      log("  new best: saved best.pt (float16)");
-    }
-    if (average) average->swap(*model);  // back to the raw weights for the next epoch
-    std::ofstream(state_file) << json{{"epoch", epoch + 1}, {"best_nme", best}}.dump() << '\n';
-    if (o.time_budget_minutes > 0 && epoch <= first_epoch + 1) {
-      // The first epoch is the slowest (cuDNN's kernel search, caches filling): the second one's time sets
-      // how many more fit.
-      const double budget = o.time_budget_minutes * 60;
-      const double elapsed = std::chrono::duration<double>(Clock::now() - t_start).count();
-      int fit = epochs;
-      if (elapsed >= budget)
-        fit = epoch + 1;
-      else if (epoch == first_epoch + 1)
-        fit = epoch + 1 + static_cast<int>((budget - elapsed) / secs);
-      if (fit < epochs) {
-        epochs = fit;
-        log("time budget " + setting(o.time_budget_minutes) + " min: " + std::to_string(epochs) +
-            " epochs instead of " + std::to_string(o.epochs) + " (the schedule is fitted to them)");
-      }
-    }
+    const double train_loss = train_epoch(run, step, loader, epoch, first_epoch, epochs, t_start);
+    const double secs = end_epoch(run, val_set, epoch, train_loss, t0, best, csv);
+    epochs = fit_to_budget(o, epoch, first_epoch, epochs, secs, t_start, log);
   }
 }
 
