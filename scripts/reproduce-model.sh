@@ -7,6 +7,9 @@
 #   bash scripts/reproduce-model.sh            → $RUNS/lddmm-300w68-256-detail.pt
 #   bash scripts/reproduce-model.sh --384      → also $RUNS/lddmm-300w68-384-detail.pt
 #   bash scripts/reproduce-model.sh --print    prints every command, runs nothing
+#   bash scripts/reproduce-model.sh --smoke    every step for one epoch on 8 training and 4 validation faces, the GPU
+#                                              steps on this CPU: checks that the chain runs (about 15 min; a
+#                                              model of no use, in $RUNS/smoke)
 #
 # Environment: RUNS (run folders and files, default runs), LDDMM_DATA (default ../shared/data; the faces are
 # $LDDMM_DATA/300w: train.txt to train on, val.txt for calibrate and the per-epoch log), LDDMM_FACE (default
@@ -32,19 +35,30 @@ cd "$(dirname "$0")/.."
 RUNS=${RUNS:-runs}
 DATA=${LDDMM_DATA:-../shared/data}/300w
 LF=${LDDMM_FACE:-build/app/lddmm-face}
-PRINT=0 GPU_MODEL=0
+PRINT=0 GPU_MODEL=0 SMOKE=0
 for a in "$@"; do
   case $a in
     --print) PRINT=1 ;;
     --384) GPU_MODEL=1 ;;
+    --smoke) SMOKE=1 ;;
     -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-    *) echo "reproduce-model: unknown option $a (--print, --384)" >&2; exit 2 ;;
+    *) echo "reproduce-model: unknown option $a (--print, --384, --smoke)" >&2; exit 2 ;;
   esac
 done
+[ "$SMOKE" = 1 ] && RUNS=$RUNS/smoke
+# The lists: the data's own, or for --smoke the first 8 training and 4 validation faces (absolute paths).
+TRAIN_LIST=() VAL_LIST=val.txt
+if [ "$SMOKE" = 1 ]; then
+  TRAIN_LIST=(-l "$(realpath -m "$RUNS/train.txt")" --val "$(realpath -m "$RUNS/val.txt")") VAL_LIST=$(realpath -m "$RUNS/val.txt")
+fi
 if [ "$PRINT" = 0 ]; then
   [ -x "$LF" ] || { echo "reproduce-model: no $LF (build first: bash scripts/setup.sh)" >&2; exit 1; }
   [ -f "$DATA/train.txt" ] || { echo "reproduce-model: no $DATA/train.txt (set LDDMM_DATA)" >&2; exit 1; }
   mkdir -p "$RUNS"
+  if [ "$SMOKE" = 1 ]; then
+    head -n 8 "$DATA/train.txt" > "$RUNS/train.txt"
+    head -n 4 "$DATA/val.txt" > "$RUNS/val.txt"
+  fi
 fi
 
 step() { printf '\n# %s\n' "$*"; }
@@ -58,9 +72,10 @@ train() {
   shift 4
   if [ "$PRINT" = 0 ] && [ -e "$out/done" ]; then echo "# $out: done"; return; fi
   local length=()
-  if [ "${BUDGETS:-0}" = 1 ] && [ "$minutes" != - ]; then length=(--minutes "$minutes")
+  if [ "$SMOKE" = 1 ]; then length=(--epochs 1)
+  elif [ "${BUDGETS:-0}" = 1 ] && [ "$minutes" != - ]; then length=(--minutes "$minutes")
   elif [ "$epochs" != - ]; then length=(--epochs "$epochs"); fi
-  run "$LF" train -c "$config" -d "$DATA" "$@" ${length[@]+"${length[@]}"} -o "$out" --resume
+  run "$LF" train -c "$config" -d "$DATA" ${TRAIN_LIST[@]+"${TRAIN_LIST[@]}"} "$@" ${length[@]+"${length[@]}"} -o "$out" --resume
   [ "$PRINT" = 1 ] || touch "$out/done"
 }
 # calibrate IN OUT [--crop-only]: the two-part fit on val.txt (--crop-only: the fit of before 2026-11-30)
@@ -68,7 +83,7 @@ calibrate() {
   local in=$1 out=$2
   shift 2
   if [ "$PRINT" = 0 ] && [ -e "$out" ]; then echo "# $out: done"; return; fi
-  run "$LF" calibrate -m "$in" -d "$DATA" -l val.txt "$@" -o "$out"
+  run "$LF" calibrate -m "$in" -d "$DATA" -l "$VAL_LIST" "$@" -o "$out"
 }
 # export_file IN OUT: a float16 copy of a run's weights, as the files shipped before calibrate existed
 export_file() {
@@ -89,6 +104,7 @@ gpu() {
   fi
   for f in $files; do [ -e "$results/$f" ] || missing=1; done
   if [ $missing = 0 ]; then echo "# $name: done"; return; fi
+  if [ "$SMOKE" = 1 ]; then gpu_on_cpu "$results" "$@"; return; fi
   if [ ! -d .cuda-data ]; then
     # The GPU sessions trained on a reduced copy of the faces (landmark box ≤ 160 px, JPEG 90), made before
     # pack-data.py moved the points by default: --x-offset 0 makes the same copy. Needs ImageMagick.
@@ -107,6 +123,27 @@ gpu() {
     echo "then bring back $results/{$(echo "$files" | tr ' ' ',')} and run this script again."
   } >&2
   exit 3
+}
+
+# --smoke: a GPU session's runs (VAR=VALUE... as gpu-run.sh reads them) on this CPU, one epoch each, their
+# averaged weights where the session puts them (RESULTS/ema-CONFIG.pt).
+gpu_on_cpu() {
+  local results=$1 CONFIGS="" INIT="" TEACHER="" INITS="" c start cfg extra
+  shift
+  for kv in "$@"; do
+    case $kv in CONFIGS=* | INIT=* | TEACHER=* | INITS=*) local "$kv" ;; esac
+  done
+  mkdir -p "$results"
+  for c in $CONFIGS; do
+    start=$INIT
+    for pair in $INITS; do [ "${pair%%=*}" = "$c" ] && start=${pair#*=}; done
+    extra=(--init "$start")
+    case $c in *distill*) extra+=(--teacher "$TEACHER") ;; esac
+    cfg=configs/$c.json
+    [ -f "$cfg" ] || cfg=experiments/configs/$c.json
+    train "gpu-on-cpu-$c" - - "$cfg" "${extra[@]}"
+    cp "$RUNS/gpu-on-cpu-$c/ema.pt" "$results/ema-$c.pt"
+  done
 }
 
 R2A=$RUNS/gpu3/cal-gpu-w18l-192-distill-r2a.pt
@@ -258,5 +295,10 @@ if [ "$GPU_MODEL" = 1 ]; then
   train detail-192 34 30 configs/cpu-w18l-384d-detail-stage.json --init "$RUNS/cal-192-s34.pt"
   calibrate "$RUNS/detail-192/ema.pt" "$RUNS/lddmm-300w68-384-detail.pt"
 fi
-[ "$PRINT" = 1 ] || printf '\nreproduce-model: done; score it as the card does:\n  %s eval -m %s -d %s --boxes dlib --vs-dlib\n' \
-  "$LF" "$RUNS/lddmm-300w68-256-detail.pt" "$DATA"
+[ "$PRINT" = 1 ] || [ "$SMOKE" = 1 ] ||
+  printf '\nreproduce-model: done; score it as the card does:\n  %s eval -m %s -d %s --boxes dlib --vs-dlib\n' \
+    "$LF" "$RUNS/lddmm-300w68-256-detail.pt" "$DATA"
+if [ "$SMOKE" = 1 ]; then
+  run "$LF" eval -m "$RUNS/lddmm-300w68-256-detail.pt" -d "$DATA" -l "$VAL_LIST"
+  echo "reproduce-model: --smoke: every step ran"
+fi
