@@ -27,6 +27,11 @@ clip sample
 video="$data/video/talking_d6.mp4"
 if [ -f "$video" ]; then
   for k in 1 2 3; do "$cli" bench "$video" --no-dlib --json "$work/talking-$k.json" >/dev/null; done
+  # What the close-up's time goes to: the same run without the confidence checks, without the scans, without both.
+  "$cli" bench "$video" --no-dlib --check-every 0 --json "$work/closeup-1.json" >/dev/null
+  "$cli" bench "$video" --no-dlib --scan-every 100000 --detect-every 100000 --json "$work/closeup-2.json" >/dev/null
+  "$cli" bench "$video" --no-dlib --check-every 0 --scan-every 100000 --detect-every 100000 \
+    --json "$work/closeup-3.json" >/dev/null
 fi
 [ -f "$data/300w/val.txt" ] && ./build/bench/bench_confidence "$model" "$data/300w" >"$work/confidence.txt"
 ./build/bench/bench_stills "$model" >"$work/stills.txt"
@@ -75,6 +80,17 @@ if runs:
     for k, r in enumerate(runs, 1):
         print(f"| {k} | {r['fps']:.1f} | {r['p50_ms']:.1f} | {r['p95_ms']:.1f} |")
     print()
+    labels = ['no confidence checks (`--check-every 0`)',
+              'no scans for new faces (`--scan-every 100000 --detect-every 100000`)', 'neither']
+    parts = [f'{work}/closeup-{k}.json' for k in (1, 2, 3)]
+    if all(os.path.exists(p) for p in parts):
+        print('Where the time goes: the same clip without what finds new faces and drops lost ones (a face that')
+        print('stays in the frame needs neither):\n')
+        print('| run | fps | p50 ms | p95 ms |\n|---|---|---|---|')
+        for label, p in zip(labels, parts):
+            r = json.load(open(p))[0]
+            print(f"| {label} | {r['fps']:.1f} | {r['p50_ms']:.1f} | {r['p95_ms']:.1f} |")
+        print()
 if os.path.exists(f'{work}/confidence.txt'):
     print('## Confidence (`build/bench/bench_confidence`, val.txt)\n')
     print('The disagreement of a crop\'s two views (the crop and its mirror image) against the face\'s NME, and')
