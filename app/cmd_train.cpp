@@ -10,17 +10,21 @@
 #include <fstream>
 #include <limits>
 #include <optional>
+#include <random>
 #include <stdexcept>
 #include <string>
 #include <thread>
 
 #include "commands.hpp"
 #include "lddmm/face/faces.hpp"
+#include "lddmm/flow/metrics.hpp"
 #include "lddmm/io/progress.hpp"
 #include "lddmm/io/pts_io.hpp"
 #include "lddmm/io/safe_output.hpp"
 #include "lddmm/io/scheme_files.hpp"
 #include "lddmm/net/device.hpp"
+#include "lddmm/net/predict.hpp"
+#include "lddmm/track/confidence_fit.hpp"
 #include "lddmm/train/eval_report.hpp"
 #include "lddmm/train/trainer.hpp"
 
@@ -54,7 +58,110 @@ void write_model(Aligner& model, const std::string& out, bool full, const std::s
               static_cast<double>(fs::file_size(out)) / 1e6, note.c_str());
 }
 
+// The options of a command that reads a model and writes it changed: precision, threads, device.
+void add_rewrite_options(CLI::App* cmd, bool& full, int& threads, std::string& device) {
+  cmd->add_flag("--float32", full, "Keep float32 weights (default: float16)");
+  cmd->add_option("--threads", threads, "Threads (default: all cores)")->check(CLI::Range(1, 256));
+  add_device_option(cmd, device);
+}
+
+// The model such a command reads, on its device, once its output is known not to be its input.
+Aligner open_model(const std::string& in, const std::string& out, int threads, const std::string& device) {
+  check_outputs({in}, {out});
+  use_threads(threads);
+  Aligner model = load_model(in);
+  model->to(parse_device(device));
+  return model;
+}
+
+// The confidence samples of every face of a list (add_confidence_samples), the same crops every run.
+ConfidenceSamples confidence_samples(Predictor& predictor, const FaceDataset& set, uint32_t seed) {
+  ConfidenceSamples s;
+  std::mt19937 rng(seed);
+  for (size_t i = 0; i < set.size(); ++i) {
+    add_confidence_samples(predictor, set.record(i).image, set.target_points(i), rng, s);
+    if ((i + 1) % 200 == 0) std::fprintf(stderr, "\r%zu / %zu faces", i + 1, set.size());
+  }
+  std::fprintf(stderr, "\r");
+  return s;
+}
+
+// How the head's estimates rank faces by error (Spearman, near crops) and tell them from crops that slid off
+// the face or moved off it (ROC AUC: the probability that a near crop's estimate is below the other's).
+void report_confidence(const ConfidenceHead& head, const ConfidenceSamples& s, const std::string& name) {
+  const std::vector<double> est = estimate_errors(head, s);
+  std::vector<double> near_est, near_err, sliding, off;
+  for (size_t i = 0; i < est.size(); ++i) {
+    if (s.kind[i] == CropKind::Near) {
+      near_est.push_back(est[i]);
+      near_err.push_back(s.error[i]);
+    }
+    if (s.kind[i] == CropKind::Sliding) sliding.push_back(est[i]);
+    if (s.kind[i] == CropKind::Off) off.push_back(est[i]);
+  }
+  const auto auc = [&](const std::vector<double>& other) {
+    double wins = 0;
+    for (double a : near_est)
+      for (double b : other) wins += a < b ? 1 : a == b ? 0.5 : 0;
+    return wins / static_cast<double>(std::max<size_t>(1, near_est.size() * other.size()));
+  };
+  const auto q = [](std::vector<double> v, double p) {  // a copy: near_est stays paired with near_err
+    std::sort(v.begin(), v.end());
+    return v.empty() ? 0.0 : v[static_cast<size_t>(p * static_cast<double>(v.size() - 1))];
+  };
+  std::printf(
+      "%s, %zu faces: Spearman rho (estimated, true NME) %.3f on near crops; ROC AUC near vs sliding "
+      "%.3f, near vs off %.3f; estimated NME near crops median %.3f, 99 %% %.3f; off crops 1 %% %.3f, "
+      "median %.3f\n",
+      name.c_str(), near_err.size(), spearman(near_est, near_err), auc(sliding), auc(off), q(near_est, 0.5),
+      q(near_est, 0.99), q(off, 0.01), q(off, 0.5));
+}
+
 }  // namespace
+
+void add_fit_confidence_command(CLI::App& app, Action& action) {
+  auto* cmd = app.add_subcommand("fit-confidence",
+                                 "Fit a model's confidence head (its estimate of its own error, from its "
+                                 "pooled features) and write the model with it");
+  struct Opts {
+    std::string model, out, data, list = "train.txt", check = "val.txt";
+    double ridge = 1e-3;
+    bool full = false;
+    int threads = 0;
+    std::string device = "auto";
+  };
+  auto o = std::make_shared<Opts>();
+  cmd->add_option("-m,--model", o->model, "Model file to read")->required();
+  cmd->add_option("-o,--out", o->out, "Model file to write")->required();
+  cmd->add_option("-d,--data", o->data, "Data folder (default $LDDMM_DATA/300w)");
+  cmd->add_option("-l,--list", o->list, "Annotated faces to fit on, relative to --data")
+      ->capture_default_str();
+  cmd->add_option("--check", o->check, "Annotated faces to report on (\"\": none)")->capture_default_str();
+  cmd->add_option("--ridge", o->ridge, "Penalty on the standardised weights")
+      ->check(CLI::Range(0.0, 1e6))
+      ->capture_default_str();
+  add_rewrite_options(cmd, o->full, o->threads, o->device);
+  cmd->callback([&action, o] {
+    action = [o] {
+      Aligner model = open_model(o->model, o->out, o->threads, o->device);
+      model->eval();
+      const fs::path data = data_folder(o->data);
+      const int side = static_cast<int>(model->config().input_size * 1.25);
+      const FaceDataset set = model_faces(model, data, o->list, side);
+      if (set.size() == 0) throw std::runtime_error(o->list + ": no faces");
+      Predictor predictor(model);
+      const ConfidenceSamples fit = confidence_samples(predictor, set, 1);
+      const ConfidenceHead head = fit_confidence_head(fit, o->ridge);
+      report_confidence(head, fit, o->list + " (fitted on)");
+      if (!o->check.empty())
+        report_confidence(head, confidence_samples(predictor, model_faces(model, data, o->check, side), 2),
+                          o->check);
+      model->set_confidence(head);
+      write_model(model, o->out, o->full);
+      return 0;
+    };
+  });
+}
 
 void add_train_command(CLI::App& app, Action& action) {
   auto* cmd = app.add_subcommand("train", "Train an aligner from a configuration file on annotated faces");
@@ -214,15 +321,10 @@ void add_calibrate_command(CLI::App& app, Action& action) {
                   "Annotated faces the model was not trained on, relative to --data (a trained network "
                   "fits its training faces' offsets, so they show none)")
       ->capture_default_str();
-  cmd->add_flag("--float32", o->full, "Keep float32 weights (default: float16)");
-  cmd->add_option("--threads", o->threads, "Threads (default: all cores)")->check(CLI::Range(1, 256));
-  add_device_option(cmd, o->device);
+  add_rewrite_options(cmd, o->full, o->threads, o->device);
   cmd->callback([&action, o] {
     action = [o] {
-      check_outputs({o->model}, {o->out});
-      use_threads(o->threads);
-      Aligner model = load_model(o->model);
-      model->to(parse_device(o->device));
+      Aligner model = open_model(o->model, o->out, o->threads, o->device);
       const fs::path data = data_folder(o->data);
       const FaceDataset set =
           model_faces(model, data, o->list, static_cast<int>(model->config().input_size * 1.25));

@@ -21,6 +21,7 @@ void add_render_command(CLI::App& app, Action& action);
 void add_train_command(CLI::App& app, Action& action);
 void add_eval_command(CLI::App& app, Action& action);
 void add_calibrate_command(CLI::App& app, Action& action);
+void add_fit_confidence_command(CLI::App& app, Action& action);
 void add_boxmap_command(CLI::App& app, Action& action);
 void add_export_command(CLI::App& app, Action& action);
 void add_annotate_command(CLI::App& app, Action& action);

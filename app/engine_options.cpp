@@ -40,7 +40,8 @@ void add_engine_options(CLI::App* cmd, EngineOpts& o, bool with_input) {
   cmd->add_option("--scan-every", o.scan_every, "Frames between scans for faces down to --min-face")
       ->capture_default_str()
       ->check(CLI::Range(1, 100000));
-  cmd->add_option("--check-every", o.check_every, "Frames between confidence checks (0: none)")
+  cmd->add_option("--check-every", o.check_every,
+                  "Frames between mirror checks where the model has no confidence head (0: no checks)")
       ->capture_default_str()
       ->check(CLI::Range(0, 100000));
   cmd->add_option("--min-confidence", o.min_confidence,

@@ -56,7 +56,8 @@ int main(int argc, char** argv) {
         lddmm::app::add_meanface_command}},
       {"Train and check models",
        {lddmm::app::add_train_command, lddmm::app::add_eval_command, lddmm::app::add_calibrate_command,
-        lddmm::app::add_export_command, lddmm::app::add_boxmap_command}}};
+        lddmm::app::add_fit_confidence_command, lddmm::app::add_export_command,
+        lddmm::app::add_boxmap_command}}};
   for (const auto& [group, adders] : groups)
     for (auto* add : adders) {
       add(app, action);

@@ -85,6 +85,13 @@ calibrate() {
   if [ "$PRINT" = 0 ] && [ -e "$out" ]; then echo "# $out: done"; return; fi
   run "$LF" calibrate -m "$in" -d "$DATA" -l "$VAL_LIST" "$@" -o "$out"
 }
+# confidence IN OUT: the confidence head fitted on the training faces (fit-confidence; its report on val.txt)
+confidence() {
+  if [ "$PRINT" = 0 ] && [ -e "$2" ]; then echo "# $2: done"; return; fi
+  local lists=(-l train.txt)
+  [ "$SMOKE" = 1 ] && lists=(-l "$(realpath -m "$RUNS/train.txt")" --check "$VAL_LIST")
+  run "$LF" fit-confidence -m "$1" -d "$DATA" "${lists[@]}" -o "$2"
+}
 # export_file IN OUT: a float16 copy of a run's weights, as the files shipped before calibrate existed
 export_file() {
   if [ "$PRINT" = 0 ] && [ -e "$2" ]; then echo "# $2: done"; return; fi
@@ -285,7 +292,8 @@ calibrate "$RUNS/cpu-w18l-128-pw2/ema.pt" "$RUNS/cal-128-s34.pt"
 
 step "run 41: the detail term alone on run 32's network, annotation targets; the CPU model"
 train detail-stage 60 55 configs/cpu-w18l-256d-detail-stage.json --init "$RUNS/cal-128-s34.pt"
-calibrate "$RUNS/detail-stage/ema.pt" "$RUNS/lddmm-300w68-256-detail.pt"
+calibrate "$RUNS/detail-stage/ema.pt" "$RUNS/cal-256-detail.pt"
+confidence "$RUNS/cal-256-detail.pt" "$RUNS/lddmm-300w68-256-detail.pt"
 
 if [ "$GPU_MODEL" = 1 ]; then
   step "--384: 192-px CPU 10 (upright crops, point-weighted), then its detail stage; the GPU model"
@@ -293,7 +301,8 @@ if [ "$GPU_MODEL" = 1 ]; then
     --teacher "$RUNS/cal-128-s34.pt" --teacher "$RUNS/cal-192-s31.pt"
   calibrate "$RUNS/cpu-w18l-192-pw/ema.pt" "$RUNS/cal-192-s34.pt"
   train detail-192 34 30 configs/cpu-w18l-384d-detail-stage.json --init "$RUNS/cal-192-s34.pt"
-  calibrate "$RUNS/detail-192/ema.pt" "$RUNS/lddmm-300w68-384-detail.pt"
+  calibrate "$RUNS/detail-192/ema.pt" "$RUNS/cal-384-detail.pt"
+  confidence "$RUNS/cal-384-detail.pt" "$RUNS/lddmm-300w68-384-detail.pt"
 fi
 [ "$PRINT" = 1 ] || [ "$SMOKE" = 1 ] ||
   printf '\nreproduce-model: done; score it as the card does:\n  %s eval -m %s -d %s --boxes dlib --vs-dlib\n' \

@@ -660,6 +660,45 @@ TEST(Calibration, OffsetsAreSubtractedAndTravelWithTheModelFile) {
   EXPECT_THROW(aligner_config_from_json(bad, "test"), ModelError);
 }
 
+// The confidence head: exp(w · pool + b), the pool being the fused features' mean (computed here from
+// features()); it travels in the configuration, and a head of the wrong size or with a non-finite weight
+// is refused.
+TEST(Confidence, TheHeadIsALinearMapOfThePooledFeaturesAndTravelsWithTheFile) {
+  torch::manual_seed(3);
+  Aligner m(testing::tiny_config(), find_scheme("300w68"));
+  m->eval();
+  EXPECT_FALSE(m->estimated_error(torch::ones({1, 60})).defined());  // no head
+  const int64_t C = 15 * 4;
+  ConfidenceHead h;
+  for (int64_t j = 0; j < C; ++j) h.weight.push_back(0.01 * static_cast<double>(j % 7) - 0.02);
+  h.bias = -3;
+  m->set_confidence(h);
+  const torch::Tensor images = torch::randn({2, 3, 64, 64});
+  torch::Tensor pooled;
+  m->head_output(images, &pooled);
+  const torch::Tensor by_hand = m->features(images).mean({2, 3});
+  ASSERT_TRUE(torch::allclose(pooled, by_hand, 1e-5, 1e-6));
+  const torch::Tensor est = m->estimated_error(pooled);
+  for (int64_t b = 0; b < 2; ++b) {
+    double z = h.bias;
+    for (int64_t j = 0; j < C; ++j) z += h.weight[static_cast<size_t>(j)] * by_hand[b][j].item<double>();
+    EXPECT_NEAR(est[b].item<double>(), std::exp(z), 1e-5 * std::exp(z));
+  }
+  const AlignerConfig back = aligner_config_from_json(to_json(m->config()), "test");
+  EXPECT_EQ(back.confidence.weight, h.weight);
+  EXPECT_EQ(back.confidence.bias, h.bias);
+  EXPECT_EQ(to_json(testing::tiny_config()).find("confidence"), std::string::npos);
+  ConfidenceHead wrong = h;
+  wrong.weight.pop_back();
+  EXPECT_THROW(m->set_confidence(wrong), ModelError);
+  AlignerConfig bad = m->config();
+  bad.confidence.weight.pop_back();
+  EXPECT_THROW(aligner_config_from_json(to_json(bad), "test"), ModelError);
+  bad.confidence = h;
+  bad.confidence.bias = std::numeric_limits<double>::infinity();
+  EXPECT_THROW(aligner_config_from_json(to_json(bad), "test"), ModelError);
+}
+
 // The image-pixel part: each crop's map (linear part, a reflection undone) times the offset, subtracted;
 // it travels in the file beside the crop-pixel part, files without it read as 0, and it needs the maps.
 TEST(Calibration, ImagePartGoesThroughEachCropsMapAndTravelsWithTheFile) {

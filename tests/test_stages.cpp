@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <random>
 #include <set>
 #include <thread>
 
@@ -20,6 +21,7 @@
 #include "lddmm/track/candidates.hpp"
 #include "lddmm/track/clip.hpp"
 #include "lddmm/track/confidence.hpp"
+#include "lddmm/track/confidence_fit.hpp"
 #include "lddmm/track/detect.hpp"
 #include "lddmm/track/detect_worker.hpp"
 #include "lddmm/track/engine.hpp"
@@ -119,6 +121,52 @@ TEST(Confidence, ANewFaceGoesAtOneLowCheckATrackedOneAtTwoInARow) {
   EXPECT_EQ(check_verdict(0.1, 0.2, false, true), CheckVerdict::LetGo);
   EXPECT_EQ(check_verdict(0.3, 0.2, false, true), CheckVerdict::Keep);  // a good check clears the doubt
   EXPECT_EQ(check_verdict(0.2, 0.2, false, false), CheckVerdict::Keep);
+}
+
+// The head's doubt asks for a check; only a check lets a face go.
+TEST(Confidence, TheHeadsDoubtAsksForACheckAndTheCheckDecides) {
+  const double nan = std::nan("");
+  bool doubted = false;
+  EXPECT_EQ(judge({0.9, nan}, 0.2, false, doubted), CheckVerdict::Keep);
+  EXPECT_FALSE(doubted);
+  EXPECT_EQ(judge({0.1, nan}, 0.2, false, doubted), CheckVerdict::CheckAgain);  // in doubt: not yet gone
+  EXPECT_TRUE(doubted);
+  EXPECT_EQ(judge({0.1, nan}, 0.2, false, doubted), CheckVerdict::CheckAgain);  // the head alone never drops
+  EXPECT_EQ(judge({0.1, 0.5}, 0.2, false, doubted), CheckVerdict::Keep);        // the check clears it
+  EXPECT_FALSE(doubted);
+  EXPECT_EQ(judge({0.1, 0.1}, 0.2, false, doubted), CheckVerdict::LetGo);  // both low: gone at once
+  doubted = false;
+  EXPECT_EQ(judge({nan, 0.1}, 0.2, false, doubted), CheckVerdict::CheckAgain);  // no head: as check_verdict
+  EXPECT_EQ(judge({nan, 0.1}, 0.2, false, doubted), CheckVerdict::LetGo);
+  doubted = false;
+  EXPECT_EQ(judge({0.9, 0.1}, 0.2, true, doubted), CheckVerdict::LetGo);  // a new face at one low check
+  EXPECT_DOUBLE_EQ((FaceConfidence{0.7, 0.3}.reported()), 0.7);
+  EXPECT_DOUBLE_EQ((FaceConfidence{nan, 0.3}.reported()), 0.3);
+}
+
+// Errors that are exactly exp(a · x + b): the fit gives a and b back (a tiny ridge), and its estimates.
+TEST(ConfidenceFit, RidgeRegressionOfTheLogErrorRecoversAKnownLinearModel) {
+  ConfidenceSamples s;
+  std::mt19937 rng(5);
+  std::normal_distribution<double> g(0, 1);
+  const std::vector<double> a = {0.3, -0.2, 0.05};
+  const double b = -3;
+  for (int i = 0; i < 200; ++i) {
+    std::vector<double> x = {g(rng) + 2, 3 * g(rng), g(rng) - 1};
+    s.error.push_back(std::exp(a[0] * x[0] + a[1] * x[1] + a[2] * x[2] + b));
+    s.features.push_back(x);
+    s.kind.push_back(CropKind::Near);
+  }
+  const ConfidenceHead h = fit_confidence_head(s, 1e-9);
+  ASSERT_EQ(h.weight.size(), 3u);
+  for (size_t j = 0; j < 3; ++j) EXPECT_NEAR(h.weight[j], a[j], 1e-6);
+  EXPECT_NEAR(h.bias, b, 1e-6);
+  const std::vector<double> est = estimate_errors(h, s);
+  for (size_t i = 0; i < est.size(); ++i) EXPECT_NEAR(est[i], s.error[i], 1e-6 * s.error[i]);
+  // A large penalty shrinks the weights towards 0 and the bias towards the mean log error.
+  const ConfidenceHead flat = fit_confidence_head(s, 1e6);
+  for (double w : flat.weight) EXPECT_LT(std::abs(w), 1e-5);
+  EXPECT_THROW(fit_confidence_head(ConfidenceSamples{}, 1e-3), std::invalid_argument);
 }
 
 TEST(PlanCrops, AFaceMovingAtConstantSpeedIsLookedForWhereItWillBe) {
@@ -235,6 +283,7 @@ TEST_F(WideShot, TheConfidenceRanksACleanCropAboveAShiftedOne) {
   LddmmBackendOptions bo;
   bo.device = "cpu";
   const auto backend = make_lddmm_backend(load_model(LDDMM_MODEL_FILE), bo);
+  ASSERT_TRUE(backend->estimates());
   std::vector<FaceCrop> clean, shifted;
   for (const LandmarkRow& r : *truth_)
     if (r.frame == 0) {
@@ -250,6 +299,12 @@ TEST_F(WideShot, TheConfidenceRanksACleanCropAboveAShiftedOne) {
                  c_off = confidence_of(off[i].disagreement, half);
     EXPECT_GT(c_on, c_off) << "face " << i;
     EXPECT_GT(c_on, TrackerOptions{}.min_confidence) << "face " << i;
+    // The shipped model's head: a face's estimated error against the background's.
+    const double e_half = TrackerOptions{}.error_half;
+    const double h_on = confidence_of(on[i].estimated_error, e_half),
+                 h_off = confidence_of(off[i].estimated_error, e_half);
+    EXPECT_GT(h_on, TrackerOptions{}.min_confidence) << "face " << i;
+    EXPECT_LT(h_off, TrackerOptions{}.min_confidence) << "face " << i;
     // align_checked's landmarks are align()'s own.
     EXPECT_TRUE(on[i].points.isApprox(backend->align(frame, {clean[i]}, false)[0].points, 1e-6));
   }

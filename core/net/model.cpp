@@ -143,10 +143,12 @@ torch::Tensor AlignerImpl::points_from(const torch::Tensor& head) const {
   return layer_.forward(template_, head);
 }
 
-torch::Tensor AlignerImpl::head_output(const torch::Tensor& images) {
+torch::Tensor AlignerImpl::head_output(const torch::Tensor& images, torch::Tensor* pooled) {
   const torch::Tensor features = this->features(images);
   const int64_t B = images.size(0);
-  torch::Tensor out = fc_->forward(features.mean({2, 3})).view({B, scheme_.num_points, 2});
+  const torch::Tensor pool = features.mean({2, 3});
+  if (pooled != nullptr) *pooled = pool;
+  torch::Tensor out = fc_->forward(pool).view({B, scheme_.num_points, 2});
   if (local_reduce_)
     out = out + sampled_term(torch::relu(local_reduce_(features)), local_grid_.expand({B, -1, -1, -1}),
                              local_weight_);
@@ -171,6 +173,20 @@ torch::Tensor AlignerImpl::head_output(const torch::Tensor& images) {
     out = out + window_correction(images, held_points(out), refine_net_, refine_weight_, refine_offsets_,
                                   config_.refine.patch);
   return out * output_scale_;
+}
+
+torch::Tensor AlignerImpl::estimated_error(const torch::Tensor& pooled) const {
+  const ConfidenceHead& h = config_.confidence;
+  if (h.empty()) return {};
+  const torch::Tensor w = torch::tensor(h.weight, torch::kFloat64).to(pooled.device(), torch::kFloat32);
+  return torch::exp(torch::mv(pooled.to(torch::kFloat32), w) + h.bias);
+}
+
+void AlignerImpl::set_confidence(const ConfidenceHead& head) {
+  if (!head.empty() && static_cast<int64_t>(head.weight.size()) != backbone_->out_channels())
+    throw ModelError("a confidence head needs " + std::to_string(backbone_->out_channels()) +
+                     " weights, not " + std::to_string(head.weight.size()));
+  config_.confidence = head;
 }
 
 void AlignerImpl::fold_batch_norms() {

@@ -1,9 +1,11 @@
 // A model's configuration as JSON (the model file's header and the training configurations' "model").
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -53,6 +55,7 @@ std::string to_json(const AlignerConfig& c) {
                    {"spacing", c.detail.spacing}};
   if (c.refine.patch > 0)
     j["refine"] = {{"patch", c.refine.patch}, {"channels", c.refine.channels}, {"spacing", c.refine.spacing}};
+  if (!c.confidence.empty()) j["confidence"] = {{"weight", c.confidence.weight}, {"bias", c.confidence.bias}};
   if (!c.calibration.empty()) {
     j["calibration"] = {{"direct", c.calibration.direct}, {"mirrored", c.calibration.mirrored}};
     if (c.calibration.has_image_term()) {  // older files have only the crop-pixel part
@@ -97,6 +100,12 @@ void check_config(const AlignerConfig& c, const std::string& origin) {
                          c.calibration.mirrored_image[0], c.calibration.mirrored_image[1]})
     if (!std::isfinite(v) || std::abs(v) > 16)
       throw ModelError(origin + ": calibration offsets in image pixels must be finite and under 16");
+  const ConfidenceHead& h = c.confidence;
+  if (!std::isfinite(h.bias) ||
+      std::any_of(h.weight.begin(), h.weight.end(), [](double w) { return !std::isfinite(w); }))
+    throw ModelError(origin + ": confidence head weights must be finite");
+  if (!h.empty() && static_cast<int>(h.weight.size()) != 15 * c.backbone.width)
+    throw ModelError(origin + ": a confidence head needs 15 × backbone width weights");
 }
 
 }  // namespace
@@ -147,6 +156,10 @@ AlignerConfig aligner_config_from_json(const std::string& text, const std::strin
       c.calibration.mirrored = k.at("mirrored").get<std::array<double, 2>>();
       c.calibration.direct_image = k.value("direct_image", c.calibration.direct_image);
       c.calibration.mirrored_image = k.value("mirrored_image", c.calibration.mirrored_image);
+    }
+    if (j.contains("confidence")) {
+      c.confidence.weight = j.at("confidence").at("weight").get<std::vector<double>>();
+      c.confidence.bias = j.at("confidence").at("bias").get<double>();
     }
   } catch (const std::exception& e) {
     throw ModelError(origin + ": bad model configuration (" + e.what() + ")");

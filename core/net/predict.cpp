@@ -43,11 +43,16 @@ ViewPoints Predictor::run(const torch::Tensor& crops, Views views, const torch::
   const torch::Tensor input = views == Views::Both ? torch::cat({crops, crops.flip({3})})
                               : mirrored           ? crops.flip({3})
                                                    : crops;
-  const torch::Tensor heads = model_->head_output(input);
+  torch::Tensor pooled;
+  const torch::Tensor heads = model_->head_output(input, &pooled);
   const torch::Tensor tmpl = model_->template_points();
   const bool lddmm = model_->config().head == Head::Lddmm;
   ViewPoints v;
-  if (direct) v.head = heads.narrow(0, 0, B);
+  if (direct) {
+    v.head = heads.narrow(0, 0, B);
+    v.pooled = pooled.narrow(0, 0, B);
+    v.error = model_->estimated_error(v.pooled);
+  }
   if (trace && lddmm && direct)
     v.trace =
         model_->layer().trace(tmpl, v.head, extra.defined() ? extra.to(tmpl.device()) : extra, extra_curve);

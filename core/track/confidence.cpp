@@ -25,4 +25,12 @@ CheckVerdict check_verdict(double confidence, double min_confidence, bool is_new
   return is_new || doubted ? CheckVerdict::LetGo : CheckVerdict::CheckAgain;
 }
 
+CheckVerdict judge(const FaceConfidence& c, double min_confidence, bool is_new, bool& doubted) {
+  doubted = doubted || c.estimated < min_confidence;
+  if (std::isnan(c.checked)) return doubted ? CheckVerdict::CheckAgain : CheckVerdict::Keep;
+  const CheckVerdict v = check_verdict(c.checked, min_confidence, is_new, doubted);
+  doubted = v == CheckVerdict::CheckAgain;
+  return v;
+}
+
 }  // namespace lddmm

@@ -93,6 +93,7 @@ class LddmmBackend : public AlignBackend {
   std::string describe() const override { return describe_; }
 
   bool mirrors() const override { return options_.flip; }
+  bool estimates() const override { return !predictor_.model()->config().confidence.empty(); }
   void set_grid(bool on) override { grid_on_ = on; }
   std::vector<AlignedFace> align(const cv::Mat& bgr, const std::vector<FaceCrop>& crops,
                                  bool with_flow) override {
@@ -134,7 +135,8 @@ class LddmmBackend : public AlignBackend {
     const torch::Tensor carried =
         predictor_.carries() ? cpu(direct_only ? v.carried_direct : predictor_.carried(v)) : torch::Tensor();
     const torch::Tensor d = v.direct.defined() && v.mirrored.defined() ? cpu(v.direct) : torch::Tensor(),
-                        m = d.defined() ? cpu(v.mirrored) : torch::Tensor();
+                        m = d.defined() ? cpu(v.mirrored) : torch::Tensor(),
+                        e = v.error.defined() ? cpu(v.error) : torch::Tensor();
     for (size_t i = 0; i < crops.size(); ++i) {
       const auto b = static_cast<int64_t>(i);
       AlignedFace& f = out[i];
@@ -143,6 +145,7 @@ class LddmmBackend : public AlignBackend {
       // With both views: their disagreement, the confidence's measure.
       f.disagreement = d.defined() ? view_disagreement(tensor_to_points(d[b]), tensor_to_points(m[b]))
                                    : std::numeric_limits<double>::quiet_NaN();
+      if (e.defined()) f.estimated_error = e[b].item<double>();
       if (v.trace) f.flow = flow_of(*v.trace, v.head[b], b, back[i]);
     }
     return out;
@@ -305,6 +308,9 @@ class EnsembleBackend : public AlignBackend {
   std::string describe() const override { return describe_; }
   bool refines() const override { return members_.front()->refines(); }
   bool checks() const override { return members_.front()->checks(); }
+  bool estimates() const override {
+    return std::all_of(members_.begin(), members_.end(), [](const auto& m) { return m->estimates(); });
+  }
   bool steady() const override { return members_.front()->steady(); }
   bool mirrors() const override { return members_.front()->mirrors(); }
   void set_grid(bool on) override {
@@ -332,6 +338,7 @@ class EnsembleBackend : public AlignBackend {
         out[i].points += more[i].points;
         out[i].output += more[i].output;
         out[i].disagreement += more[i].disagreement;
+        out[i].estimated_error += more[i].estimated_error;
       }
     }
     const double share = 1.0 / static_cast<double>(members_.size());
@@ -339,6 +346,7 @@ class EnsembleBackend : public AlignBackend {
       f.points *= share;
       f.output *= share;
       f.disagreement *= share;
+      f.estimated_error *= share;
     }
     return out;
   }
@@ -464,10 +472,10 @@ struct Tracker::Impl {
   bool start_track(const Box& box, const Box& mapped, int lost_id);
   std::vector<std::vector<FaceCrop>> plan_crops(size_t count) const;
   void align(const Frame& frame, std::vector<FaceCrop>& crops, std::vector<AlignedFace>& aligned) const;
-  bool doubtful(FaceTrack& t, double confidence) const;
+  bool doubtful(FaceTrack& t, const FaceConfidence& confidence) const;
   void update(const std::vector<Frame>& frames, const std::vector<std::vector<FaceCrop>>& planned,
               std::vector<std::vector<AlignedFace>>& aligned,
-              const std::vector<std::vector<double>>& confidence, const std::vector<bool>& fresh,
+              const std::vector<std::vector<FaceConfidence>>& confidence, const std::vector<bool>& fresh,
               std::vector<FrameResult>& results);
 };
 
@@ -691,9 +699,11 @@ void Tracker::Impl::align(const Frame& frame, std::vector<FaceCrop>& crops,
   // A face under min_confidence at its last check is checked again (check_verdict).
   const bool recheck =
       std::any_of(tracks.begin(), tracks.end(), [](const FaceTrack& t) { return t.doubted; });
-  const bool check = options.confidence_every > 0 && (fresh || recheck ||
-                                                      frame.index % options.confidence_every <
-                                                          std::max(1, live ? 1 : options.parallel_frames));
+  // A model that estimates every face's error is checked when its estimate doubts a face (recheck).
+  const bool scheduled =
+      !backend->estimates() && options.confidence_every > 0 &&
+      frame.index % options.confidence_every < std::max(1, live ? 1 : options.parallel_frames);
+  const bool check = options.confidence_every > 0 && (fresh || recheck || scheduled);
   aligned = check ? backend->align_checked(frame.image, crops, options.flow)
                   : backend->align(frame.image, crops, options.flow);
   if (options.refine_new <= 0 || !backend->refines()) return;
@@ -725,14 +735,10 @@ void Tracker::Impl::align(const Frame& frame, std::vector<FaceCrop>& crops,
   }
 }
 
-// Records a check (NaN: none) and says whether the track is to be dropped for it (check_verdict).
-bool Tracker::Impl::doubtful(FaceTrack& t, double confidence) const {
-  if (std::isnan(confidence)) return false;
-  t.confidence = confidence;
-  const CheckVerdict v =
-      check_verdict(confidence, options.min_confidence, t.crop.detection.has_value(), t.doubted);
-  t.doubted = v == CheckVerdict::CheckAgain;
-  return v == CheckVerdict::LetGo;
+// Records a frame's confidence and says whether the track is to be dropped for it (judge).
+bool Tracker::Impl::doubtful(FaceTrack& t, const FaceConfidence& c) const {
+  if (!std::isnan(c.reported())) t.confidence = c.reported();
+  return judge(c, options.min_confidence, t.crop.detection.has_value(), t.doubted) == CheckVerdict::LetGo;
 }
 
 // Tracks move on frame by frame; a face whose landmarks jump in size or place is lost (re-detect), and of
@@ -740,8 +746,8 @@ bool Tracker::Impl::doubtful(FaceTrack& t, double confidence) const {
 void Tracker::Impl::update(const std::vector<Frame>& frames,
                            const std::vector<std::vector<FaceCrop>>& planned,
                            std::vector<std::vector<AlignedFace>>& aligned,
-                           const std::vector<std::vector<double>>& confidence, const std::vector<bool>& fresh,
-                           std::vector<FrameResult>& results) {
+                           const std::vector<std::vector<FaceConfidence>>& confidence,
+                           const std::vector<bool>& fresh, std::vector<FrameResult>& results) {
   const Scheme& scheme = backend->scheme();
   std::vector<bool> alive(tracks.size(), true);
   for (size_t k = 0; k < frames.size(); ++k) {
@@ -838,16 +844,18 @@ std::vector<FrameResult> Tracker::process_batch(const std::vector<Frame>& frames
   // 2. Plan crops and align: the frames of the batch on parallel threads, each with its own crops.
   std::vector<std::vector<FaceCrop>> planned = s.plan_crops(frames.size());
   std::vector<std::vector<AlignedFace>> aligned(frames.size());
-  std::vector<std::vector<double>> confidence(frames.size());
+  std::vector<std::vector<FaceConfidence>> confidence(frames.size());
   std::vector<std::exception_ptr> errors(frames.size());
   const auto align_one = [&](size_t k) {
     const auto ta = Clock::now();
     try {
       s.align(frames[k], planned[k], aligned[k]);
       for (const AlignedFace& a : aligned[k])
-        confidence[k].push_back(std::isnan(a.disagreement)
-                                    ? a.disagreement
-                                    : confidence_of(a.disagreement, s.options.confidence_half));
+        confidence[k].push_back(
+            {std::isnan(a.estimated_error) ? a.estimated_error
+                                           : confidence_of(a.estimated_error, s.options.error_half),
+             std::isnan(a.disagreement) ? a.disagreement
+                                        : confidence_of(a.disagreement, s.options.confidence_half)});
     } catch (...) {
       errors[k] = std::current_exception();
     }

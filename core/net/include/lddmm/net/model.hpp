@@ -82,6 +82,15 @@ struct Calibration {
   }
 };
 
+/// The network's estimate of its own error on a crop, from what its head reads (the global pool of the
+/// fused features, [15W]): log NME ≈ weight · pool + bias, a ridge regression fitted on jittered and
+/// moved-off crops of annotated faces (`lddmm-face fit-confidence`). Empty: the model has none.
+struct ConfidenceHead {
+  std::vector<double> weight;
+  double bias = 0;
+  bool empty() const { return weight.empty(); }
+};
+
 struct AlignerConfig {
   HRNetConfig backbone;
   int input_size = 128;  // square crop side, pixels
@@ -97,7 +106,8 @@ struct AlignerConfig {
   DetailConfig refine;      // a second detail term at the first's points (its `factor` unused; off)
   std::array<double, 3> mean = {0.485, 0.456, 0.406};  // per-channel normalisation of RGB in [0, 1]
   std::array<double, 3> std = {0.229, 0.224, 0.225};
-  Calibration calibration;  // inference only; training ignores it
+  Calibration calibration;    // inference only; training ignores it
+  ConfidenceHead confidence;  // inference only; training ignores it
 };
 
 std::string to_json(const AlignerConfig& config);
@@ -111,8 +121,12 @@ class AlignerImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& images);
   /// The backbone's fused features the head reads, [B, 15W, S/(4·factor), S/(4·factor)].
   torch::Tensor features(const torch::Tensor& images);
-  /// The head's raw output: momenta (LDDMM head) or offsets from the mean face (baseline), [B, n, 2].
-  torch::Tensor head_output(const torch::Tensor& images);
+  /// The head's raw output: momenta (LDDMM head) or offsets from the mean face (baseline), [B, n, 2];
+  /// `pooled` (optional) receives the global pool of the fused features, [B, 15W].
+  torch::Tensor head_output(const torch::Tensor& images, torch::Tensor* pooled = nullptr);
+  /// The confidence head's estimate of the NME (outer eye corners) of each crop's landmarks, [B], from the
+  /// pool head_output gives; undefined without a confidence head.
+  torch::Tensor estimated_error(const torch::Tensor& pooled) const;
 
   /// Landmarks from a head output: the flow of the mean face (LDDMM head) or mean face + offsets.
   torch::Tensor points_from(const torch::Tensor& head) const;
@@ -120,6 +134,9 @@ class AlignerImpl : public torch::nn::Module {
   const AlignerConfig& config() const { return config_; }
   /// Replaces the calibration (`lddmm-face calibrate`); the network is unchanged.
   void set_calibration(const Calibration& c) { config_.calibration = c; }
+  /// Replaces the confidence head (`lddmm-face fit-confidence`); the network is unchanged. Throws
+  /// ModelError unless it is empty or has one weight per pooled feature.
+  void set_confidence(const ConfidenceHead& head);
   const Scheme& scheme() const { return scheme_; }
   const DeformationLayer& layer() const { return layer_; }
   /// The mean face in the input frame, [n, 2].

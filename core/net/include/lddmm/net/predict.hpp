@@ -23,7 +23,9 @@ struct ViewPoints {
   torch::Tensor direct, mirrored;                  // [B, n, 2], the model's scheme
   torch::Tensor carried_direct, carried_mirrored;  // [B, m, 2], the carried scheme (with one)
   torch::Tensor head;                              // the direct view's head output (momenta), [B, n, 2]
-  std::optional<FlowTrace> trace;                  // the direct view's flow, when asked for
+  torch::Tensor pooled;                            // the direct view's pooled features, [B, 15W]
+  torch::Tensor error;  // the direct view's estimated NME, [B] (AlignerImpl::estimated_error; or undefined)
+  std::optional<FlowTrace> trace;  // the direct view's flow, when asked for
 };
 
 /// A model ready to place landmarks on crops of its input size.

@@ -47,6 +47,8 @@ struct AlignedFace {
   std::optional<FaceFlow> flow;
   // When the crop's mirror image was aligned too: the two views' disagreement (view_disagreement), else NaN.
   double disagreement = std::numeric_limits<double>::quiet_NaN();
+  // The model's estimate of the landmarks' NME (its confidence head, AlignerImpl::estimated_error), else NaN.
+  double estimated_error = std::numeric_limits<double>::quiet_NaN();
 };
 
 /// An alignment method: crops → landmarks.
@@ -69,6 +71,8 @@ class AlignBackend {
   virtual bool mirrors() const { return false; }
   /// Whether align_checked's disagreement means anything (a confidence check can turn a box away).
   virtual bool checks() const { return true; }
+  /// Whether every face it aligns has an estimated_error (the model's confidence head).
+  virtual bool estimates() const { return false; }
   /// Whether its landmarks are steady enough to move a crop by the face's last motion on the next frame
   /// (dlib's jitter several times more: its crop moves only for a second frame of a batch).
   virtual bool steady() const { return true; }
@@ -142,9 +146,12 @@ struct TrackerOptions {
   // `confidence_every`-th frame and a new face's first; a face under `min_confidence` at a check is let go
   // (a detector box that is no face; a track that slid onto hair or background, or left). `confidence_half`:
   // the views' disagreement that gives ½.
-  int confidence_every = 10;  // 0: no checks (every face's confidence stays 1)
+  // A model with a confidence head estimates every face's error on every frame (its confidence, ½ at an
+  // estimated NME of `error_half`); a face it doubts is checked on the next frame, and the schedule is off.
+  int confidence_every = 10;  // 0: no checks (a model without a head: every face's confidence stays 1)
   double min_confidence = 0.2;
   double confidence_half = 0.025;
+  double error_half = 0.1;
   bool flow = false;           // fill AlignedFace::flow (template, momenta, trajectories, grid)
   int parallel_frames = 1;     // frames the engine hands to process_batch at once (files only)
   bool predict_motion = true;  // place crops where the face's last motion will take it
@@ -162,7 +169,7 @@ struct FaceResult {
   int id = 0;
   Box box;                // the face's landmark box (output points), image pixels
   double score = 0;       // the detector's confidence at its last detection
-  double confidence = 1;  // the network's, at its last check (TrackerOptions::confidence_every), 0-1
+  double confidence = 1;  // the network's, 0-1: its confidence head's on this frame, else its last check's
   bool detected = false;  // the detector found it on this frame (else it was followed)
   Points points;          // output scheme, smoothed when smoothing is on
   Points raw;             // the model's scheme, not smoothed
