@@ -93,8 +93,8 @@ if runs:
         print()
 if os.path.exists(f'{work}/confidence.txt'):
     print('## Confidence (`build/bench/bench_confidence`, val.txt)\n')
-    print('The disagreement of a crop\'s two views (the crop and its mirror image) against the face\'s NME, and')
-    print('faces against crops moved 1-1.5 face widths off them:\n')
+    print('The disagreement of a crop\'s two views (the crop and its mirror image) and the model\'s confidence head\'s')
+    print('estimate against the face\'s NME, and faces against crops moved 1-1.5 face widths off them:\n')
     print('```\n' + open(f'{work}/confidence.txt').read().rstrip() + '\n```\n')
 print('## The display grid (`build/bench/bench_flow --benchmark_filter=BlendedGrid`)\n')
 print('One face\'s grid carried by the one continuous flow (docs/method.md), a 256-px crop, per grid density; the app')
