@@ -18,6 +18,7 @@
 #include "commands.hpp"
 #include "engine_options.hpp"
 #include "interrupt.hpp"
+#include "lddmm/flow/metrics.hpp"
 #include "lddmm/flow/temporal.hpp"
 #include "lddmm/io/progress.hpp"
 #include "lddmm/io/safe_output.hpp"
@@ -47,15 +48,6 @@ struct Run {
   std::vector<FrameResult> results;  // raw and smoothed points per face
 };
 
-double percentile(std::vector<double> v, double q) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const double pos = q * static_cast<double>(v.size() - 1);
-  const auto i = static_cast<size_t>(pos);
-  const double f = pos - static_cast<double>(i);
-  return i + 1 < v.size() ? v[i] * (1 - f) + v[i + 1] * f : v[i];
-}
-
 Run run_pipeline(const EngineOpts& e, const std::string& name, int64_t max_frames) {
   using Clock = std::chrono::steady_clock;
   Tracker tracker = make_tracker(e, false);
@@ -74,8 +66,8 @@ Run run_pipeline(const EngineOpts& e, const std::string& name, int64_t max_frame
   const double el = std::chrono::duration<double>(Clock::now() - t0).count();
   run.frames = static_cast<int64_t>(run.results.size());
   run.fps = run.frames / std::max(el, 1e-9);
-  run.p50 = percentile(latency, 0.5);
-  run.p95 = percentile(latency, 0.95);
+  run.p50 = quantile(latency, 0.5);
+  run.p95 = quantile(latency, 0.95);
   return run;
 }
 
@@ -189,7 +181,7 @@ Coverage coverage(const std::vector<std::vector<LandmarkRow>>& predicted,
     entry.push_back(static_cast<double>(it->second - t0) / fps);
   }
   if (!entry.empty()) {
-    c.entry_median = percentile(entry, 0.5);
+    c.entry_median = quantile(entry, 0.5);
     c.entry_max = *std::max_element(entry.begin(), entry.end());
   }
   return c;

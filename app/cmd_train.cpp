@@ -99,22 +99,13 @@ void report_confidence(const ConfidenceHead& head, const ConfidenceSamples& s, c
     if (s.kind[i] == CropKind::Sliding) sliding.push_back(est[i]);
     if (s.kind[i] == CropKind::Off) off.push_back(est[i]);
   }
-  const auto auc = [&](const std::vector<double>& other) {
-    double wins = 0;
-    for (double a : near_est)
-      for (double b : other) wins += a < b ? 1 : a == b ? 0.5 : 0;
-    return wins / static_cast<double>(std::max<size_t>(1, near_est.size() * other.size()));
-  };
-  const auto q = [](std::vector<double> v, double p) {  // a copy: near_est stays paired with near_err
-    std::sort(v.begin(), v.end());
-    return v.empty() ? 0.0 : v[static_cast<size_t>(p * static_cast<double>(v.size() - 1))];
-  };
   std::printf(
       "%s, %zu faces: Spearman rho (estimated, true NME) %.3f on near crops; ROC AUC near vs sliding "
       "%.3f, near vs off %.3f; estimated NME near crops median %.3f, 99 %% %.3f; off crops 1 %% %.3f, "
       "median %.3f\n",
-      name.c_str(), near_err.size(), spearman(near_est, near_err), auc(sliding), auc(off), q(near_est, 0.5),
-      q(near_est, 0.99), q(off, 0.01), q(off, 0.5));
+      name.c_str(), near_err.size(), spearman(near_est, near_err), roc_auc(near_est, sliding),
+      roc_auc(near_est, off), quantile(near_est, 0.5), quantile(near_est, 0.99), quantile(off, 0.01),
+      quantile(off, 0.5));
 }
 
 }  // namespace

@@ -23,19 +23,6 @@
 namespace {
 using namespace lddmm;
 
-double quantile(std::vector<double> v, double q) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v[static_cast<size_t>(q * static_cast<double>(v.size() - 1))];
-}
-
-/// The probability that a face's disagreement is below a not-face's (ties count half).
-double auc(const std::vector<double>& faces, const std::vector<double>& others) {
-  double wins = 0;
-  for (double f : faces)
-    for (double o : others) wins += f < o ? 1 : f == o ? 0.5 : 0;
-  return wins / static_cast<double>(faces.size() * others.size());
-}
-
 // The two views' disagreement; `estimated`: the model's confidence head's estimated NME (NaN: none).
 double disagreement(AlignBackend& backend, const cv::Mat& image, const FaceCrop& crop, Points* points,
                     double& estimated) {
@@ -82,7 +69,7 @@ int main(int argc, char** argv) {
   }
   std::printf(
       "faces %zu: Spearman rho (disagreement, NME) %.3f; ROC AUC faces vs crops moved off them %.3f\n",
-      face_d.size(), spearman(face_d, error), auc(face_d, other_d));
+      face_d.size(), spearman(face_d, error), roc_auc(face_d, other_d));
   for (double q : {0.5, 0.9, 0.99})
     std::printf("  quantile %.2f: disagreement on faces %.4f, off faces %.4f\n", q, quantile(face_d, q),
                 quantile(other_d, q));
@@ -92,7 +79,7 @@ int main(int argc, char** argv) {
     std::printf(
         "confidence head: Spearman rho (estimated NME, NME) %.3f; ROC AUC faces vs crops moved off them "
         "%.3f\n",
-        spearman(face_e, error), auc(face_e, other_e));
+        spearman(face_e, error), roc_auc(face_e, other_e));
     for (double q : {0.5, 0.9, 0.99})
       std::printf("  quantile %.2f: estimated NME on faces %.4f, off faces %.4f\n", q, quantile(face_e, q),
                   quantile(other_e, q));

@@ -9,6 +9,19 @@
 namespace lddmm {
 namespace {
 
+// By hand: {4, 1, 3, 2} sorted is 1 2 3 4; q = 0.5 lies halfway between 2 and 3; the AUC counts the pairs.
+TEST(Metrics, QuantileInterpolatesAndRocAucCountsPairs) {
+  EXPECT_DOUBLE_EQ(quantile({4, 1, 3, 2}, 0.5), 2.5);
+  EXPECT_DOUBLE_EQ(quantile({4, 1, 3, 2}, 0.0), 1.0);
+  EXPECT_DOUBLE_EQ(quantile({4, 1, 3, 2}, 1.0), 4.0);
+  EXPECT_DOUBLE_EQ(quantile({4, 1, 3, 2}, 1.0 / 6), 1.5);
+  EXPECT_DOUBLE_EQ(quantile({}, 0.5), 0.0);
+  // lower {1, 3} against higher {2, 3}: 1<2, 1<3, 3>2 (0), 3=3 (½): 2.5 of 4 pairs.
+  EXPECT_DOUBLE_EQ(roc_auc({1, 3}, {2, 3}), 0.625);
+  EXPECT_DOUBLE_EQ(roc_auc({1, 2}, {5, 6}), 1.0);
+  EXPECT_DOUBLE_EQ(roc_auc({}, {1}), 0.5);
+}
+
 TEST(Metrics, NmeIsTheMeanDistanceOverTheNormaliser) {
   Points truth(3, 2), pred(3, 2);
   truth << 0, 0, 10, 0, 5, 5;

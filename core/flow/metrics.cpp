@@ -170,6 +170,23 @@ std::vector<double> ranks(const std::vector<double>& v) {
 }
 }  // namespace
 
+double quantile(std::vector<double> v, double q) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const double pos = std::clamp(q, 0.0, 1.0) * static_cast<double>(v.size() - 1);
+  const auto i = static_cast<size_t>(pos);
+  const double f = pos - static_cast<double>(i);
+  return i + 1 < v.size() ? v[i] * (1 - f) + v[i + 1] * f : v[i];
+}
+
+double roc_auc(const std::vector<double>& lower, const std::vector<double>& higher) {
+  if (lower.empty() || higher.empty()) return 0.5;
+  double wins = 0;
+  for (double a : lower)
+    for (double b : higher) wins += a < b ? 1 : a == b ? 0.5 : 0;
+  return wins / (static_cast<double>(lower.size()) * static_cast<double>(higher.size()));
+}
+
 double spearman(const std::vector<double>& a, const std::vector<double>& b) {
   if (a.size() != b.size()) throw std::invalid_argument("spearman: samples of different lengths");
   if (a.size() < 2) return 0;

@@ -88,6 +88,7 @@ AlignerImpl::AlignerImpl(const AlignerConfig& config, const Scheme& scheme)
     window_term("refine", config.refine, refine_net_, refine_weight_, refine_offsets_);
   // The fully connected layer works in units of 1/16 of the crop, so its weights stay near 1.
   output_scale_ = config.input_size / 16.0;
+  set_confidence(config.confidence);
 }
 
 torch::Tensor AlignerImpl::features(const torch::Tensor& images) {
@@ -176,10 +177,11 @@ torch::Tensor AlignerImpl::head_output(const torch::Tensor& images, torch::Tenso
 }
 
 torch::Tensor AlignerImpl::estimated_error(const torch::Tensor& pooled) const {
-  const ConfidenceHead& h = config_.confidence;
-  if (h.empty()) return {};
-  const torch::Tensor w = torch::tensor(h.weight, torch::kFloat64).to(pooled.device(), torch::kFloat32);
-  return torch::exp(torch::mv(pooled.to(torch::kFloat32), w) + h.bias);
+  if (!confidence_weight_.defined()) return {};
+  const torch::Tensor& w = confidence_weight_.device() == pooled.device()
+                               ? confidence_weight_
+                               : confidence_weight_.to(pooled.device());
+  return torch::exp(torch::mv(pooled.to(torch::kFloat32), w) + config_.confidence.bias);
 }
 
 void AlignerImpl::set_confidence(const ConfidenceHead& head) {
@@ -187,6 +189,8 @@ void AlignerImpl::set_confidence(const ConfidenceHead& head) {
     throw ModelError("a confidence head needs " + std::to_string(backbone_->out_channels()) +
                      " weights, not " + std::to_string(head.weight.size()));
   config_.confidence = head;
+  confidence_weight_ =
+      head.empty() ? torch::Tensor() : torch::tensor(head.weight, torch::kFloat64).to(torch::kFloat32);
 }
 
 void AlignerImpl::fold_batch_norms() {

@@ -22,6 +22,13 @@ double nme(const Points& predicted, const Points& truth, double d);
 /// constant or they have fewer than two values.
 double spearman(const std::vector<double>& a, const std::vector<double>& b);
 
+/// The value at fraction `q` (0–1) of the sorted values, linear between neighbours; 0 when there are none.
+double quantile(std::vector<double> values, double q);
+
+/// The probability that a value of `lower` is below one of `higher`, ties counting half: the ROC AUC of
+/// telling the two apart by a threshold. 0.5 when either is empty.
+double roc_auc(const std::vector<double>& lower, const std::vector<double>& higher);
+
 /// The cumulative error distribution: fraction of faces with NME ≤ threshold.
 struct ErrorCurve {
   std::vector<double> threshold;

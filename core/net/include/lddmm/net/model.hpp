@@ -177,6 +177,7 @@ class AlignerImpl : public torch::nn::Module {
   torch::Tensor refine_weight_;
   torch::Tensor refine_offsets_;
   torch::Tensor template_;
+  torch::Tensor confidence_weight_;  // config_.confidence.weight as float32 on the CPU (undefined: no head)
   double output_scale_ = 1.0;
   bool folded_ = false;
   bool channels_last_ = false;
